@@ -1,0 +1,38 @@
+# make test: set up .venv (and Graphviz's dot) if missing, then run the test suite.
+# make demo: the same set-up, then run the main example.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench setup dot clean
+
+setup: $(STAMP) dot
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Graphviz (dot) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "note: Graphviz's 'dot' is missing; diagrams will give DOT source only."; \
+	    echo "      install it with: sudo apt-get install graphviz (or: brew install graphviz)"; \
+	  fi; }
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check tinygrad_cnn tests examples benchmarks
+
+demo: setup
+	$(PY) examples/custom_op.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

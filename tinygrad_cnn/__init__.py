@@ -1,0 +1,25 @@
+"""tinygrad_cnn: a small autograd framework for convolutional networks on NumPy."""
+
+from tinygrad_cnn import functional
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
+from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
+from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
+from tinygrad_cnn.tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "F",
+    "REGISTRY",
+    "GradcheckError",
+    "Op",
+    "Tensor",
+    "enable_grad",
+    "functional",
+    "get_op",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "register_op",
+]

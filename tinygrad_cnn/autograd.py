@@ -1,0 +1,314 @@
+"""The engine: grad mode, graph nodes, op application and reverse-mode backward.
+
+A :class:`Node` is the record one op application leaves in the graph. It is also the
+``ctx`` the op's ``forward`` saves into and its ``vjp`` reads from: ops set plain attributes
+on it (``ctx.x = x``). The engine keeps its own bookkeeping in ``__slots__`` and frees the
+op's attributes (and the edges to the inputs) after backward unless ``retain_graph=True``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_cnn.ops.registry import Op
+    from tinygrad_cnn.tensor import Tensor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ---------------------------------------------------------------------------------------------
+# Grad mode (thread-local)
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations are recorded for backward (the default)."""
+    return _mode.enabled
+
+
+class _SetGradMode:
+    _target: bool
+
+    def __enter__(self) -> None:
+        self._prev = _mode.enabled
+        _mode.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._prev
+
+    def __call__(self, fn: F) -> F:
+        cls = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with cls():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_SetGradMode):
+    """Context manager and decorator that stops recording operations (this thread only).
+
+    >>> from tinygrad_cnn import Tensor, no_grad
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _target = False
+
+
+class enable_grad(_SetGradMode):
+    """Context manager and decorator that turns recording back on inside ``no_grad``."""
+
+    _target = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph nodes
+
+
+class Node:
+    """One recorded op application; also the ``ctx`` passed to the op's forward and vjp.
+
+    Engine fields: ``op`` (the Op class), ``inputs`` (the input Tensors), ``attrs`` (the op's
+    keyword attributes), ``needs_input_grad`` (one bool per input), ``versions`` (each input's
+    version when the op ran), ``out_cell``/``out_version`` (the output's version counter),
+    ``out_dtype``. Everything else on it belongs to the op.
+    """
+
+    __slots__ = (
+        "op",
+        "inputs",
+        "attrs",
+        "needs_input_grad",
+        "versions",
+        "out_cell",
+        "out_version",
+        "out_dtype",
+        "scope",
+        "__dict__",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    @property
+    def freed(self) -> bool:
+        return self.inputs is None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name}>"
+
+
+# Names of the nn.Module forwards being run (innermost last); recorded on each node for diagrams.
+_scope: list[str] = []
+
+
+def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
+    """Run ``op`` forward on the inputs' arrays and record it when any input needs a gradient."""
+    from tinygrad_cnn.tensor import Tensor
+
+    ctx = Node()
+    record = _mode.enabled and any(t.requires_grad for t in inputs)
+    if record:
+        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+    try:
+        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+    except (ValueError, IndexError, TypeError) as e:
+        # A NumPy error from deep inside an op: say which op and which shapes.
+        if str(e).startswith(op.name):
+            raise
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = Tensor._wrap(out, record)
+    if record:
+        ctx.op = op
+        ctx.inputs = inputs
+        ctx.attrs = attrs
+        ctx.versions = tuple(t._vc[0] for t in inputs)
+        ctx.out_cell = result._vc
+        ctx.out_version = 0
+        ctx.out_dtype = out.dtype
+        ctx.scope = _scope[-1] if _scope else None
+        result._node = ctx
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward
+
+
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Sum ``g`` down to ``shape`` (undoing NumPy broadcasting); None if it cannot be done."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        return None
+    axes = list(range(lead))
+    for i, n in enumerate(shape):
+        m = g.shape[lead + i]
+        if n == 1 and m != 1:
+            axes.append(lead + i)
+        elif n != m:
+            return None
+    return g.sum(axis=tuple(axes)).reshape(shape)
+
+
+def _check_grad(node: Node, i: int, g: Any, inp: Tensor) -> np.ndarray:
+    """Un-broadcast one VJP result and check it against its input; raise naming the op."""
+    name = node.op.name
+    if type(g) is not np.ndarray:
+        if isinstance(g, (np.generic, float, int)):
+            g = np.asarray(g)
+        else:
+            raise TypeError(
+                f"op '{name}': vjp returned {type(g).__name__} for input {i}; "
+                "expected a numpy array or None"
+            )
+    x = inp.data
+    out = _unbroadcast(g, x.shape)
+    if out is None:
+        raise RuntimeError(
+            f"op '{name}': vjp returned a gradient of shape {g.shape} for input {i} "
+            f"of shape {x.shape}"
+        )
+    if out.dtype != x.dtype:
+        # A gradient may change dtype only where the forward itself promoted (mixed inputs).
+        if out.dtype.kind in "fc" and node.out_dtype != x.dtype:
+            out = out.astype(x.dtype)
+        else:
+            raise RuntimeError(
+                f"op '{name}': vjp returned a gradient of dtype {out.dtype} for input {i} "
+                f"of dtype {x.dtype}"
+            )
+    return out
+
+
+def _topo_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` through nodes, inputs before outputs (iterative DFS)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        node = t._node
+        if node is not None and node.inputs is not None:
+            for inp, need in zip(node.inputs, node.needs_input_grad):
+                if need and id(inp) not in seen:
+                    stack.append((inp, False))
+    return order
+
+
+_FREED = (
+    "backward through a graph that was already freed: a second backward over the same graph "
+    "(or backward after its saved arrays were released). Pass retain_graph=True to the first "
+    "backward if you need to call it again."
+)
+
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Reverse-mode pass from ``root``; see :meth:`Tensor.backward`."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad and has no graph; "
+            "create inputs with requires_grad=True"
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: gradient can be implied only for a one-element output, but the "
+                f"output has shape {root.shape}; pass gradient= of that shape"
+            )
+        g0 = np.ones(root.shape, dtype=root.dtype)
+    else:
+        g0 = np.asarray(getattr(gradient, "data", gradient))
+        if g0.shape != root.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {g0.shape} but the output has shape {root.shape}"
+            )
+        if g0.dtype != root.dtype:
+            g0 = g0.astype(root.dtype)
+    if root._node is not None and root._node.freed:
+        raise RuntimeError(_FREED)
+
+    order = _topo_order(root)
+    grads: dict[int, np.ndarray] = {id(root): g0}
+    for t in reversed(order):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        node = t._node
+        if node is None or t._retain:
+            _accumulate(t, g)
+        if node is None:
+            continue
+        if node.freed:
+            raise RuntimeError(_FREED)
+        _check_versions(node)
+        results = node.op.vjp(node, g)
+        if type(results) is not tuple:
+            results = (results,)
+        if len(results) != len(node.inputs):
+            raise RuntimeError(
+                f"op '{node.op.name}': vjp returned {len(results)} gradients for "
+                f"{len(node.inputs)} inputs"
+            )
+        for i, (inp, need, gi) in enumerate(zip(node.inputs, node.needs_input_grad, results)):
+            if not need or gi is None:
+                continue
+            gi = _check_grad(node, i, gi, inp)
+            prev = grads.get(id(inp))
+            grads[id(inp)] = gi if prev is None else prev + gi
+        if not retain_graph:
+            node.__dict__.clear()
+            node.inputs = None
+
+
+def _accumulate(t: Tensor, g: np.ndarray) -> None:
+    from tinygrad_cnn.tensor import Tensor
+
+    if t.grad is None:
+        t.grad = Tensor._wrap(np.array(g, dtype=t.dtype, copy=True), False)
+    else:
+        t.grad.data = t.grad.data + g
+
+
+def _check_versions(node: Node) -> None:
+    for i, (inp, v) in enumerate(zip(node.inputs, node.versions)):
+        if inp._vc[0] != v:
+            raise RuntimeError(
+                f"op '{node.op.name}': input {i} (shape {inp.shape}) was modified in place "
+                f"after the op used it (version {inp._vc[0]}, expected {v}); "
+                "its gradient would be wrong. Clone it before changing it in place."
+            )
+    if node.out_cell[0] != node.out_version:
+        raise RuntimeError(
+            f"op '{node.op.name}': its output was modified in place after it was computed "
+            f"(version {node.out_cell[0]}, expected {node.out_version}); the gradient would "
+            "be wrong."
+        )

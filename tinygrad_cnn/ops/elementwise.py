@@ -1,0 +1,314 @@
+"""Elementwise ops. Each forward sits beside its VJP.
+
+Binary ops broadcast like NumPy; their VJPs return gradients at the output's shape and the engine
+sums them back down to each input's shape.
+
+Tie policies (the same as PyTorch), each tested with forced ties:
+
+- ``abs``: gradient ``sign(x)``, so 0 at x == 0.
+- ``relu``: gradient 0 at x == 0.
+- ``maximum``/``minimum``: where the two inputs are equal, each gets half the gradient.
+- ``clip``: the bounds are inclusive: at x == min or x == max the gradient passes through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+
+
+@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+class Add(Op):
+    name = "add"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def vjp(ctx, g):
+        return g, g
+
+
+@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+class Sub(Op):
+    name = "sub"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def vjp(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+class Mul(Op):
+    name = "mul"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return a * b
+
+    @staticmethod
+    def vjp(ctx, g):
+        na, nb = ctx.needs_input_grad
+        return (g * ctx.b if na else None), (g * ctx.a if nb else None)
+
+
+@register_op(strategy=builtin_strategy("div_inputs"), linear_in=(0,))
+class Div(Op):
+    name = "div"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.b, ctx.out = b, out
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        na, nb = ctx.needs_input_grad
+        ga = g / ctx.b
+        return (ga if na else None), (-ga * ctx.out if nb else None)
+
+
+@register_op(strategy=builtin_strategy("unary_inputs"), linear_in=(0,))
+class Neg(Op):
+    name = "neg"
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (-g,)
+
+
+@register_op(strategy=builtin_strategy("pow_inputs"))
+class Pow(Op):
+    """``a ** b``; the exponent's gradient ``out * log(a)`` is computed only when it is needed."""
+
+    name = "pow"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.a, ctx.b, ctx.out = a, b, out
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        na, nb = ctx.needs_input_grad
+        a, b = ctx.a, ctx.b
+        ga = g * b * a ** (b - 1) if na else None
+        gb = g * ctx.out * np.log(a) if nb else None
+        return ga, gb
+
+
+@register_op(strategy=builtin_strategy("unary_inputs"))
+class Exp(Op):
+    name = "exp"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.exp(a)
+        return ctx.out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * ctx.out,)
+
+
+@register_op(strategy=builtin_strategy("positive_inputs"))
+class Log(Op):
+    name = "log"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.log(a)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g / ctx.a,)
+
+
+@register_op(strategy=builtin_strategy("positive_inputs"))
+class Sqrt(Op):
+    name = "sqrt"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.sqrt(a)
+        return ctx.out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g / (2 * ctx.out),)
+
+
+@register_op(strategy=builtin_strategy("nonzero_inputs"), smooth=False)
+class Abs(Op):
+    name = "abs"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.abs(a)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * np.sign(ctx.a),)  # sign(0) == 0
+
+
+@register_op(strategy=builtin_strategy("nonzero_inputs"), smooth=False)
+class Relu(Op):
+    name = "relu"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.mask = a > 0
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * ctx.mask,)  # gradient 0 at a == 0
+
+
+@register_op(strategy=builtin_strategy("unary_inputs"))
+class Sigmoid(Op):
+    name = "sigmoid"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = 0.5 * (1.0 + np.tanh(0.5 * a))  # = 1 / (1 + exp(-a)), without overflow
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        s = ctx.out
+        return (g * s * (1 - s),)
+
+
+@register_op(strategy=builtin_strategy("unary_inputs"))
+class Tanh(Op):
+    name = "tanh"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.out = np.tanh(a)
+        return ctx.out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * (1 - ctx.out * ctx.out),)
+
+
+def _split_ties(ctx, g, first_wins):
+    na, nb = ctx.needs_input_grad
+    half = np.where(ctx.tie, 0.5, 1.0).astype(g.dtype)
+    ga = g * np.where(first_wins | ctx.tie, half, 0) if na else None
+    gb = g * np.where(~first_wins | ctx.tie, half, 0) if nb else None
+    return ga, gb
+
+
+@register_op(strategy=builtin_strategy("untied_pair_inputs"), smooth=False)
+class Maximum(Op):
+    name = "maximum"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.first, ctx.tie = a > b, a == b
+        return np.maximum(a, b)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _split_ties(ctx, g, ctx.first)
+
+
+@register_op(strategy=builtin_strategy("untied_pair_inputs"), smooth=False)
+class Minimum(Op):
+    name = "minimum"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.first, ctx.tie = a < b, a == b
+        return np.minimum(a, b)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _split_ties(ctx, g, ctx.first)
+
+
+@register_op(strategy=builtin_strategy("clip_inputs"), smooth=False)
+class Clip(Op):
+    """Clamp to ``[min, max]`` (either may be None); the gradient passes where min <= a <= max."""
+
+    name = "clip"
+
+    @staticmethod
+    def forward(ctx, a, *, min=None, max=None):
+        inside = np.ones(a.shape, dtype=bool)
+        if min is not None:
+            inside &= a >= min
+        if max is not None:
+            inside &= a <= max
+        ctx.inside = inside
+        return np.clip(a, min, max)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * ctx.inside,)
+
+
+@register_op(strategy=builtin_strategy("where_inputs"), linear_in=(1, 2))
+class Where(Op):
+    """``where(cond, a, b)``: ``a`` where cond is true, else ``b`` (all three broadcast)."""
+
+    name = "where"
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def vjp(ctx, g):
+        _, na, nb = ctx.needs_input_grad
+        c = ctx.cond
+        return None, (np.where(c, g, 0) if na else None), (np.where(c, 0, g) if nb else None)
+
+
+@register_op(strategy=builtin_strategy("unary_inputs"), linear_in=(0,))
+class Clone(Op):
+    name = "clone"
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g,)
+
+
+@register_op(strategy=builtin_strategy("cast_inputs"), linear_in=(0,))
+class Cast(Op):
+    """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
+
+    name = "cast"
+
+    @staticmethod
+    def forward(ctx, a, *, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g.astype(ctx.dtype),)

@@ -1,0 +1,131 @@
+"""Reductions over ``axis`` (None, an int, or a tuple of ints) with ``keepdims``.
+
+Tie policy of ``max``/``min``: tied extremes share the gradient equally (as ``torch.amax`` does),
+so the gradients of a window's tied maxima sum to its upstream gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+
+
+def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` as a sorted tuple of non-negative ints; ValueError naming the op otherwise."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis!r} repeats a dimension")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def _expand(g: np.ndarray, ctx) -> np.ndarray:
+    """Put the reduced axes back into ``g`` (as size-1 dimensions) unless keepdims kept them."""
+    return g if ctx.keepdims else np.expand_dims(g, ctx.axes)
+
+
+@register_op(strategy=builtin_strategy("reduce_inputs"), linear_in=(0,))
+class Sum(Op):
+    name = "sum"
+
+    @staticmethod
+    def forward(ctx, a, *, axis=None, keepdims=False):
+        ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (np.broadcast_to(_expand(g, ctx), ctx.shape),)
+
+
+@register_op(strategy=builtin_strategy("reduce_inputs"), linear_in=(0,))
+class Mean(Op):
+    name = "mean"
+
+    @staticmethod
+    def forward(ctx, a, *, axis=None, keepdims=False):
+        ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
+        ctx.count = int(np.prod([a.shape[i] for i in axis]))
+        return np.mean(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (np.broadcast_to(_expand(g, ctx) / ctx.count, ctx.shape),)
+
+
+class _Extreme(Op):
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, a, *, axis=None, keepdims=False):
+        ext = cls.reduce(a, axis=axis, keepdims=True)
+        ctx.axes, ctx.keepdims = axis, keepdims
+        ctx.mask = a == ext
+        return ext if keepdims else np.squeeze(ext, axis=axis)
+
+    @staticmethod
+    def vjp(ctx, g):
+        mask = ctx.mask
+        count = mask.sum(axis=ctx.axes, keepdims=True)
+        return (mask * (_expand(g, ctx) / count).astype(g.dtype, copy=False),)
+
+
+@register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
+class Max(_Extreme):
+    name = "max"
+    reduce = staticmethod(np.max)
+
+
+@register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
+class Min(_Extreme):
+    name = "min"
+    reduce = staticmethod(np.min)
+
+
+@register_op(strategy=builtin_strategy("reduce_inputs"))
+class LogSumExp(Op):
+    """``log(sum(exp(a)))`` computed stably by shifting by the maximum."""
+
+    name = "logsumexp"
+
+    @staticmethod
+    def forward(ctx, a, *, axis=None, keepdims=False):
+        m = np.max(a, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        ctx.a, ctx.out, ctx.axes, ctx.keepdims = a, out, axis, keepdims
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (_expand(g, ctx) * np.exp(ctx.a - ctx.out),)  # g * softmax(a)
+
+
+@register_op(strategy=builtin_strategy("var_inputs"))
+class Var(Op):
+    """Variance ``sum((a - mean)**2) / (N - correction)``; correction=1 (unbiased) by default."""
+
+    name = "var"
+
+    @staticmethod
+    def forward(ctx, a, *, axis=None, keepdims=False, correction=1):
+        n = int(np.prod([a.shape[i] for i in axis]))
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        ctx.centered, ctx.axes, ctx.keepdims = centered, axis, keepdims
+        ctx.denom = max(n - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(centered * centered, axis=axis, keepdims=keepdims) / ctx.denom
+
+    @staticmethod
+    def vjp(ctx, g):
+        scale = 2.0 / ctx.denom if ctx.denom else float("nan")  # N <= correction: NaN, as in PyTorch
+        return (_expand(g, ctx) * ctx.centered * scale,)

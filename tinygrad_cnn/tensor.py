@@ -1,0 +1,408 @@
+"""Tensor: an ndarray that records the ops that made it, for reverse-mode differentiation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import autograd
+from tinygrad_cnn.autograd import Node
+
+_FLOAT_DEFAULT = np.float32
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        arr = data if dtype is None else data.astype(dtype, copy=False)
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data, dtype=dtype)
+    else:
+        # Python scalars and (nested) lists default to float32, as torch.Tensor([...]) does.
+        try:
+            arr = np.asarray(data, dtype=_FLOAT_DEFAULT if dtype is None else dtype)
+        except (ValueError, TypeError) as e:
+            raise TypeError(
+                f"Tensor: cannot make a numeric array from {type(data).__name__} ({e})"
+            ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: unsupported dtype {arr.dtype} (shape {arr.shape}); "
+            "use a bool, integer or floating array"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)`` takes an ndarray (kept as it is: float64
+    stays float64, integer stays integer), a NumPy scalar, or Python scalars and lists (float32
+    by default). Only floating tensors can require gradients.
+
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    Tensor([[2., 4.],
+            [6., 8.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_retain", "name", "__weakref__")
+    __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.requires_grad = False
+        self._node: Node | None = None
+        self._vc = [0]
+        self._retain = False
+        self.name: str | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        """A Tensor around an existing array without checks (the engine's fast path)."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = None
+        t._vc = [0]
+        t._retain = False
+        t.name = None
+        return t
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not the output of a recorded op)."""
+        return self._node is None
+
+    @property
+    def op(self) -> str | None:
+        """The name of the op that made this tensor, or None for a leaf."""
+        return None if self._node is None else self._node.op.name
+
+    @property
+    def T(self) -> Tensor:
+        return F.transpose(self)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (floating tensors only); returns self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating tensors can require gradients, got dtype {self.dtype} "
+                f"(shape {self.shape}); convert with dtype=np.float32 first"
+            )
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("Tensor: requires_grad cannot be turned off on a non-leaf tensor")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Ask backward to fill ``.grad`` of this non-leaf tensor too; returns self."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retain = True
+        return self
+
+    # -- conversion ------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (its gradient flows back to self)."""
+        return F.clone(self)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Convert to ``dtype``; differentiable between floating dtypes."""
+        return F.cast(self, dtype)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __iter__(self) -> Any:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = [f"dtype={self.dtype}"]
+        if self._node is not None:
+            extra.append(f"op={self._node.op.name}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extra)})"
+
+    __hash__ = object.__hash__
+
+    # -- autograd --------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires grad.
+
+        ``gradient`` is the upstream gradient (same shape as self), needed unless self has one
+        element. The graph's saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        autograd.backward(self, gradient, retain_graph)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # -- in-place (not recorded) -----------------------------------------------------------
+    def _inplace(self, name: str, ufunc: Any, other: Any) -> Tensor:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                f"in-place {name} on a tensor that requires grad (shape {self.shape}): "
+                "wrap it in no_grad() or use the out-of-place form"
+            )
+        o = other.data if isinstance(other, Tensor) else other
+        oshape = np.shape(o)
+        try:
+            ok = np.broadcast_shapes(self.shape, oshape) == self.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"in-place {name}: operand of shape {oshape} does not broadcast to the "
+                f"tensor's shape {self.shape}"
+            )
+        if not self.data.flags.writeable:
+            raise RuntimeError(
+                f"in-place {name}: the tensor (shape {self.shape}) is a read-only view "
+                "(from expand/broadcast_to); clone it first"
+            )
+        ufunc(self.data, o, out=self.data, casting="same_kind")
+        self._vc[0] += 1
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("/=", np.divide, other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite the data in place with ``src`` (broadcast); not recorded."""
+        return self._inplace("copy_", lambda a, b, out, casting: np.copyto(out, b, casting), src)
+
+    def fill_(self, value: float) -> Tensor:
+        return self.copy_(value)
+
+    def zero_(self) -> Tensor:
+        return self.copy_(0)
+
+    # -- operators -------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return F.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return F.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return F.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return F.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return F.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return F.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return F.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return F.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return F.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return F.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return F.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return F.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return F.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.getitem(self, index)
+
+    # comparisons: no gradient, bool result
+    def _cmp(self, other: Any, ufunc: Any) -> Tensor:
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(ufunc(self.data, o)), False)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._cmp(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._cmp(other, np.not_equal)
+
+    # -- methods (thin forwards to functional) ---------------------------------------------
+    def exp(self) -> Tensor:
+        return F.exp(self)
+
+    def log(self) -> Tensor:
+        return F.log(self)
+
+    def sqrt(self) -> Tensor:
+        return F.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return F.abs(self)
+
+    def relu(self) -> Tensor:
+        return F.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return F.tanh(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return F.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return F.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return F.minimum(self, other)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return F.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return F.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return F.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return F.min(self, axis, keepdims)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return F.logsumexp(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        return F.var(self, axis, keepdims, correction)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    view = reshape
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def permute(self, *axes: Any) -> Tensor:
+        return F.transpose(self, axes[0] if len(axes) == 1 else axes)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return F.swapaxes(self, axis0, axis1)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return F.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return F.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return F.unsqueeze(self, axis)
+
+    def expand(self, *shape: Any) -> Tensor:
+        return F.expand(self, shape[0] if len(shape) == 1 else shape)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return F.broadcast_to(self, shape)
+
+    def pad(self, pad: Any, value: float = 0.0) -> Tensor:
+        return F.pad(self, pad, value)
+
+
+from tinygrad_cnn import functional as F  # noqa: E402  (functional imports Tensor)
