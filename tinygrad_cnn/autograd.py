@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -85,9 +86,10 @@ class Node:
     """One recorded op application; also the ``ctx`` passed to the op's forward and vjp.
 
     Engine fields: ``op`` (the Op class), ``inputs`` (the input Tensors), ``attrs`` (the op's
-    keyword attributes), ``needs_input_grad`` (one bool per input), ``versions`` (each input's
-    version when the op ran), ``out_cell``/``out_version`` (the output's version counter),
-    ``out_dtype``. Everything else on it belongs to the op.
+    keyword attributes), ``needs_input_grad`` (one bool per input), ``saved_versions`` (for each
+    input or output array the op saved on ctx: its version counter, the version when the op ran,
+    and its position, -1 for the output), ``out_dtype``, ``scope``. Everything else on it belongs
+    to the op.
     """
 
     __slots__ = (
@@ -95,9 +97,7 @@ class Node:
         "inputs",
         "attrs",
         "needs_input_grad",
-        "versions",
-        "out_cell",
-        "out_version",
+        "saved_versions",
         "out_dtype",
         "scope",
         "__dict__",
@@ -120,13 +120,15 @@ _scope: list[str] = []
 
 
 def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
-    """Run ``op`` forward on the inputs' arrays and record it when any input needs a gradient."""
-    from tinygrad_cnn.tensor import Tensor
+    """Run ``op`` forward on the inputs' arrays and record it when any input needs a gradient.
 
+    The hot path of every model: keep it lean (benchmarks/bench_engine.py measures it).
+    """
     ctx = Node()
-    record = _mode.enabled and any(t.requires_grad for t in inputs)
+    needs = tuple([t.requires_grad for t in inputs]) if _mode.enabled else ()
+    record = True in needs
     if record:
-        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        ctx.needs_input_grad = needs
     try:
         out = op.forward(ctx, *[t.data for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
@@ -137,18 +139,46 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    result = Tensor._wrap(out, record)
+    result = _new_tensor(_Tensor)
+    result.data = out
+    result.grad = None
+    result.requires_grad = record
+    result._node = None
+    result._vc = [0]
+    result._retain = False
+    result.name = None
     if record:
         ctx.op = op
         ctx.inputs = inputs
         ctx.attrs = attrs
-        ctx.versions = tuple(t._vc[0] for t in inputs)
-        ctx.out_cell = result._vc
-        ctx.out_version = 0
+        ctx.saved_versions = _saved_versions(ctx, inputs, result) if ctx.__dict__ else ()
         ctx.out_dtype = out.dtype
         ctx.scope = _scope[-1] if _scope else None
         result._node = ctx
     return result
+
+
+_Tensor: Any = None  # set by tinygrad_cnn.tensor (which imports this module)
+_new_tensor = object.__new__
+
+
+def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tuple:
+    """Version counters of the arrays the op kept on ctx (found by identity): changing one of
+    those in place before backward would make the gradient wrong, so backward checks them."""
+    saved = ctx.__dict__.values()
+    checks = []
+    for i, t in enumerate(inputs):
+        d = t.data
+        for v in saved:
+            if v is d:
+                checks.append((t._vc, t._vc[0], i))
+                break
+    out = result.data
+    for v in saved:
+        if v is out:
+            checks.append((result._vc, 0, -1))
+            break
+    return tuple(checks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,16 +329,11 @@ def _accumulate(t: Tensor, g: np.ndarray) -> None:
 
 
 def _check_versions(node: Node) -> None:
-    for i, (inp, v) in enumerate(zip(node.inputs, node.versions)):
-        if inp._vc[0] != v:
+    for cell, version, i in node.saved_versions:
+        if cell[0] != version:
+            what = "its output" if i < 0 else f"input {i} (shape {node.inputs[i].shape})"
             raise RuntimeError(
-                f"op '{node.op.name}': input {i} (shape {inp.shape}) was modified in place "
-                f"after the op used it (version {inp._vc[0]}, expected {v}); "
-                "its gradient would be wrong. Clone it before changing it in place."
+                f"op '{node.op.name}': {what} was saved for backward and then modified in "
+                f"place (version {cell[0]}, expected {version}); the gradient would be wrong. "
+                "Clone it before changing it in place."
             )
-    if node.out_cell[0] != node.out_version:
-        raise RuntimeError(
-            f"op '{node.op.name}': its output was modified in place after it was computed "
-            f"(version {node.out_cell[0]}, expected {node.out_version}); the gradient would "
-            "be wrong."
-        )

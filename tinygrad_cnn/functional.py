@@ -7,10 +7,12 @@ Tensor's dtype (``float32_tensor * 2.0`` stays float32), as NumPy 2 and PyTorch 
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.autograd import apply as _apply
 from tinygrad_cnn.ops import elementwise as _ew
 from tinygrad_cnn.ops import linalg as _la
 from tinygrad_cnn.ops import reduce as _rd
@@ -51,50 +53,50 @@ def _tensor(x: Any) -> Tensor:
 
 def add(a: Any, b: Any) -> Tensor:
     """``a + b`` with broadcasting."""
-    return _ew.Add.apply(*_pair(a, b))
+    return _apply(_ew.Add, _pair(a, b), {})
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """``a - b`` with broadcasting."""
-    return _ew.Sub.apply(*_pair(a, b))
+    return _apply(_ew.Sub, _pair(a, b), {})
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """``a * b`` with broadcasting."""
-    return _ew.Mul.apply(*_pair(a, b))
+    return _apply(_ew.Mul, _pair(a, b), {})
 
 
 def div(a: Any, b: Any) -> Tensor:
     """``a / b`` with broadcasting."""
-    return _ew.Div.apply(*_pair(a, b))
+    return _apply(_ew.Div, _pair(a, b), {})
 
 
 def neg(a: Any) -> Tensor:
     """``-a``."""
-    return _ew.Neg.apply(_tensor(a))
+    return _apply(_ew.Neg, (_tensor(a),), {})
 
 
 def pow(a: Any, b: Any) -> Tensor:
     """``a ** b``; ``b`` may be a number or a tensor (its gradient needs ``a > 0``)."""
-    return _ew.Pow.apply(*_pair(a, b))
+    return _apply(_ew.Pow, _pair(a, b), {})
 
 
 def exp(a: Any) -> Tensor:
-    return _ew.Exp.apply(_tensor(a))
+    return _apply(_ew.Exp, (_tensor(a),), {})
 
 
 def log(a: Any) -> Tensor:
     """Natural logarithm."""
-    return _ew.Log.apply(_tensor(a))
+    return _apply(_ew.Log, (_tensor(a),), {})
 
 
 def sqrt(a: Any) -> Tensor:
-    return _ew.Sqrt.apply(_tensor(a))
+    return _apply(_ew.Sqrt, (_tensor(a),), {})
 
 
 def abs(a: Any) -> Tensor:
     """``|a|``; the gradient at 0 is 0."""
-    return _ew.Abs.apply(_tensor(a))
+    return _apply(_ew.Abs, (_tensor(a),), {})
 
 
 def relu(a: Any) -> Tensor:
@@ -103,26 +105,26 @@ def relu(a: Any) -> Tensor:
     >>> relu(Tensor([-1.0, 0.0, 2.0]))
     Tensor([0., 0., 2.], dtype=float32)
     """
-    return _ew.Relu.apply(_tensor(a))
+    return _apply(_ew.Relu, (_tensor(a),), {})
 
 
 def sigmoid(a: Any) -> Tensor:
     """``1 / (1 + exp(-a))``, computed without overflow."""
-    return _ew.Sigmoid.apply(_tensor(a))
+    return _apply(_ew.Sigmoid, (_tensor(a),), {})
 
 
 def tanh(a: Any) -> Tensor:
-    return _ew.Tanh.apply(_tensor(a))
+    return _apply(_ew.Tanh, (_tensor(a),), {})
 
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum with broadcasting; where ``a == b`` each gets half the gradient."""
-    return _ew.Maximum.apply(*_pair(a, b))
+    return _apply(_ew.Maximum, _pair(a, b), {})
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum with broadcasting; where ``a == b`` each gets half the gradient."""
-    return _ew.Minimum.apply(*_pair(a, b))
+    return _apply(_ew.Minimum, _pair(a, b), {})
 
 
 def clip(a: Any, min: float | None = None, max: float | None = None) -> Tensor:
@@ -152,7 +154,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 def clone(a: Any) -> Tensor:
     """A copy that stays in the graph."""
-    return _ew.Clone.apply(_tensor(a))
+    return _apply(_ew.Clone, (_tensor(a),), {})
 
 
 def cast(a: Any, dtype: Any) -> Tensor:
@@ -191,7 +193,7 @@ def matmul(a: Any, b: Any) -> Tensor:
             raise ValueError(
                 f"matmul: batch dimensions of {sa} and {sb} do not broadcast"
             ) from None
-    return _la.MatMul.apply(a, b)
+    return _apply(_la.MatMul, (a, b), {})
 
 
 # -- reductions --------------------------------------------------------------------------------
@@ -250,7 +252,9 @@ def _shape_arg(op: str, shape: Any) -> tuple[int, ...]:
     try:
         return tuple(int(s) for s in shape)
     except (TypeError, ValueError):
-        raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}") from None
+        raise TypeError(
+            f"{op}: shape must be an int or a sequence of ints, got {shape!r}"
+        ) from None
 
 
 def reshape(a: Any, shape: Any) -> Tensor:
@@ -389,7 +393,8 @@ def _same_ndim_check(op: str, tensors: Sequence[Tensor], axis: int, match_axis: 
         if len(s) != len(first) or builtins.any(
             x != y for k, (x, y) in enumerate(zip(s, first)) if match_axis or k != axis
         ):
-            raise ValueError(f"{op}: tensors must match in shape{'' if match_axis else ' except on axis ' + str(axis)}, got {shapes}")
+            where = "" if match_axis else f" except on axis {axis}"
+            raise ValueError(f"{op}: tensors must match in shape{where}, got {shapes}")
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:

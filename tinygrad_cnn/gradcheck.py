@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,9 +92,7 @@ def gradcheck(
     v = rng.standard_normal(out.shape)
     if out.requires_grad:
         out.backward(v.astype(out.dtype))
-    analytic = [
-        np.zeros(xs[i].shape) if xs[i].grad is None else xs[i].grad.data for i in wanted
-    ]
+    analytic = [np.zeros(xs[i].shape) if xs[i].grad is None else xs[i].grad.data for i in wanted]
 
     if fast_mode:
         us = [rng.standard_normal(xs[i].shape) for i in wanted]

@@ -405,4 +405,6 @@ class Tensor:
         return F.pad(self, pad, value)
 
 
+autograd._Tensor = Tensor
+
 from tinygrad_cnn import functional as F  # noqa: E402  (functional imports Tensor)

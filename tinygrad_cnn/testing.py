@@ -47,7 +47,9 @@ class OpCase:
 
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
 def floats(shape, lo: float = -2.0, hi: float = 2.0):
@@ -66,7 +68,9 @@ def on_grid(shape, offset: float = 0.0, step: float = 0.5, k: int = 6):
 
     Two grids with different offsets never meet, which keeps comparisons away from ties.
     """
-    return hnp.arrays(np.float64, shape, elements=st.integers(-k, k).map(lambda j: offset + step * j))
+    return hnp.arrays(
+        np.float64, shape, elements=st.integers(-k, k).map(lambda j: offset + step * j)
+    )
 
 
 @st.composite
@@ -78,7 +82,9 @@ def distinct(draw, shape, step: float = 0.25):
 
 
 def broadcast_pair(min_dims: int = 0, max_dims: int = 3):
-    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=min_dims, max_dims=max_dims, max_side=4)
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=min_dims, max_dims=max_dims, max_side=4
+    )
 
 
 @st.composite
@@ -155,7 +161,9 @@ def cast_inputs():
 @st.composite
 def reduce_inputs(draw, values=floats):
     shape = draw(shapes())
-    return OpCase((draw(values(shape)),), {"axis": draw(axes(len(shape))), "keepdims": draw(st.booleans())})
+    return OpCase(
+        (draw(values(shape)),), {"axis": draw(axes(len(shape))), "keepdims": draw(st.booleans())}
+    )
 
 
 def distinct_reduce_inputs():
@@ -222,14 +230,18 @@ def concatenate_inputs(draw):
 def stack_inputs(draw):
     shape = draw(shapes())
     n = draw(st.integers(1, 3))
-    return OpCase(tuple(draw(floats(shape)) for _ in range(n)), {"axis": draw(st.integers(0, len(shape)))})
+    return OpCase(
+        tuple(draw(floats(shape)) for _ in range(n)), {"axis": draw(st.integers(0, len(shape)))}
+    )
 
 
 @st.composite
 def pad_inputs(draw):
     shape = draw(shapes())
     widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
-    return OpCase((draw(floats(shape)),), {"widths": widths, "value": draw(st.sampled_from([0.0, -1.5]))})
+    return OpCase(
+        (draw(floats(shape)),), {"widths": widths, "value": draw(st.sampled_from([0.0, -1.5]))}
+    )
 
 
 @st.composite
@@ -295,7 +307,9 @@ def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> Non
     out = op.apply(*xs, **case.attrs)
     expected = np.dtype(case.attrs.get("dtype", dtype))  # a cast op names its output dtype
     if out.dtype != expected:
-        raise AssertionError(f"op '{op.name}': output dtype {out.dtype} for {np.dtype(dtype)} inputs")
+        raise AssertionError(
+            f"op '{op.name}': output dtype {out.dtype} for {np.dtype(dtype)} inputs"
+        )
     g = _upstream(out.shape, dtype)
     g_before = g.copy()
     out.backward(g)

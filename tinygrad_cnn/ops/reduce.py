@@ -127,5 +127,7 @@ class Var(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        scale = 2.0 / ctx.denom if ctx.denom else float("nan")  # N <= correction: NaN, as in PyTorch
+        scale = (
+            2.0 / ctx.denom if ctx.denom else float("nan")
+        )  # N <= correction: NaN, as in PyTorch
         return (_expand(g, ctx) * ctx.centered * scale,)

@@ -18,7 +18,9 @@ An op is a class with two static methods and a few declarations::
 ``Op.apply(*tensors, **attrs)`` runs it on Tensors. The engine, not the op, handles the rest:
 inputs that need no gradient (``ctx.needs_input_grad`` says which), un-broadcasting a gradient
 returned at the output's broadcast shape, checking each gradient's shape and dtype, accumulation,
-and freeing what ``ctx`` holds after backward.
+and freeing what ``ctx`` holds after backward. An input or output array the op keeps on ``ctx``
+(the same object, not a copy or view) has its version checked at backward, so changing it in
+place in between is a clear error rather than a wrong gradient.
 
 Declarations used by the property tests (:mod:`tinygrad_cnn.testing`):
 
@@ -32,7 +34,8 @@ Declarations used by the property tests (:mod:`tinygrad_cnn.testing`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,8 +68,7 @@ class Op:
         """Apply the op to Tensors (non-Tensors are converted), recording it for backward."""
         from tinygrad_cnn.tensor import Tensor
 
-        if not all(type(t) is Tensor for t in inputs):
-            inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        inputs = tuple([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])
         return apply(cls, inputs, attrs)
 
 
@@ -119,7 +121,7 @@ def get_op(name: str) -> type[Op]:
 
 
 def builtin_strategy(name: str) -> Callable[[], Any]:
-    """A lazy reference to ``tinygrad_cnn.testing.<name>`` (hypothesis is imported only in tests)."""
+    """A lazy reference to ``tinygrad_cnn.testing.<name>``: hypothesis is imported only in tests."""
 
     def make() -> Any:
         from tinygrad_cnn import testing

@@ -1,0 +1,215 @@
+"""Tensor construction, properties, operators and argument errors."""
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import Tensor
+from tinygrad_cnn import functional as F
+
+
+def test_python_numbers_and_lists_default_to_float32():
+    assert Tensor(1.5).dtype == np.float32
+    assert Tensor([[1, 2], [3, 4]]).dtype == np.float32
+    assert Tensor([1.0], dtype=np.float64).dtype == np.float64
+
+
+def test_arrays_keep_their_dtype():
+    assert Tensor(np.zeros(2, dtype=np.float64)).dtype == np.float64
+    assert Tensor(np.zeros(2, dtype=np.float16)).dtype == np.float16
+    assert Tensor(np.arange(3)).dtype == np.arange(3).dtype
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match=r"only floating tensors can require gradients.*int"):
+        Tensor(np.arange(3), requires_grad=True)
+
+
+@pytest.mark.parametrize("bad", [np.array(["a", "b"]), np.array([object()]), "text", {"a": 1}])
+def test_object_and_string_data_are_refused(bad):
+    with pytest.raises(TypeError, match="Tensor"):
+        Tensor(bad)
+
+
+def test_properties():
+    t = Tensor(np.zeros((2, 3, 4)))
+    assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3, 4), 3, 24, 2)
+    assert t.T.shape == (4, 3, 2)
+    assert np.asarray(t).shape == (2, 3, 4)
+    assert t.numpy() is t.data
+    assert Tensor([[3.5]]).item() == 3.5
+    with pytest.raises(ValueError, match=r"item.*\(2,\)"):
+        Tensor([1.0, 2.0]).item()
+
+
+def test_repr_shows_values_dtype_and_op():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == "Tensor([1., 2.], dtype=float32, requires_grad=True)"
+    assert repr(x * 2) == "Tensor([2., 4.], dtype=float32, op=mul)"
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = Tensor([1.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+
+
+def test_python_scalars_keep_the_tensor_dtype():
+    x = Tensor([1.0, 2.0])
+    for y in (x + 1, 2 * x, x / 3, 1 - x, x**2, 2.0**x, -x, x - np.float64(1.0)):
+        assert y.dtype == np.float32
+
+
+def test_operators_broadcast_like_numpy():
+    a = np.arange(6.0).reshape(2, 3)
+    b = np.arange(3.0)
+    ta, tb = Tensor(a), Tensor(b)
+    np.testing.assert_allclose((ta + tb).data, a + b)
+    np.testing.assert_allclose((ta - tb).data, a - b)
+    np.testing.assert_allclose((ta * tb).data, a * b)
+    np.testing.assert_allclose((tb / (ta + 1)).data, b / (a + 1))
+    np.testing.assert_allclose((ta @ tb).data, a @ b)
+    np.testing.assert_allclose((b @ ta.T).data, b @ a.T)  # reflected matmul from an ndarray
+    np.testing.assert_allclose((b + ta).data, b + a)  # ndarray on the left defers to Tensor
+    assert isinstance(b + ta, Tensor)
+
+
+def test_comparisons_give_bool_tensors_without_grad():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    m = x > 1.5
+    assert m.dtype == np.bool_ and not m.requires_grad
+    np.testing.assert_array_equal((x == 2.0).data, [False, True, False])
+    assert {x: 1}[x] == 1  # still hashable
+
+
+def test_matmul_cases():
+    rng = np.random.default_rng(0)
+    for sa, sb in [
+        ((3,), (3,)),
+        ((3,), (3, 2)),
+        ((2, 3), (3,)),
+        ((4, 2, 3), (3, 5)),
+        ((2, 1, 2, 3), (4, 3, 2)),
+    ]:
+        a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+        np.testing.assert_allclose((Tensor(a) @ Tensor(b)).data, a @ b)
+
+
+def test_matmul_mismatch_names_the_shapes():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) do not align"):
+        Tensor(np.zeros((2, 3))) @ Tensor(np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        F.matmul(Tensor(1.0), Tensor([1.0]))
+
+
+def test_shape_functions():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.reshape(4, -1).shape == (4, 6)
+    assert x.reshape((6, 4)).shape == (6, 4)
+    assert x.permute(2, 0, 1).shape == (4, 2, 3)
+    assert x.transpose().shape == (4, 3, 2)
+    assert x.swapaxes(0, 2).shape == (4, 3, 2)
+    assert x.flatten().shape == (24,)
+    assert x.flatten(1).shape == (2, 12)
+    assert x[:, :1].squeeze(1).shape == (2, 4)
+    assert x[:, :1].squeeze().shape == (2, 4)
+    assert x.unsqueeze(-1).shape == (2, 3, 4, 1)
+    assert x[:1].expand(5, -1, -1).shape == (5, 3, 4)
+    assert F.concatenate([x, x], axis=-1).shape == (2, 3, 8)
+    assert F.stack([x, x], axis=1).shape == (2, 2, 3, 4)
+    np.testing.assert_array_equal(x.pad((1, 2)).data[0, 0], [0, 0, 1, 2, 3, 0, 0])
+    assert x.pad((1, 1, 2, 2)).shape == (2, 7, 6)
+
+
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (
+            lambda x: x.reshape(5, 5),
+            ValueError,
+            r"reshape: cannot reshape .* \(2, 3, 4\) into \(5, 5\)",
+        ),
+        (lambda x: x.sum(axis=3), ValueError, r"sum: axis 3 is out of range .* 3 dimensions"),
+        (lambda x: x.max(axis=(0, 0)), ValueError, "max: axis .* repeats"),
+        (lambda x: x.transpose(0, 1), ValueError, "transpose: axes"),
+        (
+            lambda x: x.expand(3, 3, 4),
+            ValueError,
+            r"broadcast_to: cannot broadcast shape \(2, 3, 4\)",
+        ),
+        (lambda x: x[5], IndexError, r"getitem: .*index 5 is out of bounds.*\(2, 3, 4\)"),
+        (lambda x: x[0.5], IndexError, "getitem: unsupported index"),
+        (
+            lambda x: F.concatenate([x, x[:, :, :2].T]),
+            ValueError,
+            "concatenate: tensors must match",
+        ),
+        (lambda x: F.stack([x, x[0]]), ValueError, "stack: tensors must match"),
+        (lambda x: x.pad((1,)), ValueError, "pad: expected an even number"),
+        (lambda x: x.clip(), ValueError, "clip: at least one of min and max"),
+        (lambda x: x.clip(2, 1), ValueError, "clip: min"),
+        (lambda x: F.where(x, x, x), TypeError, "where: condition must be boolean"),
+        (lambda x: x.max(axis=0)[:0].max(), ValueError, "max: cannot reduce over an empty axis"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call(Tensor(np.zeros((2, 3, 4))))
+
+
+def test_integer_array_indexing_accumulates_repeated_indices():
+    x = Tensor(np.arange(4.0), requires_grad=True)
+    x[[0, 0, 3]].sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 0.0, 1.0])
+
+
+def test_boolean_mask_indexing():
+    x = Tensor(np.arange(4.0), requires_grad=True)
+    x[x.data > 1].sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 1.0, 1.0])
+
+
+def test_iteration_and_len():
+    x = Tensor(np.arange(6.0).reshape(3, 2))
+    assert [r.shape for r in x] == [(2,), (2,), (2,)]
+    with pytest.raises(TypeError):
+        len(Tensor(1.0))
+
+
+def test_var_defaults_to_the_unbiased_estimate_like_torch():
+    a = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(Tensor(a).var().item(), np.var(a, ddof=1))
+    np.testing.assert_allclose(Tensor(a).var(correction=0).item(), np.var(a))
+
+
+def test_logsumexp_is_stable():
+    x = Tensor(np.array([1000.0, 1000.0]))
+    np.testing.assert_allclose(x.logsumexp().item(), 1000 + np.log(2))
+    assert np.isfinite(Tensor(np.array([-1000.0, -2000.0])).logsumexp().item())
+
+
+def test_sigmoid_does_not_overflow():
+    y = Tensor(np.array([-1000.0, 0.0, 1000.0])).sigmoid()
+    np.testing.assert_allclose(y.data, [0.0, 0.5, 1.0])
+
+
+def test_pow_with_a_tensor_exponent():
+    a = Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 2.0]), requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [3 * 4.0, 2 * 3.0])
+    np.testing.assert_allclose(b.grad.data, [8 * np.log(2), 9 * np.log(3)])
+
+
+def test_pow_with_a_constant_exponent_works_for_negative_bases():
+    a = Tensor(np.array([-2.0]), requires_grad=True)
+    (a**2).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [-4.0])
+
+
+def test_cast_returns_gradients_in_the_input_dtype():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = x.astype(np.float64)
+    assert y.dtype == np.float64
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
