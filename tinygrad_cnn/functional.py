@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.autograd import apply as _apply
+from tinygrad_cnn.ops import conv as _cv
 from tinygrad_cnn.ops import elementwise as _ew
 from tinygrad_cnn.ops import linalg as _la
+from tinygrad_cnn.ops import pool as _pl
 from tinygrad_cnn.ops import reduce as _rd
 from tinygrad_cnn.ops import shape as _sh
 from tinygrad_cnn.tensor import Tensor
@@ -444,3 +446,261 @@ def pad(a: Any, pad: Sequence[int], value: float = 0.0) -> Tensor:
     for k in range(len(pad) // 2):
         widths[a.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
     return _sh.Pad.apply(a, widths=tuple(widths), value=value)
+
+
+# -- convolution and pooling -------------------------------------------------------------------
+
+
+def _int_pair(op: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair; ValueError/TypeError otherwise."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not builtins.all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair
+    ):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if builtins.any(v < minimum for v in pair):
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_nchw(op: str, name: str, t: Tensor) -> None:
+    if t.ndim != 4:
+        raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {t.shape}")
+
+
+def _check_conv_operands(op, x, weight, bias, groups, in_axis):
+    """Shapes and dtypes shared by conv2d and conv_transpose2d."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    _check_nchw(op, "input", x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D, got shape {weight.shape}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
+        dts = f"input {x.dtype}, weight {weight.dtype}" + (
+            f", bias {bias.dtype}" if bias is not None else ""
+        )
+        raise TypeError(f"{op}: input, weight and bias must share one dtype, got {dts}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating tensors, got {x.dtype}")
+    if x.shape[1] % groups:
+        raise ValueError(f"{op}: input channels {x.shape[1]} are not divisible by groups={groups}")
+
+
+def conv2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation) over an NCHW input, as ``torch.nn.functional.conv2d``.
+
+    Shapes: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out,) ->
+    (N, C_out, Ho, Wo) with ``Ho = floor((H + pad_top + pad_bottom - dilation*(kH-1) - 1)
+    / stride) + 1``. ``stride``/``dilation``: int or pair. ``padding``: int, pair, ``'valid'``
+    (no padding) or ``'same'`` (output size = input size; stride 1 only, extra padding goes to the
+    bottom/right as in PyTorch).
+
+    >>> x = Tensor(np.ones((1, 1, 4, 4)))
+    >>> w = Tensor(np.ones((2, 1, 3, 3)))
+    >>> conv2d(x, w, padding=1).shape
+    (1, 2, 4, 4)
+    >>> conv2d(x, w)[0, 0].numpy()
+    array([[9., 9.],
+           [9., 9.]], dtype=float32)
+    """
+    op = "conv2d"
+    x, weight = _tensor(input), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    _check_conv_operands(op, x, weight, bias, groups, 1)
+    c_out, c_in_g, kh, kw = weight.shape
+    if c_in_g * groups != x.shape[1]:
+        raise ValueError(
+            f"{op}: weight {weight.shape} expects {c_in_g * groups} input channels "
+            f"(C_in/groups={c_in_g}, groups={groups}), but input {x.shape} has {x.shape[1]}"
+        )
+    if c_out % groups:
+        raise ValueError(f"{op}: out channels {c_out} are not divisible by groups={groups}")
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+    sh, sw = _int_pair(op, "stride", stride, 1)
+    dh, dw = _int_pair(op, "dilation", dilation, 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if (sh, sw) != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride!r}")
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise ValueError(
+                f"{op}: padding must be 'valid', 'same', an int or a pair; got {padding!r}"
+            )
+    else:
+        ph, pw = _int_pair(op, "padding", padding, 0)
+        pads = (ph, ph, pw, pw)
+    geo = _cv.Geometry(kh, kw, sh, sw, dh, dw, *pads)
+    ho, wo = geo.out_size(x.shape[2], x.shape[3])
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{op}: the kernel ({kh}x{kw}, dilation {(dh, dw)}) is larger than the padded input "
+            f"({x.shape[2] + pads[0] + pads[1]}x{x.shape[3] + pads[2] + pads[3]}) of input {x.shape}"
+        )
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return _apply(_cv.Conv2d, inputs, {"geometry": geo, "groups": int(groups)})
+
+
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (same argument order).
+
+    It is the gradient of :func:`conv2d` with respect to its input. Shapes: input
+    (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW), bias (C_out,) -> (N, C_out, Ho, Wo),
+    ``Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1``.
+    ``output_padding`` (< stride or < dilation) picks among the input sizes that a strided
+    conv2d maps to the same output size.
+
+    >>> conv_transpose2d(Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 3, 3))), stride=2).shape
+    (1, 1, 5, 5)
+    """
+    op = "conv_transpose2d"
+    x, weight = _tensor(input), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    _check_conv_operands(op, x, weight, bias, groups, 0)
+    c_in, c_out_g, kh, kw = weight.shape
+    if c_in != x.shape[1]:
+        raise ValueError(
+            f"{op}: weight {weight.shape} expects {c_in} input channels, input {x.shape} has "
+            f"{x.shape[1]}"
+        )
+    c_out = c_out_g * groups
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+    sh, sw = _int_pair(op, "stride", stride, 1)
+    dh, dw = _int_pair(op, "dilation", dilation, 1)
+    ph, pw = _int_pair(op, "padding", padding, 0)
+    oph, opw = _int_pair(op, "output_padding", output_padding, 0)
+    if not (oph < builtins.max(sh, dh) and opw < builtins.max(sw, dw)):
+        raise ValueError(
+            f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation "
+            f"(stride={stride!r}, dilation={dilation!r})"
+        )
+    h, w = x.shape[2:]
+    ho = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    wo = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"{op}: padding {padding!r} leaves an empty output for input {x.shape}")
+    geo = _cv.Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    attrs = {"geometry": geo, "groups": int(groups), "out_hw": (ho, wo)}
+    return _apply(_cv.ConvTranspose2d, inputs, attrs)
+
+
+POOL_MODES = {"max": "max", "average": "average", "avg": "average"}
+
+
+def pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    mode: str = "max",
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Max or average pooling over an NCHW input; one registered op for both.
+
+    ``mode``: ``"max"`` or ``"average"`` (``"avg"`` too). ``stride`` defaults to ``kernel_size``;
+    ``padding`` is at most half the kernel; ``dilation`` is for max pooling only;
+    ``count_include_pad`` (average) counts the zero padding in each window's divisor.
+    Max pooling sends each window's gradient to its first maximum (row-major), so tied windows do
+    not double-count.
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> pool2d(x, 2)[0, 0].numpy()
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    >>> pool2d(x, 2, mode="average")[0, 0].numpy()
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]], dtype=float32)
+    """
+    op = "pool2d"
+    x = _tensor(input)
+    if mode not in POOL_MODES:
+        raise ValueError(f"{op}: mode must be one of {sorted(POOL_MODES)}, got {mode!r}")
+    mode = POOL_MODES[mode]
+    _check_nchw(op, "input", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating tensor, got {x.dtype}")
+    kh, kw = _int_pair(op, "kernel_size", kernel_size, 1)
+    sh, sw = (kh, kw) if stride is None else _int_pair(op, "stride", stride, 1)
+    ph, pw = _int_pair(op, "padding", padding, 0)
+    dh, dw = _int_pair(op, "dilation", dilation, 1)
+    if mode == "average" and (dh, dw) != (1, 1):
+        raise ValueError(f"{op}: dilation is only supported with mode='max', got {dilation!r}")
+    eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if ph > eff_h // 2 or pw > eff_w // 2:
+        raise ValueError(
+            f"{op}: padding {padding!r} must be at most half the kernel size "
+            f"({kh}x{kw}, dilation {(dh, dw)})"
+        )
+    h, w = x.shape[2:]
+    ho = _pl.pool_out_size(h, kh, sh, ph, dh, ceil_mode)
+    wo = _pl.pool_out_size(w, kw, sw, pw, dw, ceil_mode)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{op}: the kernel ({kh}x{kw}) is larger than the padded input of input {x.shape}"
+        )
+    attrs = {
+        "kernel_size": (kh, kw),
+        "stride": (sh, sw),
+        "padding": (ph, pw),
+        "dilation": (dh, dw),
+        "ceil_mode": bool(ceil_mode),
+        "count_include_pad": bool(count_include_pad),
+        "mode": mode,
+    }
+    return _apply(_pl.Pool2d, (x,), attrs)
+
+
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Max pooling, as ``torch.nn.functional.max_pool2d`` (same positional order)."""
+    return pool2d(input, kernel_size, stride, padding, "max", dilation, ceil_mode)
+
+
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Average pooling, as ``torch.nn.functional.avg_pool2d`` (same positional order)."""
+    return pool2d(input, kernel_size, stride, padding, "average", 1, ceil_mode, count_include_pad)
+
+
+def global_avg_pool2d(input: Any) -> Tensor:
+    """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1), like ``AdaptiveAvgPool2d(1)``."""
+    x = _tensor(input)
+    _check_nchw("global_avg_pool2d", "input", x)
+    return mean(x, axis=(2, 3), keepdims=True)

@@ -333,3 +333,102 @@ def check_op(op: type[Op], case: OpCase) -> None:
     check_vjp(op, case)
     check_adjoint(op, case)
     check_invariants(op, case)
+
+
+# -- convolution and pooling: draw the output size and the geometry, derive the input size ------
+
+
+@st.composite
+def _axis_geometry(draw, max_kernel=3, max_stride=3, max_dilation=2, max_pad=2, max_out=3):
+    """One spatial axis: (kernel, stride, dilation, pad_before, pad_after, input size, out size).
+
+    Covers 1x1 kernels, strides larger than the kernel, padding 0, and the kernel equal to the
+    padded input (out = 1, no slack).
+    """
+    k = draw(st.integers(1, max_kernel))
+    s = draw(st.integers(1, max_stride))
+    d = draw(st.integers(1, max_dilation)) if k > 1 else 1
+    out = draw(st.integers(1, max_out))
+    slack = draw(st.integers(0, s - 1))  # rows the last window leaves unread
+    padded = (out - 1) * s + d * (k - 1) + 1 + slack
+    pb = draw(st.integers(0, min(max_pad, padded - 1)))
+    pa = draw(st.integers(0, min(max_pad, padded - 1 - pb)))
+    return k, s, d, pb, pa, padded - pb - pa, out
+
+
+@st.composite
+def conv2d_inputs(draw):
+    from tinygrad_cnn.ops.conv import Geometry
+
+    groups = draw(st.integers(1, 3))
+    c_in_g, c_out_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    n = draw(st.integers(1, 2))
+    kh, sh, dh, pt, pb, h, _ = draw(_axis_geometry())
+    kw, sw, dw, pl, pr, w, _ = draw(_axis_geometry())
+    x = draw(floats((n, c_in_g * groups, h, w), -1.0, 1.0))
+    weight = draw(floats((c_out_g * groups, c_in_g, kh, kw), -1.0, 1.0))
+    args = (x, weight)
+    if draw(st.booleans()):
+        args += (draw(floats((c_out_g * groups,), -1.0, 1.0)),)
+    geo = Geometry(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr)
+    return OpCase(args, {"geometry": geo, "groups": groups})
+
+
+@st.composite
+def conv_transpose2d_inputs(draw):
+    from tinygrad_cnn.ops.conv import Geometry
+
+    groups = draw(st.integers(1, 3))
+    c_in_g, c_out_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    n = draw(st.integers(1, 2))
+    hw, geo_axes = [], []
+    for _ in range(2):  # per axis: the conv2d this transposes maps `size` back to `out`
+        k, s, d, p, _, _, out = draw(_axis_geometry(max_pad=0))
+        p = draw(st.integers(0, (d * (k - 1)) // 2))
+        op = draw(st.integers(0, max(s, d) - 1))
+        size = (out - 1) * s - 2 * p + d * (k - 1) + op + 1
+        if size < 1:
+            p, size = 0, (out - 1) * s + d * (k - 1) + op + 1
+        hw.append(size)
+        geo_axes.append((k, s, d, p, out))
+    (kh, sh, dh, ph, h), (kw, sw, dw, pw, w) = geo_axes
+    x = draw(floats((n, c_in_g * groups, h, w), -1.0, 1.0))
+    weight = draw(floats((c_in_g * groups, c_out_g, kh, kw), -1.0, 1.0))
+    args = (x, weight)
+    if draw(st.booleans()):
+        args += (draw(floats((c_out_g * groups,), -1.0, 1.0)),)
+    geo = Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
+    return OpCase(args, {"geometry": geo, "groups": groups, "out_hw": tuple(hw)})
+
+
+@st.composite
+def pool2d_inputs(draw, mode=None):
+    from tinygrad_cnn.ops.pool import pool_out_size
+
+    mode = mode or draw(st.sampled_from(["max", "average"]))
+    dims = []
+    for _ in range(2):
+        k = draw(st.integers(1, 3))
+        s = draw(st.integers(1, 3))
+        d = draw(st.integers(1, 2)) if mode == "max" and k > 1 else 1
+        p = draw(st.integers(0, (d * (k - 1) + 1) // 2 if mode == "max" else k // 2))
+        size = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 6))
+        dims.append((k, s, d, p, size))
+    ceil_mode = draw(st.booleans())
+    for k, s, d, p, size in dims:
+        if pool_out_size(size, k, s, p, d, ceil_mode) < 1:
+            ceil_mode = False
+    (kh, sh, dh, ph, h), (kw, sw, dw, pw, w) = dims
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
+    # max pooling: distinct values, so no window has a tie and finite differences are exact
+    x = draw(distinct(shape)) if mode == "max" else draw(floats(shape, -1.0, 1.0))
+    attrs = {
+        "kernel_size": (kh, kw),
+        "stride": (sh, sw),
+        "padding": (ph, pw),
+        "dilation": (dh, dw),
+        "ceil_mode": ceil_mode,
+        "count_include_pad": draw(st.booleans()),
+        "mode": mode,
+    }
+    return OpCase((x,), attrs)

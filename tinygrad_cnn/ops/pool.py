@@ -1,0 +1,101 @@
+"""pool2d: max and average pooling over windows, looping over kernel offsets, never pixels.
+
+Max pooling keeps, per window, the index (0 .. kH*kW-1) of its first maximum in row-major order;
+its VJP routes each window's gradient to that one element, so a window's input gradients sum to
+its output gradient, and overlapping windows accumulate. Average pooling divides by the window's
+count (padding included or not, ``count_include_pad``) and spreads the gradient evenly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.ops.conv import Geometry, pad_nchw
+from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+
+
+def pool_out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's output size; with ceil_mode the last window must start inside input or left pad."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool_geometry(h, w, kernel, stride, padding, dilation, ceil_mode):
+    """The Geometry (with any extra bottom/right padding ceil_mode needs) and Ho, Wo."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    ho = pool_out_size(h, kh, sh, ph, dh, ceil_mode)
+    wo = pool_out_size(w, kw, sw, pw, dw, ceil_mode)
+    extra_h = max(0, (ho - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph))
+    extra_w = max(0, (wo - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
+    return Geometry(kh, kw, sh, sw, dh, dw, ph, ph + extra_h, pw, pw + extra_w), ho, wo
+
+
+def _window_counts(size, k, s, p, out, lo, hi):
+    """For each of ``out`` windows along one axis: how many of its k positions lie in [lo, hi)."""
+    starts = np.arange(out) * s - p
+    return np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 0, None)
+
+
+def avg_divisor(h, w, geo, ho, wo, count_include_pad):
+    """(Ho, Wo) divisors: window sizes clipped to the padded input, or to the input alone."""
+    if count_include_pad:
+        ch = _window_counts(h, geo.kh, geo.sh, geo.pt, ho, -geo.pt, h + geo.pt)
+        cw = _window_counts(w, geo.kw, geo.sw, geo.pl, wo, -geo.pl, w + geo.pl)
+    else:
+        ch = _window_counts(h, geo.kh, geo.sh, geo.pt, ho, 0, h)
+        cw = _window_counts(w, geo.kw, geo.sw, geo.pl, wo, 0, w)
+    return np.outer(ch, cw)
+
+
+@register_op(strategy=builtin_strategy("pool2d_inputs"), smooth=False)
+class Pool2d(Op):
+    """Max or average pooling; ``mode`` is "max" or "average"."""
+
+    name = "pool2d"
+
+    @staticmethod
+    def forward(
+        ctx, x, *, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, mode
+    ):
+        n, c, h, w = x.shape
+        geo, ho, wo = pool_geometry(h, w, kernel_size, stride, padding, dilation, ceil_mode)
+        ctx.geo, ctx.hw, ctx.x_shape = geo, (ho, wo), x.shape
+        if mode == "max":
+            xp = pad_nchw(x, geo, fill=-np.inf)
+            out = argmax = None
+            for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
+                view = xp[:, :, hs, ws]  # (N, C, Ho, Wo): this offset of every window
+                if out is None:
+                    out = view.copy()
+                    small = geo.kh * geo.kw < 2**15
+                    argmax = np.zeros(out.shape, dtype=np.int16 if small else np.int32)
+                    continue
+                better = view > out  # strict: ties keep the earlier (row-major first) maximum
+                np.copyto(out, view, where=better)
+                argmax[better] = k
+            ctx.argmax = argmax
+            return out
+        xp = pad_nchw(x, geo)
+        total = np.zeros((n, c, ho, wo), dtype=x.dtype)
+        for _, _, hs, ws in geo.offsets(ho, wo):
+            total += xp[:, :, hs, ws]
+        ctx.scale = (1.0 / avg_divisor(h, w, geo, ho, wo, count_include_pad)).astype(x.dtype)
+        total *= ctx.scale
+        return total
+
+    @staticmethod
+    def vjp(ctx, g):
+        geo, (ho, wo) = ctx.geo, ctx.hw
+        n, c, h, w = ctx.x_shape
+        acc = np.zeros((n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr), dtype=g.dtype)
+        if ctx.attrs["mode"] == "max":
+            for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
+                acc[:, :, hs, ws] += np.where(ctx.argmax == k, g, 0)
+        else:
+            gs = g * ctx.scale
+            for _, _, hs, ws in geo.offsets(ho, wo):
+                acc[:, :, hs, ws] += gs
+        return (acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy(),)
