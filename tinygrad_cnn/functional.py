@@ -547,7 +547,8 @@ def conv2d(
     if ho < 1 or wo < 1:
         raise ValueError(
             f"{op}: the kernel ({kh}x{kw}, dilation {(dh, dw)}) is larger than the padded input "
-            f"({x.shape[2] + pads[0] + pads[1]}x{x.shape[3] + pads[2] + pads[3]}) of input {x.shape}"
+            f"({x.shape[2] + pads[0] + pads[1]}x{x.shape[3] + pads[2] + pads[3]}) "
+            f"of input {x.shape}"
         )
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return _apply(_cv.Conv2d, inputs, {"geometry": geo, "groups": int(groups)})
@@ -571,7 +572,8 @@ def conv_transpose2d(
     ``output_padding`` (< stride or < dilation) picks among the input sizes that a strided
     conv2d maps to the same output size.
 
-    >>> conv_transpose2d(Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 3, 3))), stride=2).shape
+    >>> x, w = Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 3, 3)))
+    >>> conv_transpose2d(x, w, stride=2).shape
     (1, 1, 5, 5)
     """
     op = "conv_transpose2d"
