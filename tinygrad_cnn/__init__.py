@@ -1,6 +1,6 @@
 """tinygrad_cnn: a small autograd framework for convolutional networks on NumPy."""
 
-from tinygrad_cnn import functional
+from tinygrad_cnn import functional, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
@@ -21,5 +21,6 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
+    "reference",
     "register_op",
 ]

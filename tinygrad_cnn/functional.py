@@ -509,7 +509,7 @@ def conv2d(
     (1, 2, 4, 4)
     >>> conv2d(x, w)[0, 0].numpy()
     array([[9., 9.],
-           [9., 9.]], dtype=float32)
+           [9., 9.]])
     """
     op = "conv2d"
     x, weight = _tensor(input), _tensor(weight)
@@ -633,10 +633,10 @@ def pool2d(
     >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     >>> pool2d(x, 2)[0, 0].numpy()
     array([[ 5.,  7.],
-           [13., 15.]], dtype=float32)
+           [13., 15.]])
     >>> pool2d(x, 2, mode="average")[0, 0].numpy()
     array([[ 2.5,  4.5],
-           [10.5, 12.5]], dtype=float32)
+           [10.5, 12.5]])
     """
     op = "pool2d"
     x = _tensor(input)

@@ -6,7 +6,9 @@ Layout: NCHW; conv2d weight (C_out, C_in/groups, kH, kW); conv_transpose2d weigh
 Three array kernels do all the work, and the two ops share them with roles swapped:
 
 - ``im2col``: the padded input's windows, a zero-copy strided view
-  (C, kH, kW, N, Ho, Wo), copied once into a matrix (C*kH*kW, N*Ho*Wo).
+  (C, kH, kW, N, Ho, Wo), copied once into a matrix (C*kH*kW, N*Ho*Wo). With stride 1 the
+  columns of each output row run over the whole padded width Wp (see ``column_width``), so the
+  copy moves long contiguous runs.
 - ``conv_gemm``: weight (O, C/G*kH*kW) @ columns -> (O, N*Ho*Wo), one GEMM per group.
 - ``col2im``: the adjoint of im2col. It scatters columns back with a loop over the kH*kW kernel
   offsets (never over output pixels): each offset adds one strided slab.
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
 
 
@@ -55,51 +58,126 @@ class Geometry(NamedTuple):
                 yield p, q, hs, slice(w0, w0 + self.sw * (wo - 1) + 1, self.sw)
 
 
-def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
-    """(N, C, H, W) -> (N, C, pt+H+pb, pl+W+pr); returns x itself when there is no padding."""
-    if not (geo.pt or geo.pb or geo.pl or geo.pr):
-        return x
+def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, pt+H+pb, pl+W+pr); x itself when there is no padding or tail.
+
+    ``tail`` extra elements after the array's end (in its flat buffer) let strided views read a
+    little past the last plane; see :func:`im2col`.
+    """
+    if not (geo.pt or geo.pb or geo.pl or geo.pr or tail):
+        return np.ascontiguousarray(x)
     n, c, h, w = x.shape
-    xp = np.full((n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr), fill, dtype=x.dtype)
+    shape = (n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr)
+    size = int(np.prod(shape))
+    flat = workspace.empty((size + tail,), x.dtype)
+    xp = flat[:size].reshape(shape)
+    if geo.pt or geo.pb or geo.pl or geo.pr:
+        xp.fill(fill)
+    flat[size:] = fill
     xp[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w] = x
     return xp
 
 
-def im2col(x: np.ndarray, geo: Geometry, out_hw=None) -> tuple[np.ndarray, int, int]:
-    """(N, C, H, W) -> columns (C*kH*kW, N*Ho*Wo), and Ho, Wo (``out_hw`` keeps only the first
-    Ho x Wo windows)."""
+# Use the padded-width layout while it wastes at most this fraction of the GEMM's columns.
+MAX_WIDTH_WASTE = 0.5
+
+
+def column_width(geo: Geometry, w: int, wo: int) -> int:
+    """Columns per output row in the GEMM layout.
+
+    Stride 1: the padded width Wp. Window offset (p, q) then reads one contiguous run of
+    Ho*Wp elements from each padded plane (fast copies), and the Wp - Wo extra columns per row
+    are discarded from the output (their gradient is zero). That costs (Wp - Wo) / Wo more GEMM
+    work, so narrow images with wide padding use Wo, from a strided view, as other strides do.
+    """
+    wp = w + geo.pl + geo.pr
+    if geo.sh == geo.sw == 1 and (wp - wo) <= MAX_WIDTH_WASTE * wo:
+        return wp
+    return wo
+
+
+def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
+    """(N, C, H, W) -> columns (C*kH*kW, N*Ho*width), Ho, Wo, width (see :func:`column_width`).
+
+    ``out_hw`` keeps only the first Ho x Wo windows.
+    """
     n, c, h, w = x.shape
-    ho, wo = geo.out_size(h, w) if out_hw is None else out_hw
-    xp = pad_nchw(x, geo)
-    s_n, s_c, s_h, s_w = xp.strides
-    windows = as_strided(  # (C, kH, kW, N, Ho, Wo), a view: nothing copied yet
-        xp,
-        shape=(c, geo.kh, geo.kw, n, ho, wo),
-        strides=(s_c, s_h * geo.dh, s_w * geo.dw, s_n, s_h * geo.sh, s_w * geo.sw),
-        writeable=False,
-    )
-    cols = np.empty(windows.shape, dtype=x.dtype)
-    np.copyto(cols, windows)  # the one copy: (C, kH, kW, N, Ho, Wo), contiguous
-    return cols.reshape(c * geo.kh * geo.kw, n * ho * wo), ho, wo
+    ho, wo = geo.out_size(h, w)
+    if out_hw is not None:
+        if out_hw[0] > ho or out_hw[1] > wo:  # more windows than fit would read out of bounds
+            raise RuntimeError(f"im2col: {out_hw} windows requested, only {(ho, wo)} fit")
+        ho, wo = out_hw
+    width = column_width(geo, w, wo)
+    it = x.dtype.itemsize
+    if width != wo:  # runs of Ho*Wp, reading up to (kW-1)*dW past a plane's end
+        xp = pad_nchw(x, geo, tail=(geo.kw - 1) * geo.dw)
+        plane = xp.shape[2] * xp.shape[3]
+        windows = as_strided(  # (C, kH, kW, N, Ho*Wp), a view: nothing copied yet
+            xp,
+            shape=(c, geo.kh, geo.kw, n, ho * width),
+            strides=(plane * it, geo.dh * width * it, geo.dw * it, c * plane * it, it),
+            writeable=False,
+        )
+    else:
+        xp = pad_nchw(x, geo)
+        s_n, s_c, s_h, s_w = xp.strides
+        windows = as_strided(  # (C, kH, kW, N, Ho, Wo), a view
+            xp,
+            shape=(c, geo.kh, geo.kw, n, ho, wo),
+            strides=(s_c, s_h * geo.dh, s_w * geo.dw, s_n, s_h * geo.sh, s_w * geo.sw),
+            writeable=False,
+        )
+    cols = workspace.empty(windows.shape, x.dtype)
+
+    def copy(c0: int, c1: int) -> None:
+        np.copyto(cols[c0:c1], windows[c0:c1])  # the one copy, split by channels
+
+    workspace.parallel_ranges(copy, c, cols.nbytes)
+    return cols.reshape(c * geo.kh * geo.kw, n * ho * width), ho, wo, width
 
 
-def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, wo: int) -> np.ndarray:
-    """The adjoint of :func:`im2col`: columns (C*kH*kW, N*Ho*Wo) -> (N, C, H, W) = ``shape``."""
+def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, width: int):
+    """The adjoint of :func:`im2col`: columns (C*kH*kW, N*Ho*width) -> (N, C, H, W) = ``shape``.
+
+    Loops over the kH*kW kernel offsets; each adds one (C, N, ...) slab of columns into the
+    window positions it came from.
+    """
     n, c, h, w = shape
-    c6 = cols.reshape(c, geo.kh, geo.kw, n, ho, wo)
-    # accumulate in (C, N, Hp, Wp) so each slab add reads c6[:, p, q] contiguously
-    acc = np.zeros((c, n, h + geo.pt + geo.pb, w + geo.pl + geo.pr), dtype=cols.dtype)
-    for p, q, hs, ws in geo.offsets(ho, wo):
-        acc[:, :, hs, ws] += c6[:, p, q]  # (C, N, Ho, Wo) into its strided window positions
-    out = acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w]
-    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))  # (C, N, H, W) -> (N, C, H, W)
+    hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
+    plane, it = hp * wp, cols.dtype.itemsize
+    c5 = cols.reshape(c, geo.kh, geo.kw, n, ho * width)
+    size = n * c * plane
+    flat = workspace.zeros((size,), cols.dtype)
+    acc = flat.reshape(n, c, hp, wp)
+    # stride 1: a run of Ho*Wp would end up to (kW-1)*dW elements into the next plane (another
+    # thread's channel); those last elements are extra columns (zero), so the runs stop short.
+    run = ho * width - (geo.kw - 1) * geo.dw
+
+    def scatter(c0: int, c1: int) -> None:  # channels c0..c1 (disjoint memory per thread)
+        for p in range(geo.kh):
+            for q in range(geo.kw):
+                src = c5[c0:c1, p, q]  # (C', N, Ho*width)
+                if width == wp and geo.sh == geo.sw == 1:  # one contiguous run per plane
+                    off = p * geo.dh * wp + q * geo.dw + c0 * plane
+                    shape = (c1 - c0, n, run)
+                    dst = as_strided(flat[off:], shape, (plane * it, c * plane * it, it))
+                    dst += src[:, :, :run]
+                else:
+                    h0, w0 = p * geo.dh, q * geo.dw
+                    hs = slice(h0, h0 + geo.sh * (ho - 1) + 1, geo.sh)
+                    ws = slice(w0, w0 + geo.sw * (width - 1) + 1, geo.sw)
+                    src4 = src.reshape(c1 - c0, n, ho, width).transpose(1, 0, 2, 3)
+                    acc[:, c0:c1, hs, ws] += src4
+
+    workspace.parallel_ranges(scatter, c, cols.nbytes)
+    return acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy()
 
 
 def conv_gemm(w: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """weight (O, C/G, kH, kW) @ columns (C*kH*kW, M) -> (O, M), one GEMM per group."""
     o = w.shape[0]
     if groups == 1:
-        return w.reshape(o, -1) @ cols
+        return np.matmul(w.reshape(o, -1), cols, out=workspace.empty((o, cols.shape[1]), w.dtype))
     wg = w.reshape(groups, o // groups, -1)  # (G, O/G, C/G*kH*kW)
     return (wg @ cols.reshape(groups, wg.shape[2], -1)).reshape(o, -1)
 
@@ -108,7 +186,8 @@ def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
     """weight^T @ (O, M) -> columns (C*kH*kW, M): the transpose of :func:`conv_gemm`."""
     o = w.shape[0]
     if groups == 1:
-        return w.reshape(o, -1).T @ g2
+        w2 = w.reshape(o, -1)
+        return np.matmul(w2.T, g2, out=workspace.empty((w2.shape[1], g2.shape[1]), g2.dtype))
     wg = w.reshape(groups, o // groups, -1)
     return (wg.transpose(0, 2, 1) @ g2.reshape(groups, o // groups, -1)).reshape(-1, g2.shape[1])
 
@@ -119,21 +198,64 @@ def weight_grad(
     """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``."""
     o = w_shape[0]
     if groups == 1:
-        return (g2 @ cols.T).reshape(w_shape)
+        return (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
     gg = g2.reshape(groups, o // groups, -1)  # (G, O/G, M)
     cg = cols.reshape(groups, -1, cols.shape[1])  # (G, C/G*kH*kW, M)
     return (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
 
 
-def to_channels_first(y: np.ndarray) -> np.ndarray:
-    """(N, O, Ho, Wo) -> (O, N*Ho*Wo), the GEMM layout."""
+def to_channels_first(y: np.ndarray, width: int) -> np.ndarray:
+    """(N, O, Ho, Wo) -> (O, N*Ho*width), the GEMM layout; columns past Wo are zero."""
     n, o, ho, wo = y.shape
-    return np.ascontiguousarray(y.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
+    out = workspace.empty((o, n, ho, width), y.dtype)
+    if width != wo:
+        out[..., wo:] = 0
+    out[..., :wo] = y.transpose(1, 0, 2, 3)
+    return out.reshape(o, n * ho * width)
 
 
-def from_channels_first(y2: np.ndarray, n: int, ho: int, wo: int) -> np.ndarray:
-    """(O, N*Ho*Wo) -> (N, O, Ho, Wo), contiguous."""
-    return np.ascontiguousarray(y2.reshape(-1, n, ho, wo).transpose(1, 0, 2, 3))
+def from_channels_first(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
+    """(O, N*Ho*width) -> (N, O, Ho, Wo), contiguous (dropping the columns past Wo)."""
+    y4 = y2.reshape(-1, n, ho, width)[..., :wo]
+    return np.ascontiguousarray(y4.transpose(1, 0, 2, 3))
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
+    """conv2d on arrays: (N, C, H, W) * (O, C/G, kH, kW) -> (N, O, Ho, Wo), and the columns."""
+    cols, ho, wo, width = im2col(x, geo, out_hw)  # (C*kH*kW, N*Ho*width)
+    y2 = conv_gemm(w, cols, groups)  # (O, N*Ho*width)
+    return y2, cols, (ho, wo, width)
+
+
+def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
+    """(O, C/G, kH, kW) -> (C, O/G, kH, kW), flipped in H and W: the kernel of the adjoint."""
+    o, cg, kh, kw = w.shape
+    wg = w.reshape(groups, o // groups, cg, kh, kw)[:, :, :, ::-1, ::-1]
+    return np.ascontiguousarray(wg.transpose(0, 2, 1, 3, 4)).reshape(
+        groups * cg, o // groups, kh, kw
+    )
+
+
+def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int):
+    """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
+
+    Stride 1 (and padding <= dilation*(k-1)): a "full" correlation of dY with the flipped kernel,
+    i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the transpose of
+    the forward: one GEMM W^T @ dY to columns, then col2im.
+    """
+    n, c, h, wd = x_shape
+    ho, wo = g.shape[2:]
+    eh, ew = geo.dh * (geo.kh - 1), geo.dw * (geo.kw - 1)
+    # pad dY so that the full correlation yields exactly H x W: top/left eh - pt, and bottom/right
+    # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
+    top, left = eh - geo.pt, ew - geo.pl
+    pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
+    if geo.sh == geo.sw == 1 and min(pads) >= 0:
+        full = Geometry(geo.kh, geo.kw, 1, 1, geo.dh, geo.dw, *pads)
+        y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
+        return from_channels_first(y2, n, h, wd, width)
+    width = column_width(geo, wd, wo)
+    return col2im(conv_gemm_t(w, to_channels_first(g, width), groups), x_shape, geo, ho, width)
 
 
 def _bias_grad(g: np.ndarray) -> np.ndarray:
@@ -148,25 +270,23 @@ class Conv2d(Op):
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, geometry, groups=1):
-        cols, ho, wo = im2col(x, geometry)  # (C*kH*kW, N*Ho*Wo)
-        y2 = conv_gemm(w, cols, groups)  # (O, N*Ho*Wo)
+        y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
         if b is not None:
             y2 += b[:, None]
-        ctx.w, ctx.x_shape, ctx.hw = w, x.shape, (ho, wo)
-        if not ctx.needs_input_grad or ctx.needs_input_grad[1]:
+        ctx.w, ctx.x_shape, ctx.width = w, x.shape, width
+        if ctx.needs_input_grad and ctx.needs_input_grad[1]:
             ctx.cols = cols  # only the weight gradient needs the columns
-        return from_channels_first(y2, x.shape[0], ho, wo)
+        return from_channels_first(y2, x.shape[0], ho, wo, width)
 
     @staticmethod
     def vjp(ctx, g):
-        attrs = ctx.attrs
-        geo, groups = attrs["geometry"], attrs["groups"]
+        geo, groups = ctx.attrs["geometry"], ctx.attrs["groups"]
         need = ctx.needs_input_grad
-        g2 = to_channels_first(g)  # (O, N*Ho*Wo)
         gx = gw = gb = None
         if need[0]:
-            gx = col2im(conv_gemm_t(ctx.w, g2, groups), ctx.x_shape, geo, *ctx.hw)
+            gx = conv_input_grad(g, ctx.w, ctx.x_shape, geo, groups)
         if need[1]:
+            g2 = to_channels_first(g, ctx.width)  # (O, N*Ho*width)
             gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups)
         if len(need) > 2 and need[2]:
             gb = _bias_grad(g)
@@ -182,28 +302,27 @@ class ConvTranspose2d(Op):
     @staticmethod
     def forward(ctx, x, w, b=None, *, geometry, groups=1, out_hw):
         n, _, h, wd = x.shape
-        x2 = to_channels_first(x)  # (C_in, N*H*W): plays conv2d's dY
-        cols = conv_gemm_t(w, x2, groups)  # (C_out*kH*kW, N*H*W)
         c_out = w.shape[1] * groups
-        y = col2im(cols, (n, c_out, *out_hw), geometry, h, wd)
+        y = conv_input_grad(x, w, (n, c_out, *out_hw), geometry, groups)
         if b is not None:
             y += b[:, None, None]
-        ctx.w, ctx.x2, ctx.hw = w, x2, (h, wd)
+        ctx.w, ctx.x = w, x
         return y
 
     @staticmethod
     def vjp(ctx, g):
-        attrs = ctx.attrs
-        geo, groups = attrs["geometry"], attrs["groups"]
+        geo, groups = ctx.attrs["geometry"], ctx.attrs["groups"]
         need = ctx.needs_input_grad
-        # conv2d's forward on dY: (C_out*kH*kW, N*H*W). Only the first H x W windows: with an
-        # output_padding >= stride (allowed when < dilation) dY has room for more.
-        gcols, h, wd = im2col(g, geo, ctx.hw)
+        x = ctx.x
+        n, _, h, wd = x.shape
+        # conv2d's forward on dY. Only the first H x W windows: with an output_padding >= stride
+        # (allowed when < dilation) dY has room for more.
+        y2, gcols, (_, _, width) = conv_forward(g, ctx.w, geo, groups, (h, wd))
         gx = gw = gb = None
         if need[0]:
-            gx = from_channels_first(conv_gemm(ctx.w, gcols, groups), g.shape[0], h, wd)
+            gx = from_channels_first(y2, n, h, wd, width)
         if need[1]:
-            gw = weight_grad(ctx.x2, gcols, ctx.w.shape, groups)
+            gw = weight_grad(to_channels_first(x, width), gcols, ctx.w.shape, groups)
         if len(need) > 2 and need[2]:
             gb = _bias_grad(g)
         return (gx, gw, gb)[: len(need)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.conv import Geometry, pad_nchw
 from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
 
@@ -50,6 +51,10 @@ def avg_divisor(h, w, geo, ho, wo, count_include_pad):
     return np.outer(ch, cw)
 
 
+def _strided(hs_start: int, n: int, step: int) -> slice:
+    return slice(hs_start, hs_start + step * (n - 1) + 1, step)
+
+
 @register_op(strategy=builtin_strategy("pool2d_inputs"), smooth=False)
 class Pool2d(Op):
     """Max or average pooling; ``mode`` is "max" or "average"."""
@@ -65,37 +70,50 @@ class Pool2d(Op):
         ctx.geo, ctx.hw, ctx.x_shape = geo, (ho, wo), x.shape
         if mode == "max":
             xp = pad_nchw(x, geo, fill=-np.inf)
-            out = argmax = None
-            for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
-                view = xp[:, :, hs, ws]  # (N, C, Ho, Wo): this offset of every window
-                if out is None:
-                    out = view.copy()
-                    small = geo.kh * geo.kw < 2**15
-                    argmax = np.zeros(out.shape, dtype=np.int16 if small else np.int32)
-                    continue
-                better = view > out  # strict: ties keep the earlier (row-major first) maximum
-                np.copyto(out, view, where=better)
-                argmax[better] = k
+            views = [xp[:, :, hs, ws] for _, _, hs, ws in geo.offsets(ho, wo)]  # (N, C, Ho, Wo)
+            out = views[0].copy()
+            for v in views[1:]:
+                np.maximum(out, v, out=out)
+            # index of the first maximum in row-major order: scan the offsets backwards
+            k_max = len(views) - 1
+            argmax = np.full(out.shape, k_max, dtype=np.uint8 if k_max < 256 else np.int32)
+            for k in range(k_max - 1, -1, -1):
+                np.copyto(argmax, k, where=views[k] == out)
             ctx.argmax = argmax
             return out
+        # average pooling is separable: sum the kH rows of each window, then its kW columns
         xp = pad_nchw(x, geo)
-        total = np.zeros((n, c, ho, wo), dtype=x.dtype)
-        for _, _, hs, ws in geo.offsets(ho, wo):
-            total += xp[:, :, hs, ws]
+        rows = xp[:, :, _strided(0, ho, geo.sh), :].copy()  # (N, C, Ho, Wp)
+        for p in range(1, geo.kh):
+            rows += xp[:, :, _strided(p, ho, geo.sh), :]
+        out = rows[..., _strided(0, wo, geo.sw)].copy()  # (N, C, Ho, Wo)
+        for q in range(1, geo.kw):
+            out += rows[..., _strided(q, wo, geo.sw)]
         ctx.scale = (1.0 / avg_divisor(h, w, geo, ho, wo, count_include_pad)).astype(x.dtype)
-        total *= ctx.scale
-        return total
+        out *= ctx.scale
+        return out
 
     @staticmethod
     def vjp(ctx, g):
         geo, (ho, wo) = ctx.geo, ctx.hw
         n, c, h, w = ctx.x_shape
-        acc = np.zeros((n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr), dtype=g.dtype)
+        hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
+        acc = workspace.zeros((n, c, hp, wp), g.dtype)
         if ctx.attrs["mode"] == "max":
+            argmax = ctx.argmax
+            overlap = geo.sh < geo.dh * (geo.kh - 1) + 1 or geo.sw < geo.dw * (geo.kw - 1) + 1
             for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
-                acc[:, :, hs, ws] += np.where(ctx.argmax == k, g, 0)
-        else:
+                if overlap:
+                    acc[:, :, hs, ws] += g * (argmax == k)
+                else:  # each input element is in at most one window: write, do not add
+                    np.multiply(g, argmax == k, out=acc[:, :, hs, ws])
+        else:  # the transpose of the separable sum: spread over columns, then over rows
             gs = g * ctx.scale
-            for _, _, hs, ws in geo.offsets(ho, wo):
-                acc[:, :, hs, ws] += gs
+            cols = np.zeros((n, c, ho, wp), g.dtype)
+            for q in range(geo.kw):
+                cols[..., _strided(q, wo, geo.sw)] += gs
+            for p in range(geo.kh):
+                acc[:, :, _strided(p, ho, geo.sh), :] += cols
+        if hp == h and wp == w:
+            return (acc,)
         return (acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy(),)
