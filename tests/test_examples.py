@@ -9,13 +9,26 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name", ["custom_op.py"])
-def test_example_runs(name, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "name, expect", [("custom_op.py", "passed"), ("step_by_step.py", "all steps match")]
+)
+def test_example_runs(name, expect, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", [name])
-    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    try:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    except SystemExit as e:
+        assert e.code in (0, None)
     out = capsys.readouterr().out
-    assert "FAILED" not in out
-    assert "passed" in out
+    assert "FAILED" not in out and "DIFFERS" not in out
+    assert expect in out
+
+
+def test_bench_command_runs(capsys):
+    from tinygrad_cnn.cli import main
+
+    assert main(["bench", "--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "roof" in out and "LeNet training step" in out and "faster" in out
 
 
 def test_custom_op_is_covered_by_the_generic_property_checks():

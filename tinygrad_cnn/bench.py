@@ -14,8 +14,8 @@ Everything is float32 and measured in one run, side by side:
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -301,11 +301,9 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15, help="timed rounds per workload")
-    parser.add_argument("--quick", action="store_true", help="two workloads, for a smoke test")
-    args = parser.parse_args(argv)
-    run(args.repeat, args.quick)
+    from tinygrad_cnn.cli import main as cli_main
+
+    cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -239,9 +239,9 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
 def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int):
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
-    Stride 1 (and padding <= dilation*(k-1)): a "full" correlation of dY with the flipped kernel,
-    i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the transpose of
-    the forward: one GEMM W^T @ dY to columns, then col2im.
+    Stride 1, padding <= dilation*(k-1) and O <= C: a "full" correlation of dY with the flipped
+    kernel, i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the
+    transpose of the forward: one GEMM W^T @ dY to columns, then col2im.
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]
@@ -250,7 +250,9 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
     top, left = eh - geo.pt, ew - geo.pl
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
-    if geo.sh == geo.sw == 1 and min(pads) >= 0:
+    # the full correlation copies O*kH*kW columns, the transpose path writes C*kH*kW and then
+    # scatters them: take the full correlation only where it does not copy more
+    if geo.sh == geo.sw == 1 and min(pads) >= 0 and g.shape[1] <= c:
         full = Geometry(geo.kh, geo.kw, 1, 1, geo.dh, geo.dw, *pads)
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
         return from_channels_first(y2, n, h, wd, width)
