@@ -16,6 +16,7 @@ from tinygrad_cnn.autograd import apply as _apply
 from tinygrad_cnn.ops import conv as _cv
 from tinygrad_cnn.ops import elementwise as _ew
 from tinygrad_cnn.ops import linalg as _la
+from tinygrad_cnn.ops import loss as _ls
 from tinygrad_cnn.ops import pool as _pl
 from tinygrad_cnn.ops import reduce as _rd
 from tinygrad_cnn.ops import shape as _sh
@@ -706,3 +707,69 @@ def global_avg_pool2d(input: Any) -> Tensor:
     x = _tensor(input)
     _check_nchw("global_avg_pool2d", "input", x)
     return mean(x, axis=(2, 3), keepdims=True)
+
+
+# -- losses ------------------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def softmax(input: Any, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably.
+
+    >>> softmax(Tensor([1.0, 1.0])).numpy()
+    array([0.5, 0.5], dtype=float32)
+    """
+    x = _tensor(input)
+    return _apply(_ls.Softmax, (x,), {"axis": _axis("softmax", axis, x.ndim)})
+
+
+def log_softmax(input: Any, axis: int = -1) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``: log-probabilities without overflow."""
+    x = _tensor(input)
+    return _apply(_ls.LogSoftmax, (x,), {"axis": _axis("log_softmax", axis, x.ndim)})
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy from logits (N, C) and integer class labels (N,), as PyTorch.
+
+    ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (one loss per sample).
+
+    >>> logits = Tensor([[2.0, 0.0], [0.0, 2.0]], requires_grad=True)
+    >>> loss = cross_entropy(logits, np.array([0, 1]))
+    >>> round(loss.item(), 4)
+    0.1269
+    """
+    x = _tensor(input)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}"
+        )
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"cross_entropy: input must be (N, C) logits with N >= 1, got {x.shape}")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class labels, got {t.dtype}")
+    if t.shape != (x.shape[0],):
+        raise ValueError(
+            f"cross_entropy: target must have shape ({x.shape[0]},) for input {x.shape}, "
+            f"got {t.shape}"
+        )
+    if t.size and (t.min() < 0 or t.max() >= x.shape[1]):
+        raise ValueError(
+            f"cross_entropy: target labels must be in [0, {x.shape[1]}), got values from "
+            f"{t.min()} to {t.max()}"
+        )
+    return _apply(_ls.CrossEntropy, (x, _wrap(t, False)), {"reduction": reduction})
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target)**2``, reduced by ``"mean"``, ``"sum"`` or ``"none"``."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    a, b = _pair(input, target)
+    if a.shape != b.shape:
+        raise ValueError(f"mse_loss: input {a.shape} and target {b.shape} must have one shape")
+    d = sub(a, b)
+    sq = mul(d, d)
+    return sq if reduction == "none" else (mean(sq) if reduction == "mean" else sum(sq))

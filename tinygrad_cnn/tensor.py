@@ -404,18 +404,43 @@ class Tensor:
     def pad(self, pad: Any, value: float = 0.0) -> Tensor:
         return F.pad(self, pad, value)
 
-    def conv2d(self, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-               dilation: Any = 1, groups: int = 1) -> Tensor:  # fmt: skip
+    def draw(self, **kwargs: Any) -> Any:
+        """The graph that made this tensor; see :func:`tinygrad_cnn.viz.draw_graph`."""
+        from tinygrad_cnn.viz import draw_graph
+
+        return draw_graph(self, **kwargs)
+
+    def conv2d(
+        self,
+        weight: Any,
+        bias: Any = None,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+    ) -> Tensor:
         """See :func:`tinygrad_cnn.functional.conv2d`."""
         return F.conv2d(self, weight, bias, stride, padding, dilation, groups)
 
-    def max_pool2d(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                   dilation: Any = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip
+    def max_pool2d(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
         """See :func:`tinygrad_cnn.functional.max_pool2d`."""
         return F.max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
 
-    def avg_pool2d(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                   ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
+    def avg_pool2d(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> Tensor:
         """See :func:`tinygrad_cnn.functional.avg_pool2d`."""
         return F.avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad)
 

@@ -432,3 +432,20 @@ def pool2d_inputs(draw, mode=None):
         "mode": mode,
     }
     return OpCase((x,), attrs)
+
+
+# -- losses ------------------------------------------------------------------------------------
+
+
+@st.composite
+def softmax_inputs(draw):
+    shape = draw(shapes(min_dims=1))
+    return OpCase((draw(floats(shape, -3.0, 3.0)),), {"axis": draw(st.integers(0, len(shape) - 1))})
+
+
+@st.composite
+def cross_entropy_inputs(draw):
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    logits = draw(floats((n, c), -3.0, 3.0))
+    target = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    return OpCase((logits, target), {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))})

@@ -1,0 +1,33 @@
+"""Layers and models: Module, Parameter, Sequential, and the usual CNN layers."""
+
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+)
+from tinygrad_cnn.nn.module import Module, Parameter, Sequential, load_npz, save_npz
+
+__all__ = [
+    "AvgPool2d",
+    "BatchNorm2d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Dropout",
+    "Flatten",
+    "Linear",
+    "MaxPool2d",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "init",
+    "load_npz",
+    "save_npz",
+]

@@ -1,0 +1,283 @@
+"""Module, Parameter and Sequential, with PyTorch's interface."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import autograd
+from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models: subclasses set attributes in ``__init__`` and define
+    ``forward``. Parameters, sub-modules and buffers assigned as attributes are registered.
+
+    >>> from tinygrad_cnn import nn
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_scope_name", type(self).__name__)
+
+    # -- registration ----------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            object.__setattr__(value, "_scope_name", name)
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Tensor | None) -> None:
+        """A state Tensor that is saved in ``state_dict`` but is not a parameter (running stats)."""
+        object.__setattr__(self, name, value)
+        self._buffers[name] = value
+
+    # -- running ---------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # record which module ran each op, for the graph diagrams: a chain of (name, class)
+        scope = autograd._scope
+        parent = scope[-1] if scope else ()
+        scope.append((*parent, (self._scope_name, type(self).__name__)))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            scope.pop()
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # -- traversal -------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every sub-module, with dotted names ('' for this one)."""
+        stack = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        return iter(self._modules.items())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Parameter) pairs, each parameter once, e.g. ``features.conv1.weight``."""
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for pname, p in m._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for mname, m in self.named_modules():
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def zero_grad(self) -> None:
+        """Forget the parameters' gradients (sets ``.grad`` to None, as PyTorch does by default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, t in (*self.named_parameters(), *self.named_buffers()):
+            out[name] = t.data.copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list, list]:
+        """Copy arrays into the parameters and buffers of the same names.
+
+        Everything is checked before anything is changed: a wrong shape, or (with ``strict``) a
+        missing or unexpected key, raises and leaves the module as it was. Returns the missing
+        and unexpected keys.
+        """
+        targets = dict((*self.named_parameters(), *self.named_buffers()))
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        arrays = {}
+        for k, t in targets.items():
+            if k not in state:
+                continue
+            a = np.asarray(state[k].data if isinstance(state[k], Tensor) else state[k])
+            if a.shape != t.shape:
+                raise ValueError(
+                    f"load_state_dict for {type(self).__name__}: '{k}' has shape {a.shape} in "
+                    f"the state but {t.shape} in the model"
+                )
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: '{k}' has unsupported dtype {a.dtype}")
+            arrays[k] = a
+        with no_grad():
+            for k, a in arrays.items():
+                targets[k].copy_(a)
+        return missing, unexpected
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``state_dict()`` to ``path`` (.npz) atomically: a temporary file, then a rename."""
+        save_npz(path, self.state_dict())
+
+    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
+        """Load a file written by :meth:`save` (never unpickles anything)."""
+        self.load_state_dict(load_npz(path), strict=strict)
+        return self
+
+    # -- repr ------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order; indexable, iterable, with names '0', '1', ...
+
+    >>> from tinygrad_cnn import nn
+    >>> nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    Sequential(
+      (0): Flatten(start_dim=1, end_dim=-1)
+      (1): Linear(in_features=4, out_features=2, bias=True)
+    )
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is {type(m).__name__}, not a Module")
+            setattr(self, str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        mods = list(self._modules.values())
+        try:
+            return mods[i]
+        except IndexError:
+            raise IndexError(
+                f"Sequential: index {i} out of range for {len(mods)} modules"
+            ) from None
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to an .npz file atomically (temporary file in the same folder, then rename),
+    so a crash never leaves a half-written file behind."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an .npz checkpoint with ``allow_pickle=False``; clear errors for bad files."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except ValueError as e:
+        raise ValueError(
+            f"{path}: not a valid checkpoint (it may hold pickled objects, which are never "
+            f"loaded): {e}"
+        ) from None
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz checkpoint: {e}") from None

@@ -1,0 +1,25 @@
+"""The library's random generator (initialisation, dropout, shuffling), seedable in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the default generator used by ``nn.init``, ``nn.Dropout`` and the data iterators.
+
+    >>> from tinygrad_cnn import manual_seed, nn
+    >>> _ = manual_seed(0); a = nn.Linear(2, 2).weight.numpy().copy()
+    >>> _ = manual_seed(0); b = nn.Linear(2, 2).weight.numpy()
+    >>> bool((a == b).all())
+    True
+    """
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def default_generator() -> np.random.Generator:
+    return _generator
