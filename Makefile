@@ -1,5 +1,5 @@
 # make test: set up .venv (and Graphviz's dot) if missing, then run the test suite.
-# make demo: the same set-up, then run the main example.
+# make demo: the same set-up, then train the CNN on the embedded digits (outputs in runs/demo).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,12 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo lint bench setup dot clean
 
+bench: setup
+	$(PY) -m tinygrad_cnn bench
+
 setup: $(STAMP) dot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,examples]"
 	touch $(STAMP)
 
 dot:
@@ -32,7 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff check tinygrad_cnn tests examples benchmarks
 
 demo: setup
-	$(PY) examples/custom_op.py
+	$(PY) -m tinygrad_cnn train --out runs/demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -10,10 +10,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.parametrize(
-    "name, expect", [("custom_op.py", "passed"), ("step_by_step.py", "all steps match")]
+    "name, args, expect",
+    [
+        ("custom_op.py", [], "passed"),
+        ("step_by_step.py", [], "all steps match"),
+        ("train_digits.py", ["--epochs", "2"], "epoch  2"),
+        ("draw_graph.py", ["--out", "{tmp}"], "wrote"),
+    ],
 )
-def test_example_runs(name, expect, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [name])
+def test_example_runs(name, args, expect, capsys, monkeypatch, tmp_path):
+    if name == "train_digits.py":
+        pytest.importorskip("sklearn")
+    monkeypatch.setattr(sys, "argv", [name, *(a.format(tmp=tmp_path) for a in args)])
     try:
         runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     except SystemExit as e:

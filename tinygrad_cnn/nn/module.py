@@ -254,6 +254,9 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})

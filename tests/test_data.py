@@ -1,0 +1,99 @@
+"""Data: digits split, MNIST IDX reading (on files written here), the batch iterator."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import data
+
+
+def test_digits_split_is_fixed_and_holds_out_20_percent():
+    pytest.importorskip("sklearn")
+    a, b = data.load_digits(), data.load_digits()
+    assert a.x_train.shape == (1438, 1, 8, 8) and a.x_test.shape == (359, 1, 8, 8)
+    assert a.x_train.dtype == np.float32 and 0 <= a.x_train.min() and a.x_train.max() <= 1
+    assert np.array_equal(a.y_test, b.y_test) and a.num_classes == 10
+
+
+def write_mnist(folder, n_train=5, n_test=3, gz=False):
+    rng = np.random.default_rng(0)
+    ext = ".gz" if gz else ""
+    files = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    for name, arr in files.items():
+        data.write_idx(folder / (name + ext), arr)
+    return files
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_reads_idx_files(tmp_path, gz):
+    files = write_mnist(tmp_path, gz=gz)
+    ds = data.load_mnist(tmp_path)
+    assert ds.x_train.shape == (5, 1, 28, 28) and ds.x_test.shape == (3, 1, 28, 28)
+    np.testing.assert_allclose(ds.x_train[:, 0] * 255, files["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(ds.y_test, files["t10k-labels-idx1-ubyte"])
+
+
+def test_idx_round_trip_of_other_dtypes(tmp_path):
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data.write_idx(tmp_path / "f.idx", a)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "f.idx"), a)
+
+
+def test_missing_mnist_files_are_named(tmp_path):
+    write_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        data.load_mnist(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        data.load_mnist(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "content, pattern",
+    [
+        (b"\x12\x34\x08\x01" + b"\x00" * 8, "bad magic"),
+        (b"\x00\x00\x08\x03\x00\x00", "truncated"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01\x02", r"says shape \(5,\)"),
+    ],
+)
+def test_malformed_idx_files_are_clear_errors(tmp_path, content, pattern):
+    path = tmp_path / "bad-idx"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=pattern):
+        data.read_idx(path)
+
+
+def test_mismatched_counts_are_an_error(tmp_path):
+    write_mnist(tmp_path)
+    data.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match="do not match"):
+        data.load_mnist(tmp_path)
+
+
+def test_corrupt_gzip_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02")[:-6])
+    with pytest.raises(ValueError, match="cannot read"):
+        data.read_idx(path)
+
+
+def test_batches_shuffle_seeded_and_drop_last():
+    x, y = np.arange(10), np.arange(10) * 10
+    b1 = [xb.tolist() for xb, _ in data.Batches(x, y, 3, seed=1)]
+    b2 = [xb.tolist() for xb, _ in data.Batches(x, y, 3, seed=1)]
+    assert b1 == b2 and sorted(sum(b1, [])) == list(range(10))
+    assert len(data.Batches(x, y, 3, drop_last=True)) == 3
+    assert all(len(xb) == 3 for xb, _ in data.Batches(x, y, 3, drop_last=True))
+    assert all((yb == xb * 10).all() for xb, yb in data.Batches(x, y, 4))
+    it = data.Batches(x, y, 3, seed=2)
+    assert [b.tolist() for b, _ in it] != [b.tolist() for b, _ in it]  # reshuffled per epoch
+    with pytest.raises(ValueError, match="x has 10 samples but y has 9"):
+        data.Batches(x, y[:9])
+    with pytest.raises(ValueError, match="batch_size"):
+        data.Batches(x, y, 0)

@@ -1,0 +1,229 @@
+"""nn: registration and names, state dicts and checkpoints, layers, initialisation."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn import Tensor, gradcheck, nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(self.features(x).flatten(1))
+
+
+def test_named_parameters_children_and_modules():
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == [
+        "features.0.weight",
+        "features.0.bias",
+        "head.weight",
+        "head.bias",
+    ]
+    assert [type(c).__name__ for c in net.children()] == ["Sequential", "Linear"]
+    assert [n for n, _ in net.named_modules()] == [
+        "",
+        "features",
+        "features.0",
+        "features.1",
+        "features.2",
+        "head",
+    ]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in net.parameters())
+
+
+def test_shared_parameters_are_listed_once():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, nn.ReLU(), lin)
+    assert len(list(seq.parameters())) == 2
+
+
+def test_train_eval_and_zero_grad():
+    net = Net()
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    net(Tensor(np.ones((2, 1, 4, 4), np.float32))).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_repr_is_a_readable_tree():
+    text = repr(Net())
+    assert text.startswith(
+        "Net(\n  (features): Sequential(\n    (0): Conv2d(1, 4, kernel_size=(3, 3)"
+    )
+    assert "(head): Linear(in_features=16, out_features=3, bias=True)" in text
+
+
+def test_state_dict_round_trip():
+    a, b = Net(), Net()
+    b.load_state_dict(a.state_dict())
+    for (n1, p1), (n2, p2) in zip(a.named_parameters(), b.named_parameters()):
+        assert n1 == n2 and np.array_equal(p1.data, p2.data)
+
+
+@pytest.mark.parametrize(
+    "edit, error, pattern",
+    [
+        (lambda s: s.pop("head.bias"), KeyError, r"missing keys \['head.bias'\]"),
+        (lambda s: s.update(extra=np.zeros(1)), KeyError, r"unexpected keys \['extra'\]"),
+        (
+            lambda s: s.update({"head.weight": np.zeros((2, 2))}),
+            ValueError,
+            r"'head.weight' has shape \(2, 2\) in the state but \(3, 16\) in the model",
+        ),
+    ],
+)
+def test_bad_state_dicts_raise_and_leave_the_model_unchanged(edit, error, pattern):
+    net = Net()
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    state = {k: np.zeros_like(v) for k, v in before.items()}  # would zero everything if applied
+    edit(state)
+    with pytest.raises(error, match=pattern):
+        net.load_state_dict(state)
+    for k, v in net.state_dict().items():
+        assert np.array_equal(v, before[k])
+
+
+def test_non_strict_loading_reports_missing_and_unexpected():
+    net = Net()
+    state = net.state_dict()
+    state.pop("head.bias")
+    state["extra"] = np.zeros(1)
+    assert net.load_state_dict(state, strict=False) == (["head.bias"], ["extra"])
+
+
+def test_save_and_load(tmp_path):
+    a, b = Net(), Net()
+    path = tmp_path / "sub" / "model.npz"
+    a.save(path)
+    assert [p.name for p in path.parent.iterdir()] == ["model.npz"]  # no temporary left behind
+    b.load(path)
+    assert np.array_equal(a.head.weight.data, b.head.weight.data)
+
+
+def test_load_errors(tmp_path):
+    net = Net()
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        net.load(tmp_path / "nope.npz")
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, obj=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickled"):
+        net.load(pickled)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match="not a"):
+        net.load(junk)
+
+
+def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
+    net = Net()
+    path = tmp_path / "model.npz"
+    net.save(path)
+    old = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        net.save(path)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_default_initialisation_follows_pytorch_bounds():
+    tg.manual_seed(0)
+    conv = nn.Conv2d(4, 6, 3)
+    fan_in = 4 * 9
+    assert np.abs(conv.weight.data).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    assert np.abs(conv.bias.data).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    assert np.abs(conv.weight.data).max() > 0.8 / math.sqrt(fan_in)  # uses the whole range
+    lin = nn.Linear(50, 10)
+    assert np.abs(lin.weight.data).max() <= 1 / math.sqrt(50) + 1e-7
+    convt = nn.ConvTranspose2d(4, 6, 3)  # PyTorch's fan_in for it is weight.shape[1] * k * k
+    assert np.abs(convt.weight.data).max() <= 1 / math.sqrt(6 * 9) + 1e-7
+
+
+def test_init_is_seedable_through_a_generator():
+    w1, w2 = nn.Linear(3, 3).weight, nn.Linear(3, 3).weight
+    nn.init.kaiming_uniform_(w1, generator=np.random.default_rng(5))
+    nn.init.kaiming_uniform_(w2, generator=np.random.default_rng(5))
+    assert np.array_equal(w1.data, w2.data)
+
+
+def test_layer_shapes():
+    x = Tensor(np.ones((2, 3, 8, 8), np.float32))
+    assert nn.Conv2d(3, 5, 3, stride=2, padding=1)(x).shape == (2, 5, 4, 4)
+    assert nn.Conv2d(3, 6, 3, padding="same", groups=3)(x).shape == (2, 6, 8, 8)
+    assert nn.ConvTranspose2d(3, 2, 2, stride=2)(x).shape == (2, 2, 16, 16)
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.AvgPool2d(3, 1, 1)(x).shape == (2, 3, 8, 8)
+    assert nn.Flatten()(x).shape == (2, 192)
+    assert nn.BatchNorm2d(3)(x).shape == x.shape
+
+
+def test_layer_argument_errors():
+    with pytest.raises(ValueError, match="Linear: expected input with last dimension 4"):
+        nn.Linear(4, 2)(Tensor(np.ones((3, 5))))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="in_channels must be a positive int"):
+        nn.Conv2d(0, 4, 3)
+    with pytest.raises(ValueError, match="p must be between 0 and 1"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected \(N, 3, H, W\)"):
+        nn.BatchNorm2d(3)(Tensor(np.ones((2, 4, 5, 5))))
+    with pytest.raises(TypeError, match="not a Module"):
+        nn.Sequential(nn.ReLU(), "relu")
+
+
+def test_dropout_trains_with_scaling_and_is_identity_in_eval():
+    tg.manual_seed(0)
+    drop = nn.Dropout(0.25)
+    x = Tensor(np.ones((200, 200), np.float32))
+    y = drop(x).numpy()
+    assert abs((y == 0).mean() - 0.25) < 0.01
+    assert np.allclose(y[y != 0], 1 / 0.75)
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_batchnorm_training_and_running_statistics():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.normal(3.0, 2.0, (8, 2, 5, 5)))
+    bn = nn.BatchNorm2d(2, dtype=np.float64)
+    y = bn(x).numpy()
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-3)
+    n = 8 * 25
+    batch_var = x.numpy().var(axis=(0, 2, 3)) * n / (n - 1)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * x.numpy().mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * batch_var)
+    bn.eval()
+    expected = (x.numpy() - bn.running_mean.numpy()[None, :, None, None]) / np.sqrt(
+        bn.running_var.numpy()[None, :, None, None] + bn.eps
+    )
+    np.testing.assert_allclose(bn(x).numpy(), expected, atol=1e-12)
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var"]
+
+
+def test_batchnorm_gradients_match_finite_differences():
+    def f(x, w, b):
+        bn = nn.BatchNorm2d(2, dtype=np.float64)
+        bn.weight, bn.bias = w, b  # the gradcheck's own tensors, so it checks their gradients
+        return bn(x)
+
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((3, 2, 2, 2)), np.array([1.5, -0.5]), np.array([0.1, 0.2])
+    assert gradcheck(f, [Tensor(a, requires_grad=True) for a in (x, w, b)])

@@ -1,0 +1,126 @@
+"""The train and graph commands: outputs, determinism, resume, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import nn, optim
+from tinygrad_cnn import train as train_module
+from tinygrad_cnn.cli import main
+
+pytest.importorskip("sklearn")
+
+
+def run(tmp_path, *extra):
+    out = str(tmp_path)
+    assert main(["train", "--epochs", "2", "--out", out, *extra]) == 0
+    with open(os.path.join(out, "metrics.json")) as f:
+        return json.load(f)
+
+
+def test_train_writes_every_output(tmp_path):
+    m = run(tmp_path)
+    for key in ("test_accuracy", "train_accuracy", "epochs", "train_seconds", "history"):
+        assert key in m
+    assert m["epochs"] == 2 and len(m["history"]) == 2 and m["test_accuracy"] > 0.8
+    names = sorted(os.listdir(tmp_path))
+    assert {"model.npz", "metrics.json", "checkpoint.npz", "curves.png"} <= set(names)
+    assert "graph.svg" in names or "graph.dot" in names
+    model = train_module.default_model((1, 8, 8), 10).load(tmp_path / "model.npz")
+    assert isinstance(model, nn.Sequential)
+
+
+def test_train_is_deterministic_for_a_seed(tmp_path):
+    a = run(tmp_path / "a", "--seed", "3")
+    b = run(tmp_path / "b", "--seed", "3")
+    for ha, hb in zip(a["history"], b["history"]):
+        assert ha["loss"] == hb["loss"] and ha["test_accuracy"] == hb["test_accuracy"]
+    wa = np.load(tmp_path / "a" / "model.npz")
+    wb = np.load(tmp_path / "b" / "model.npz")
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    straight = run(tmp_path / "straight", "--epochs", "3", "--optimizer", "adam")
+    run(tmp_path / "split", "--epochs", "1", "--optimizer", "adam")
+    ckpt = str(tmp_path / "split" / "checkpoint.npz")
+    resumed = run(tmp_path / "split", "--epochs", "3", "--optimizer", "adam", "--resume", ckpt)
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in straight["history"]]
+    wa = np.load(tmp_path / "straight" / "model.npz")
+    wb = np.load(tmp_path / "split" / "model.npz")
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+
+
+def test_resume_needs_more_epochs_than_the_checkpoint(tmp_path):
+    run(tmp_path, "--epochs", "1")
+    with pytest.raises(SystemExit, match="already trained 1 epochs"):
+        main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--resume",
+                str(tmp_path / "checkpoint.npz"),
+            ]
+        )
+
+
+def test_model_npz_is_not_a_checkpoint(tmp_path):
+    run(tmp_path, "--epochs", "1")
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--out",
+                str(tmp_path),
+                "--resume",
+                str(tmp_path / "model.npz"),
+            ]
+        )
+
+
+def test_ctrl_c_keeps_a_checkpoint_and_exits_130(tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "tinygrad_cnn", "train", "--epochs", "500", "--out", str(tmp_path)]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    for line in proc.stdout:  # wait until two epochs are done, then press Ctrl-C
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130
+    assert "interrupted" in out and "--resume" in out and "--epochs 500" in out
+    model = train_module.default_model((1, 8, 8), 10)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    epoch, history = train_module.load_checkpoint(str(tmp_path / "checkpoint.npz"), model, opt)
+    # the signal may land while epoch 2's checkpoint is being written: then epoch 1's stays
+    assert epoch >= 1 and len(history) == epoch
+    assert f"holds the state after epoch {epoch}" in out
+
+
+def test_graph_command(tmp_path):
+    assert main(["graph", "--out", str(tmp_path)]) == 0
+    files = os.listdir(tmp_path)
+    assert "graph.svg" in files or "graph.dot" in files
+
+
+def test_default_model_is_sized_for_the_input():
+    assert train_module.default_model((1, 28, 28), 10)[-1].in_features == 16 * 7 * 7
+    with pytest.raises(ValueError, match="too small"):
+        train_module.default_model((1, 3, 3), 10)

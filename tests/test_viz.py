@@ -1,0 +1,153 @@
+"""Graph diagrams: structure from trace, stable DOT source, clusters, grads, rendering."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn import Tensor, nn, viz
+from tinygrad_cnn import functional as F
+
+
+def small_model():
+    tg.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3)
+    )
+
+
+def step(model):
+    x = Tensor(np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32))
+    return F.cross_entropy(model(x), np.array([0, 2]))
+
+
+def test_trace_of_a_small_expression():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0])
+    g = viz.trace((a * b + a).sum())
+    kinds = {n.id: n.kind for n in g.nodes}
+    ops = [n.label for n in g.nodes if n.kind == "op"]
+    assert [o.split("\n")[0] for o in ops] == ["mul", "add", "sum"]
+    assert sorted(k for k in kinds.values() if k != "op") == [
+        "input",
+        "output",
+        "param",
+        "tensor",
+        "tensor",
+    ]
+    # a is used twice: two edges leave it
+    a_id = next(n.id for n in g.nodes if n.kind == "param")
+    assert sum(1 for src, _ in g.edges if src == a_id) == 2
+    # every op has edges in and out
+    for n in g.nodes:
+        if n.kind == "op":
+            assert any(dst == n.id for _, dst in g.edges) and any(src == n.id for src, _ in g.edges)
+
+
+def test_small_constants_fold_into_the_op_label():
+    a = Tensor([1.0], requires_grad=True)
+    g = viz.trace(a * 2.0)
+    assert "const 2" in g.nodes[1].label and len(g.nodes) == 3
+
+
+def test_op_attributes_and_param_names_are_shown():
+    model = small_model()
+    src = tg.draw_graph(step(model), params=dict(model.named_parameters())).source
+    for text in (
+        "conv2d",
+        "kernel_size=(3, 3)",
+        "padding=(1, 1)",
+        "mode='max'",
+        "0.weight",
+        "4.bias",
+        "(2, 3) float32",
+        "cross_entropy",
+    ):
+        assert text in src, text
+
+
+def test_the_dot_source_is_deterministic():
+    m1, m2 = small_model(), small_model()
+    s1 = tg.draw_graph(step(m1), params=dict(m1.named_parameters())).source
+    s2 = tg.draw_graph(step(m2), params=dict(m2.named_parameters())).source
+    assert s1 == s2
+
+
+def test_modules_become_clusters_and_collapse_draws_them_as_nodes():
+    model = small_model()
+    loss = step(model)
+    src = tg.draw_graph(loss).source
+    assert "subgraph cluster_Sequential {" in src
+    assert 'label="0: Conv2d"' in src and 'label="4: Linear"' in src
+    g = viz.trace(loss)
+    conv = next(n for n in g.nodes if n.label.startswith("conv2d"))
+    assert conv.scope == (("Sequential", "Sequential"), ("0", "Conv2d"))
+    collapsed = tg.draw_graph(loss, params=dict(model.named_parameters()), collapse=True)
+    kinds = [n.kind for n in collapsed.graph.nodes]
+    assert kinds.count("module") == 5 and "op" in kinds  # cross_entropy is outside the model
+    assert "(2, 2, 4, 4) float32" in collapsed.source  # the shape between Conv2d and ReLU
+
+
+def test_show_grads_marks_norms_and_nan_in_red():
+    a = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    y = (a * a).sum()
+    viz.retain_grads(y)
+    y.backward(retain_graph=True)
+    src = tg.draw_graph(y, show_grads=True).source
+    assert "|grad| = 10" in src  # |2a| = 10
+    b = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    z = b.sqrt().sum()  # d/db sqrt at 0 is inf
+    with np.errstate(divide="ignore"):
+        z.backward(retain_graph=True)
+    diagram = tg.draw_graph(z, show_grads=True)
+    bad = [n for n in diagram.graph.nodes if n.bad_grad]
+    assert len(bad) == 1 and "NaN/Inf" in bad[0].label
+    assert "color=red" in diagram.source
+
+
+def test_too_many_nodes_is_refused_naming_the_option():
+    x = Tensor([1.0], requires_grad=True)
+    for _ in range(30):
+        x = x + 1.0
+    with pytest.raises(ValueError, match="max_nodes=20"):
+        tg.draw_graph(x, max_nodes=20)
+
+
+def test_a_freed_graph_shows_only_its_output():
+    a = Tensor([1.0], requires_grad=True)
+    y = (a * a).sum()
+    y.backward()
+    assert [n.kind for n in viz.trace(y).nodes] == ["op", "output"]
+
+
+def test_tensor_draw_shortcut_and_rankdir():
+    a = Tensor([1.0], requires_grad=True)
+    assert "rankdir=LR" in (a * a).draw(rankdir="LR").source
+    with pytest.raises(ValueError, match="rankdir"):
+        (a * a).draw(rankdir="sideways")
+
+
+def test_missing_dot_fails_early_with_an_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    a = Tensor([1.0], requires_grad=True)
+    d = tg.draw_graph(a * a)
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        d.render(str(tmp_path / "g"))
+    assert "digraph" in d.source  # still available
+    assert d._repr_mimebundle_() == {"text/plain": d.source}
+
+
+@pytest.mark.skipif(
+    shutil.which("dot") is None and not os.environ.get("CI"),
+    reason="Graphviz's dot is not installed (CI installs it, so there this test always runs)",
+)
+def test_render_to_svg_with_the_real_dot(tmp_path):
+    model = small_model()
+    path = tg.draw_graph(step(model), params=dict(model.named_parameters())).render(
+        str(tmp_path / "graph"), format="svg"
+    )
+    with open(path) as f:
+        text = f.read()
+    assert path.endswith(".svg") and "<svg" in text and "0: Conv2d" in text
