@@ -59,3 +59,14 @@ def test_gradcheck_checks_only_inputs_that_require_grad_and_works_in_float64():
 def test_gradcheck_needs_a_tensor_output():
     with pytest.raises(TypeError, match="must return a Tensor"):
         gradcheck(lambda x: 1.0, [Tensor([1.0])])
+
+
+def test_gradcheck_fails_on_non_finite_values_instead_of_passing_them():
+    # NaN compares False with any tolerance: a check written as `error > tol` would pass it
+    x = Tensor(np.array([-1.0, 4.0]), requires_grad=True)
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError, match="NaN or Inf"):
+        gradcheck(lambda x: x.log(), [x])
+    y = Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        with pytest.raises(GradcheckError, match="index"):
+            gradcheck(lambda t: t.abs().sqrt(), [y])

@@ -88,6 +88,11 @@ def gradcheck(
     out = fn(*xs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if not np.all(np.isfinite(out.data)):
+        msg = "gradcheck: the output holds NaN or Inf, so its gradient cannot be checked"
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(out.shape)
     if out.requires_grad:
@@ -122,8 +127,9 @@ def gradcheck(
         num = numerical_grad(fn, xs, i, v, eps)
         a = analytic[k]
         excess = np.abs(a - num) - (atol + rtol * np.abs(num))
-        if excess.size and (np.max(excess) > 0 or not np.all(np.isfinite(a))):
-            bad = np.where(np.isfinite(a), excess, np.inf)
+        finite = np.isfinite(a) & np.isfinite(num)  # NaN compares False: never let it pass
+        if excess.size and (not np.all(finite) or np.max(excess) > 0):
+            bad = np.where(finite, excess, np.inf)
             idx = np.unravel_index(int(np.argmax(bad)), x.shape)
             msg = (
                 f"gradcheck: gradient of input {i} (shape {x.shape}) disagrees at index "

@@ -71,10 +71,15 @@ def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> 
     size = int(np.prod(shape))
     flat = workspace.empty((size + tail,), x.dtype)
     xp = flat[:size].reshape(shape)
-    if geo.pt or geo.pb or geo.pl or geo.pr:
-        xp.fill(fill)
     flat[size:] = fill
-    xp[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w] = x
+    padded = geo.pt or geo.pb or geo.pl or geo.pr
+
+    def copy(n0: int, n1: int) -> None:  # images n0..n1, split across threads when large
+        if padded:
+            xp[n0:n1].fill(fill)
+        xp[n0:n1, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w] = x[n0:n1]
+
+    workspace.parallel_ranges(copy, n, xp.nbytes)
     return xp
 
 
@@ -208,16 +213,26 @@ def to_channels_first(y: np.ndarray, width: int) -> np.ndarray:
     """(N, O, Ho, Wo) -> (O, N*Ho*width), the GEMM layout; columns past Wo are zero."""
     n, o, ho, wo = y.shape
     out = workspace.empty((o, n, ho, width), y.dtype)
-    if width != wo:
-        out[..., wo:] = 0
-    out[..., :wo] = y.transpose(1, 0, 2, 3)
+
+    def copy(o0: int, o1: int) -> None:
+        if width != wo:
+            out[o0:o1, ..., wo:] = 0
+        out[o0:o1, ..., :wo] = y[:, o0:o1].transpose(1, 0, 2, 3)
+
+    workspace.parallel_ranges(copy, o, out.nbytes)
     return out.reshape(o, n * ho * width)
 
 
 def from_channels_first(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
     """(O, N*Ho*width) -> (N, O, Ho, Wo), contiguous (dropping the columns past Wo)."""
-    y4 = y2.reshape(-1, n, ho, width)[..., :wo]
-    return np.ascontiguousarray(y4.transpose(1, 0, 2, 3))
+    y4 = y2.reshape(-1, n, ho, width)[..., :wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo) view
+    out = np.empty(y4.shape, y2.dtype)
+
+    def copy(n0: int, n1: int) -> None:
+        out[n0:n1] = y4[n0:n1]
+
+    workspace.parallel_ranges(copy, n, out.nbytes)
+    return out
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
