@@ -85,6 +85,7 @@ def pow(a: Any, b: Any) -> Tensor:
 
 
 def exp(a: Any) -> Tensor:
+    """Elementwise ``e**a``."""
     return _apply(_ew.Exp, (_tensor(a),), {})
 
 
@@ -94,6 +95,7 @@ def log(a: Any) -> Tensor:
 
 
 def sqrt(a: Any) -> Tensor:
+    """Elementwise square root (its gradient ``1 / (2 sqrt(a))`` needs ``a > 0``)."""
     return _apply(_ew.Sqrt, (_tensor(a),), {})
 
 
@@ -117,6 +119,7 @@ def sigmoid(a: Any) -> Tensor:
 
 
 def tanh(a: Any) -> Tensor:
+    """Elementwise hyperbolic tangent."""
     return _apply(_ew.Tanh, (_tensor(a),), {})
 
 

@@ -93,6 +93,7 @@ def conv_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters: 
     return Z, cache
 
 
+# --8<-- [start:conv_backward]
 def conv_backward(dZ: np.ndarray, cache: tuple):
     """Convolution backward pass.
 
@@ -129,6 +130,9 @@ def conv_backward(dZ: np.ndarray, cache: tuple):
         dA_prev[i, :, :, :] = da_prev_pad[pad : pad + n_H_prev, pad : pad + n_W_prev, :]
     # bug fix 4: return after the loop over examples, not inside it
     return dA_prev, dW, db
+
+
+# --8<-- [end:conv_backward]
 
 
 def pool_forward(A_prev: np.ndarray, hparameters: dict, mode: str = "max"):

@@ -80,18 +80,22 @@ class Tensor:
     # -- properties ------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape, a tuple of ints."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The array's NumPy dtype."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
@@ -106,6 +110,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """The tensor with its dimensions reversed (a recorded ``transpose``)."""
         return F.transpose(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -139,6 +144,7 @@ class Tensor:
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -198,6 +204,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     def zero_grad(self) -> None:
+        """Forget this tensor's gradient (``.grad = None``)."""
         self.grad = None
 
     # -- in-place (not recorded) -----------------------------------------------------------
@@ -244,9 +251,11 @@ class Tensor:
         return self._inplace("copy_", lambda a, b, out, casting: np.copyto(out, b, casting), src)
 
     def fill_(self, value: float) -> Tensor:
+        """Set every element to ``value`` in place; not recorded."""
         return self.copy_(value)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0 in place; not recorded."""
         return self.copy_(0)
 
     # -- operators -------------------------------------------------------------------------
@@ -323,85 +332,111 @@ class Tensor:
 
     # -- methods (thin forwards to functional) ---------------------------------------------
     def exp(self) -> Tensor:
+        """Elementwise ``e**x``; see :func:`tinygrad_cnn.functional.exp`."""
         return F.exp(self)
 
     def log(self) -> Tensor:
+        """Elementwise natural logarithm; see :func:`tinygrad_cnn.functional.log`."""
         return F.log(self)
 
     def sqrt(self) -> Tensor:
+        """Elementwise square root; see :func:`tinygrad_cnn.functional.sqrt`."""
         return F.sqrt(self)
 
     def abs(self) -> Tensor:
+        """Elementwise ``|x|`` (gradient 0 at 0); see :func:`tinygrad_cnn.functional.abs`."""
         return F.abs(self)
 
     def relu(self) -> Tensor:
+        """``max(x, 0)`` (gradient 0 at 0); see :func:`tinygrad_cnn.functional.relu`."""
         return F.relu(self)
 
     def sigmoid(self) -> Tensor:
+        """``1 / (1 + exp(-x))``; see :func:`tinygrad_cnn.functional.sigmoid`."""
         return F.sigmoid(self)
 
     def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent; see :func:`tinygrad_cnn.functional.tanh`."""
         return F.tanh(self)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """Clamp into ``[min, max]``; see :func:`tinygrad_cnn.functional.clip`."""
         return F.clip(self, min, max)
 
-    clamp = clip
+    clamp = clip  # PyTorch's name
 
     def maximum(self, other: Any) -> Tensor:
+        """Elementwise maximum with ``other``; see :func:`tinygrad_cnn.functional.maximum`."""
         return F.maximum(self, other)
 
     def minimum(self, other: Any) -> Tensor:
+        """Elementwise minimum with ``other``; see :func:`tinygrad_cnn.functional.minimum`."""
         return F.minimum(self, other)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all); see :func:`tinygrad_cnn.functional.sum`."""
         return F.sum(self, axis, keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (None: all); see :func:`tinygrad_cnn.functional.mean`."""
         return F.mean(self, axis, keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; tied maxima share the gradient."""
         return F.max(self, axis, keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; tied minima share the gradient."""
         return F.min(self, axis, keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """``log(sum(exp(x)))`` over ``axis``, computed stably."""
         return F.logsumexp(self, axis, keepdims)
 
     def var(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Variance over ``axis``, divided by ``N - correction`` (1 by default, as PyTorch)."""
         return F.var(self, axis, keepdims, correction)
 
     def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape (``reshape(2, -1)`` or ``reshape((2, -1))``)."""
         return F.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    view = reshape
+    view = reshape  # PyTorch's name
 
     def transpose(self, *axes: Any) -> Tensor:
+        """Permute the dimensions (none given: reverse them), like ``np.transpose``."""
         return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
     def permute(self, *axes: Any) -> Tensor:
+        """Permute the dimensions: ``permute(2, 0, 1)``."""
         return F.transpose(self, axes[0] if len(axes) == 1 else axes)
 
     def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """Exchange two dimensions."""
         return F.swapaxes(self, axis0, axis1)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions ``start_dim..end_dim`` into one, like ``torch.flatten``."""
         return F.flatten(self, start_dim, end_dim)
 
     def squeeze(self, axis: Any = None) -> Tensor:
+        """Drop size-1 dimensions (all, or those in ``axis``)."""
         return F.squeeze(self, axis)
 
     def unsqueeze(self, axis: int) -> Tensor:
+        """Insert a size-1 dimension at ``axis``."""
         return F.unsqueeze(self, axis)
 
     def expand(self, *shape: Any) -> Tensor:
+        """Broadcast to a shape, -1 keeping a dimension, like ``torch.Tensor.expand``."""
         return F.expand(self, shape[0] if len(shape) == 1 else shape)
 
     def broadcast_to(self, shape: Any) -> Tensor:
+        """Broadcast to ``shape`` as NumPy does; the gradient is summed back."""
         return F.broadcast_to(self, shape)
 
     def pad(self, pad: Any, value: float = 0.0) -> Tensor:
+        """Constant padding, (before, after) pairs from the last dimension; see ``F.pad``."""
         return F.pad(self, pad, value)
 
     def draw(self, **kwargs: Any) -> Any:

@@ -101,6 +101,7 @@ def column_width(geo: Geometry, w: int, wo: int) -> int:
     return wo
 
 
+# --8<-- [start:im2col]
 def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
     """(N, C, H, W) -> columns (C*kH*kW, N*Ho*width), Ho, Wo, width (see :func:`column_width`).
 
@@ -141,6 +142,10 @@ def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
     return cols.reshape(c * geo.kh * geo.kw, n * ho * width), ho, wo, width
 
 
+# --8<-- [end:im2col]
+
+
+# --8<-- [start:col2im]
 def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, width: int):
     """The adjoint of :func:`im2col`: columns (C*kH*kW, N*Ho*width) -> (N, C, H, W) = ``shape``.
 
@@ -178,6 +183,9 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, wid
     return acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy()
 
 
+# --8<-- [end:col2im]
+
+
 def conv_gemm(w: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """weight (O, C/G, kH, kW) @ columns (C*kH*kW, M) -> (O, M), one GEMM per group."""
     o = w.shape[0]
@@ -197,6 +205,7 @@ def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
     return (wg.transpose(0, 2, 1) @ g2.reshape(groups, o // groups, -1)).reshape(-1, g2.shape[1])
 
 
+# --8<-- [start:weight_grad]
 def weight_grad(
     g2: np.ndarray, cols: np.ndarray, w_shape: tuple[int, ...], groups: int
 ) -> np.ndarray:
@@ -207,6 +216,9 @@ def weight_grad(
     gg = g2.reshape(groups, o // groups, -1)  # (G, O/G, M)
     cg = cols.reshape(groups, -1, cols.shape[1])  # (G, C/G*kH*kW, M)
     return (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
+
+
+# --8<-- [end:weight_grad]
 
 
 def to_channels_first(y: np.ndarray, width: int) -> np.ndarray:
@@ -242,6 +254,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_h
     return y2, cols, (ho, wo, width)
 
 
+# --8<-- [start:input_grad]
 def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
     """(O, C/G, kH, kW) -> (C, O/G, kH, kW), flipped in H and W: the kernel of the adjoint."""
     o, cg, kh, kw = w.shape
@@ -275,10 +288,14 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     return col2im(conv_gemm_t(w, to_channels_first(g, width), groups), x_shape, geo, ho, width)
 
 
+# --8<-- [end:input_grad]
+
+
 def _bias_grad(g: np.ndarray) -> np.ndarray:
     return g.sum(axis=(0, 2, 3))
 
 
+# --8<-- [start:conv2d_op]
 @register_op(strategy=builtin_strategy("conv2d_inputs"), linear_in=(0, 1, 2))
 class Conv2d(Op):
     """2-D cross-correlation: ``y[n, o] = b[o] + sum_c W[o, c] * x[n, c]`` over each window."""
@@ -308,6 +325,9 @@ class Conv2d(Op):
         if len(need) > 2 and need[2]:
             gb = _bias_grad(g)
         return (gx, gw, gb)[: len(need)]
+
+
+# --8<-- [end:conv2d_op]
 
 
 @register_op(strategy=builtin_strategy("conv_transpose2d_inputs"), linear_in=(0, 1, 2))

@@ -55,6 +55,7 @@ def _strided(hs_start: int, n: int, step: int) -> slice:
     return slice(hs_start, hs_start + step * (n - 1) + 1, step)
 
 
+# --8<-- [start:pool_op]
 @register_op(strategy=builtin_strategy("pool2d_inputs"), smooth=False)
 class Pool2d(Op):
     """Max or average pooling; ``mode`` is "max" or "average"."""
@@ -117,3 +118,6 @@ class Pool2d(Op):
         if hp == h and wp == w:
             return (acc,)
         return (acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy(),)
+
+
+# --8<-- [end:pool_op]
