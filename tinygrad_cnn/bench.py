@@ -46,17 +46,18 @@ def numpy_threads() -> int:
 
 
 def measure(
-    fns: dict[str, Callable[[], object]], repeat: int, block: int = 5
+    fns: dict[str, Callable[[], object]], repeat: int, block: int = 5, pause: float = 0.2
 ) -> dict[str, list[float]]:
     """Time each function ``repeat`` times, in alternating blocks of ``block`` calls.
 
-    Blocks, not single calls: BLAS and OpenMP worker threads spin for a while after a call, and
-    would steal cores from the other library if calls alternated one by one. The first call of
-    each block only warms up and is not timed.
+    Blocks, not single calls, with a ``pause`` before each: BLAS and OpenMP worker threads spin
+    for a while after a call, and would steal cores from the other library if calls alternated
+    one by one. The first call of each block only warms up and is not timed.
     """
     times: dict[str, list[float]] = {k: [] for k in fns}
     while min(len(t) for t in times.values()) < repeat:
         for k, f in fns.items():
+            time.sleep(pause)  # let the other library's spinning worker threads go to sleep
             f()
             for _ in range(block):
                 t0 = time.perf_counter()

@@ -73,13 +73,12 @@ class Pool2d(Op):
             xp = pad_nchw(x, geo, fill=-np.inf)
             views = [xp[:, :, hs, ws] for _, _, hs, ws in geo.offsets(ho, wo)]  # (N, C, Ho, Wo)
             out = views[0].copy()
-            for v in views[1:]:
+            argmax = np.zeros(out.shape, dtype=np.uint8 if len(views) <= 256 else np.int32)
+            for k, v in enumerate(views[1:], start=1):
+                better = v > out  # strict: a tie keeps the earlier (row-major first) maximum
                 np.maximum(out, v, out=out)
-            # index of the first maximum in row-major order: scan the offsets backwards
-            k_max = len(views) - 1
-            argmax = np.full(out.shape, k_max, dtype=np.uint8 if k_max < 256 else np.int32)
-            for k in range(k_max - 1, -1, -1):
-                np.copyto(argmax, k, where=views[k] == out)
+                # argmax = k where better: arithmetic, since masked writes are ~6x slower here
+                argmax += better * (k - argmax)
             ctx.argmax = argmax
             return out
         # average pooling is separable: sum the kH rows of each window, then its kW columns
