@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, optim
+from tinygrad_cnn import Tensor, nn, optim
 
 
 def quadratic_steps(opt_factory, steps=3):
@@ -97,5 +97,8 @@ def test_argument_errors():
         optim.SGD([Tensor(np.ones(2))], lr=0.1)
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([p], lr=0.1, nesterov=True)
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"call it: model.parameters\(\)"):
+        optim.SGD(lin.parameters, lr=0.1)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam([p], betas=(0.9, 1.0))

@@ -124,3 +124,23 @@ def test_default_model_is_sized_for_the_input():
     assert train_module.default_model((1, 28, 28), 10)[-1].in_features == 16 * 7 * 7
     with pytest.raises(ValueError, match="too small"):
         train_module.default_model((1, 3, 3), 10)
+
+
+def test_train_on_mnist_idx_files(tmp_path):
+    from tinygrad_cnn import data
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for stem, n in (("train", 8), ("t10k", 4)):
+        data.write_idx(
+            folder / f"{stem}-images-idx3-ubyte.gz",
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        )
+        data.write_idx(
+            folder / f"{stem}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8)
+        )
+    m = run(tmp_path / "out", "--dataset", "mnist", "--data", str(folder), "--batch-size", "4")
+    assert m["dataset"] == "mnist" and len(m["history"]) == 2
+    with pytest.raises(SystemExit, match="needs --data"):
+        main(["train", "--dataset", "mnist", "--out", str(tmp_path / "x")])

@@ -483,7 +483,10 @@ def _check_conv_operands(op, x, weight, bias, groups, in_axis):
         dts = f"input {x.dtype}, weight {weight.dtype}" + (
             f", bias {bias.dtype}" if bias is not None else ""
         )
-        raise TypeError(f"{op}: input, weight and bias must share one dtype, got {dts}")
+        raise TypeError(
+            f"{op}: input, weight and bias must share one dtype, got {dts} "
+            "(convert the input, e.g. Tensor(x.astype(np.float32)))"
+        )
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating tensors, got {x.dtype}")
     if x.shape[1] % groups:

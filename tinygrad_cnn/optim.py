@@ -14,8 +14,13 @@ class Optimizer:
     """Base class: holds the parameters, their per-parameter state, and the hyperparameters."""
 
     def __init__(self, params: Iterable[Tensor], defaults: dict[str, Any]) -> None:
-        self.params = list(params)
         name = type(self).__name__
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            hint = " (call it: model.parameters())" if callable(params) else ""
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors, got {type(params).__name__}{hint}"
+            )
+        self.params = list(params)
         if not self.params:
             raise ValueError(f"{name}: got an empty parameter list")
         for i, p in enumerate(self.params):

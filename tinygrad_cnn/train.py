@@ -152,8 +152,7 @@ def write_graph(out: str, model: nn.Module, x: np.ndarray, y: np.ndarray) -> str
     if diagram.dot_available():
         return diagram.render(os.path.join(out, "graph"), format="svg")
     path = diagram.save(os.path.join(out, "graph.dot"))
-    print("note: Graphviz's 'dot' is missing, so the diagram was saved as DOT source: " + path)
-    print("      install it with: sudo apt-get install graphviz (or brew install graphviz)")
+    print(f"wrote {path} (DOT source): install Graphviz to get graph.svg: apt-get install graphviz")
     return path
 
 
