@@ -139,6 +139,7 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+    # Tensor._wrap, inlined: the call alone measured 0.8 us of ~7 us per op (bench_engine.py)
     result = _new_tensor(_Tensor)
     result.data = out
     result.grad = None
@@ -232,11 +233,13 @@ def _check_grad(node: Node, i: int, g: Any, inp: Tensor) -> np.ndarray:
     return out
 
 
-def _topo_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through nodes, inputs before outputs (iterative DFS)."""
+def topo_order(roots, only_grad: bool = True) -> list[Tensor]:
+    """Tensors reachable from ``roots`` through recorded nodes, each input before the ops that
+    use it (iterative depth-first search: no recursion limit). ``only_grad`` follows only the
+    inputs that need a gradient (backward's walk); otherwise every input (the diagrams')."""
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
@@ -247,10 +250,11 @@ def _topo_order(root: Tensor) -> list[Tensor]:
         seen.add(id(t))
         stack.append((t, True))
         node = t._node
-        if node is not None and node.inputs is not None:
-            for inp, need in zip(node.inputs, node.needs_input_grad):
-                if need and id(inp) not in seen:
-                    stack.append((inp, False))
+        if node is None or node.inputs is None:
+            continue
+        for inp, need in zip(reversed(node.inputs), reversed(node.needs_input_grad)):
+            if (need or not only_grad) and id(inp) not in seen:
+                stack.append((inp, False))
     return order
 
 
@@ -286,7 +290,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     if root._node is not None and root._node.freed:
         raise RuntimeError(_FREED)
 
-    order = _topo_order(root)
+    order = topo_order((root,))
     grads: dict[int, np.ndarray] = {id(root): g0}
     for t in reversed(order):
         g = grads.pop(id(t), None)

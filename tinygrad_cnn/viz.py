@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.autograd import topo_order
 from tinygrad_cnn.ops.conv import Geometry
 from tinygrad_cnn.tensor import Tensor
 
@@ -118,29 +119,9 @@ def _grad_text(t: Tensor) -> tuple[str, bool]:
 
 def retain_grads(*roots: Tensor) -> None:
     """Mark every non-leaf tensor in the graph to keep its gradient at the next backward."""
-    for t in _tensors(roots):
+    for t in topo_order(roots, only_grad=False):
         if t._node is not None and t.requires_grad:
             t.retain_grad()
-
-
-def _tensors(roots) -> list[Tensor]:
-    """Every tensor reachable from the roots, inputs before the ops that use them (iterative)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is not None and node.inputs is not None:
-            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
-    return order
 
 
 def trace(
@@ -164,7 +145,7 @@ def trace(
     edges: list[tuple[str, str]] = []
     tid: dict[int, str] = {}
     n_ops = 0
-    for t in _tensors(roots):
+    for t in topo_order(roots, only_grad=False):
         node = t._node
         op_id = None
         if node is not None:
