@@ -115,8 +115,9 @@ class Node:
         return f"<Node {self.op.name}>"
 
 
-# Names of the nn.Module forwards being run (innermost last); recorded on each node for diagrams.
-_scope: list[str] = []
+# The nn.Module forwards being run, innermost last: each entry is the chain of (name, class)
+# pairs from the outermost module down. Each node records the last one, for the diagrams.
+_scope: list[tuple[tuple[str, str], ...]] = []
 
 
 def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
