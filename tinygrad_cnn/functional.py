@@ -1,4 +1,5 @@
-"""User-facing functions. Each checks its arguments, then applies one registered op.
+"""User-facing functions. Each checks its arguments, then applies one registered op
+(straight through ``autograd.apply``: the hot path).
 
 Arguments may be Tensors, arrays or Python numbers. A Python number next to a Tensor takes the
 Tensor's dtype (``float32_tensor * 2.0`` stays float32), as NumPy 2 and PyTorch do.
@@ -143,7 +144,7 @@ def clip(a: Any, min: float | None = None, max: float | None = None) -> Tensor:
         raise ValueError("clip: at least one of min and max must be given")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
-    return _ew.Clip.apply(_tensor(a), min=min, max=max)
+    return _apply(_ew.Clip, (_tensor(a),), {"min": min, "max": max})
 
 
 clamp = clip
@@ -155,7 +156,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     a, b = _pair(a, b)
-    return _ew.Where.apply(_wrap(cond, False), a, b)
+    return _apply(_ew.Where, (_wrap(cond, False), a, b), {})
 
 
 def clone(a: Any) -> Tensor:
@@ -169,7 +170,7 @@ def cast(a: Any, dtype: Any) -> Tensor:
     dtype = np.dtype(dtype)
     if a.requires_grad and dtype.kind != "f":
         raise TypeError(f"cast: cannot cast a tensor that requires grad to {dtype}")
-    return _ew.Cast.apply(a, dtype=dtype)
+    return _apply(_ew.Cast, (a,), {"dtype": dtype})
 
 
 # -- linear algebra ----------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 def _reduce(op: Any, a: Any, axis: Any, keepdims: bool, **kw: Any) -> Tensor:
     a = _tensor(a)
     axes = _rd.normalize_axes(op.name, axis, a.ndim)
-    return op.apply(a, axis=axes, keepdims=bool(keepdims), **kw)
+    return _apply(op, (a,), {"axis": axes, "keepdims": bool(keepdims), **kw})
 
 
 def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -226,7 +227,7 @@ def _reduce_nonempty(op: Any, a: Any, axis: Any, keepdims: bool) -> Tensor:
     axes = _rd.normalize_axes(op.name, axis, a.ndim)
     if any(a.shape[i] == 0 for i in axes):
         raise ValueError(f"{op.name}: cannot reduce over an empty axis (shape {a.shape})")
-    return op.apply(a, axis=axes, keepdims=bool(keepdims))
+    return _apply(op, (a,), {"axis": axes, "keepdims": bool(keepdims)})
 
 
 def max(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -277,7 +278,7 @@ def reshape(a: Any, shape: Any) -> Tensor:
         ok = known == a.size
     if not ok:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into {shape}")
-    return _sh.Reshape.apply(a, shape=shape)
+    return _apply(_sh.Reshape, (a,), {"shape": shape})
 
 
 def _axis(op: str, axis: Any, ndim: int) -> int:
@@ -294,7 +295,7 @@ def transpose(a: Any, axes: Any = None) -> Tensor:
         if sorted(int(x) % builtins.max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of {a.ndim} dims")
         axes = tuple(int(x) % a.ndim for x in axes)
-    return _sh.Transpose.apply(a, axes=axes)
+    return _apply(_sh.Transpose, (a,), {"axes": axes})
 
 
 permute = transpose
@@ -306,7 +307,7 @@ def swapaxes(a: Any, axis0: int, axis1: int) -> Tensor:
     i, j = _axis("swapaxes", axis0, a.ndim), _axis("swapaxes", axis1, a.ndim)
     axes = list(range(a.ndim))
     axes[i], axes[j] = axes[j], axes[i]
-    return _sh.Transpose.apply(a, axes=tuple(axes))
+    return _apply(_sh.Transpose, (a,), {"axes": tuple(axes)})
 
 
 def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -318,7 +319,7 @@ def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = a.shape[:s] + (int(np.prod(a.shape[s : e + 1])),) + a.shape[e + 1 :]
-    return _sh.Reshape.apply(a, shape=shape)
+    return _apply(_sh.Reshape, (a,), {"shape": shape})
 
 
 def squeeze(a: Any, axis: Any = None) -> Tensor:
@@ -326,7 +327,7 @@ def squeeze(a: Any, axis: Any = None) -> Tensor:
     a = _tensor(a)
     axes = _rd.normalize_axes("squeeze", axis, a.ndim)
     shape = tuple(n for i, n in enumerate(a.shape) if not (i in axes and n == 1))
-    return _sh.Reshape.apply(a, shape=shape)
+    return _apply(_sh.Reshape, (a,), {"shape": shape})
 
 
 def unsqueeze(a: Any, axis: int) -> Tensor:
@@ -334,7 +335,7 @@ def unsqueeze(a: Any, axis: int) -> Tensor:
     a = _tensor(a)
     pos = _axis("unsqueeze", axis, a.ndim + 1)
     shape = a.shape[:pos] + (1,) + a.shape[pos:]
-    return _sh.Reshape.apply(a, shape=shape)
+    return _apply(_sh.Reshape, (a,), {"shape": shape})
 
 
 def broadcast_to(a: Any, shape: Any) -> Tensor:
@@ -347,7 +348,7 @@ def broadcast_to(a: Any, shape: Any) -> Tensor:
         ok = False
     if not ok:
         raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}")
-    return _sh.BroadcastTo.apply(a, shape=shape)
+    return _apply(_sh.BroadcastTo, (a,), {"shape": shape})
 
 
 def expand(a: Any, shape: Any) -> Tensor:
@@ -389,7 +390,7 @@ def getitem(a: Any, index: Any) -> Tensor:
         a.data[index]  # validate against NumPy's rules before recording (cheap: a view or copy)
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor shape {a.shape})") from None
-    return _sh.GetItem.apply(a, index=index)
+    return _apply(_sh.GetItem, (a,), {"index": index})
 
 
 def _same_ndim_check(op: str, tensors: Sequence[Tensor], axis: int, match_axis: bool) -> None:
@@ -412,7 +413,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
     axis = _axis("concatenate", axis, tensors[0].ndim)
     _same_ndim_check("concatenate", tensors, axis, match_axis=False)
-    return _sh.Concatenate.apply(*tensors, axis=axis)
+    return _apply(_sh.Concatenate, tuple(tensors), {"axis": axis})
 
 
 cat = concatenate
@@ -425,7 +426,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         raise ValueError("stack: needs at least one tensor")
     axis = _axis("stack", axis, tensors[0].ndim + 1)
     _same_ndim_check("stack", tensors, axis, match_axis=True)
-    return _sh.Stack.apply(*tensors, axis=axis)
+    return _apply(_sh.Stack, tuple(tensors), {"axis": axis})
 
 
 def pad(a: Any, pad: Sequence[int], value: float = 0.0) -> Tensor:
@@ -449,7 +450,7 @@ def pad(a: Any, pad: Sequence[int], value: float = 0.0) -> Tensor:
     widths = [(0, 0)] * a.ndim
     for k in range(len(pad) // 2):
         widths[a.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
-    return _sh.Pad.apply(a, widths=tuple(widths), value=value)
+    return _apply(_sh.Pad, (a,), {"widths": tuple(widths), "value": value})
 
 
 # -- convolution and pooling -------------------------------------------------------------------

@@ -15,6 +15,8 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     """``axis`` as a sorted tuple of non-negative ints; ValueError naming the op otherwise."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, fast
+        return (axis % ndim,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -40,7 +42,7 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, a, *, axis=None, keepdims=False):
         ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
-        return np.sum(a, axis=axis, keepdims=keepdims)
+        return a.sum(axis=axis, keepdims=keepdims)  # the method: np.sum's wrapper costs ~1.5 us
 
     @staticmethod
     def vjp(ctx, g):
@@ -55,7 +57,7 @@ class Mean(Op):
     def forward(ctx, a, *, axis=None, keepdims=False):
         ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in axis]))
-        return np.mean(a, axis=axis, keepdims=keepdims)
+        return a.mean(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def vjp(ctx, g):
@@ -63,7 +65,7 @@ class Mean(Op):
 
 
 class _Extreme(Op):
-    reduce = staticmethod(np.max)
+    reduce = staticmethod(np.maximum.reduce)
 
     @classmethod
     def forward(cls, ctx, a, *, axis=None, keepdims=False):
@@ -82,13 +84,13 @@ class _Extreme(Op):
 @register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
 class Max(_Extreme):
     name = "max"
-    reduce = staticmethod(np.max)
+    reduce = staticmethod(np.maximum.reduce)
 
 
 @register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
 class Min(_Extreme):
     name = "min"
-    reduce = staticmethod(np.min)
+    reduce = staticmethod(np.minimum.reduce)
 
 
 @register_op(strategy=builtin_strategy("reduce_inputs"))

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_cnn import autograd
 from tinygrad_cnn.autograd import Node, apply
 
 if TYPE_CHECKING:
@@ -66,9 +67,8 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
         """Apply the op to Tensors (non-Tensors are converted), recording it for backward."""
-        from tinygrad_cnn.tensor import Tensor
-
-        inputs = tuple([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])
+        tensor = autograd._Tensor
+        inputs = tuple([t if isinstance(t, tensor) else tensor(t) for t in inputs])
         return apply(cls, inputs, attrs)
 
 
