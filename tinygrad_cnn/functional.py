@@ -473,7 +473,7 @@ def _check_nchw(op: str, name: str, t: Tensor) -> None:
         raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {t.shape}")
 
 
-def _check_conv_operands(op, x, weight, bias, groups, in_axis):
+def _check_conv_operands(op, x, weight, bias, groups):
     """Shapes and dtypes shared by conv2d and conv_transpose2d."""
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
@@ -522,7 +522,7 @@ def conv2d(
     op = "conv2d"
     x, weight = _tensor(input), _tensor(weight)
     bias = None if bias is None else _tensor(bias)
-    _check_conv_operands(op, x, weight, bias, groups, 1)
+    _check_conv_operands(op, x, weight, bias, groups)
     c_out, c_in_g, kh, kw = weight.shape
     if c_in_g * groups != x.shape[1]:
         raise ValueError(
@@ -587,7 +587,7 @@ def conv_transpose2d(
     op = "conv_transpose2d"
     x, weight = _tensor(input), _tensor(weight)
     bias = None if bias is None else _tensor(bias)
-    _check_conv_operands(op, x, weight, bias, groups, 0)
+    _check_conv_operands(op, x, weight, bias, groups)
     c_in, c_out_g, kh, kw = weight.shape
     if c_in != x.shape[1]:
         raise ValueError(
