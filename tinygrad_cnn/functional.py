@@ -206,9 +206,12 @@ def matmul(a: Any, b: Any) -> Tensor:
 # -- reductions --------------------------------------------------------------------------------
 
 
-def _reduce(op: Any, a: Any, axis: Any, keepdims: bool, **kw: Any) -> Tensor:
+def _reduce(op: Any, a: Any, axis: Any, keepdims: bool, nonempty: bool = False, **kw) -> Tensor:
+    """Normalise ``axis`` and apply a reduction op; ``nonempty`` refuses empty axes (max, ...)."""
     a = _tensor(a)
     axes = _rd.normalize_axes(op.name, axis, a.ndim)
+    if nonempty and any(a.shape[i] == 0 for i in axes):
+        raise ValueError(f"{op.name}: cannot reduce over an empty axis (shape {a.shape})")
     return _apply(op, (a,), {"axis": axes, "keepdims": bool(keepdims), **kw})
 
 
@@ -222,27 +225,19 @@ def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _reduce(_rd.Mean, a, axis, keepdims)
 
 
-def _reduce_nonempty(op: Any, a: Any, axis: Any, keepdims: bool) -> Tensor:
-    a = _tensor(a)
-    axes = _rd.normalize_axes(op.name, axis, a.ndim)
-    if any(a.shape[i] == 0 for i in axes):
-        raise ValueError(f"{op.name}: cannot reduce over an empty axis (shape {a.shape})")
-    return _apply(op, (a,), {"axis": axes, "keepdims": bool(keepdims)})
-
-
 def max(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; tied maxima share the gradient equally."""
-    return _reduce_nonempty(_rd.Max, a, axis, keepdims)
+    return _reduce(_rd.Max, a, axis, keepdims, nonempty=True)
 
 
 def min(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; tied minima share the gradient equally."""
-    return _reduce_nonempty(_rd.Min, a, axis, keepdims)
+    return _reduce(_rd.Min, a, axis, keepdims, nonempty=True)
 
 
 def logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """``log(sum(exp(a), axis))``, stable for large inputs."""
-    return _reduce_nonempty(_rd.LogSumExp, a, axis, keepdims)
+    return _reduce(_rd.LogSumExp, a, axis, keepdims, nonempty=True)
 
 
 def var(a: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:

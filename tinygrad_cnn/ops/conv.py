@@ -28,6 +28,11 @@ from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
 
 
+def strided_slice(start: int, n: int, step: int) -> slice:
+    """The ``n`` positions ``start, start + step, ...`` as a slice."""
+    return slice(start, start + step * (n - 1) + 1, step)
+
+
 class Geometry(NamedTuple):
     """Window geometry: kernel, stride, dilation, and padding (top, bottom, left, right)."""
 
@@ -52,10 +57,10 @@ class Geometry(NamedTuple):
         """For each kernel offset (p, q): the slices of the padded input that it reads."""
         for p in range(self.kh):
             h0 = p * self.dh
-            hs = slice(h0, h0 + self.sh * (ho - 1) + 1, self.sh)
+            hs = strided_slice(h0, ho, self.sh)
             for q in range(self.kw):
                 w0 = q * self.dw
-                yield p, q, hs, slice(w0, w0 + self.sw * (wo - 1) + 1, self.sw)
+                yield p, q, hs, strided_slice(w0, wo, self.sw)
 
 
 def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> np.ndarray:
@@ -174,8 +179,8 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, wid
                     dst += src[:, :, :run]
                 else:
                     h0, w0 = p * geo.dh, q * geo.dw
-                    hs = slice(h0, h0 + geo.sh * (ho - 1) + 1, geo.sh)
-                    ws = slice(w0, w0 + geo.sw * (width - 1) + 1, geo.sw)
+                    hs = strided_slice(h0, ho, geo.sh)
+                    ws = strided_slice(w0, width, geo.sw)
                     src4 = src.reshape(c1 - c0, n, ho, width).transpose(1, 0, 2, 3)
                     acc[:, c0:c1, hs, ws] += src4
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.ops import workspace
-from tinygrad_cnn.ops.conv import Geometry, pad_nchw
+from tinygrad_cnn.ops.conv import Geometry, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
 
 
@@ -34,7 +34,7 @@ def pool_geometry(h, w, kernel, stride, padding, dilation, ceil_mode):
     return Geometry(kh, kw, sh, sw, dh, dw, ph, ph + extra_h, pw, pw + extra_w), ho, wo
 
 
-def _window_counts(size, k, s, p, out, lo, hi):
+def _window_counts(k, s, p, out, lo, hi):
     """For each of ``out`` windows along one axis: how many of its k positions lie in [lo, hi)."""
     starts = np.arange(out) * s - p
     return np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 0, None)
@@ -42,17 +42,10 @@ def _window_counts(size, k, s, p, out, lo, hi):
 
 def avg_divisor(h, w, geo, ho, wo, count_include_pad):
     """(Ho, Wo) divisors: window sizes clipped to the padded input, or to the input alone."""
-    if count_include_pad:
-        ch = _window_counts(h, geo.kh, geo.sh, geo.pt, ho, -geo.pt, h + geo.pt)
-        cw = _window_counts(w, geo.kw, geo.sw, geo.pl, wo, -geo.pl, w + geo.pl)
-    else:
-        ch = _window_counts(h, geo.kh, geo.sh, geo.pt, ho, 0, h)
-        cw = _window_counts(w, geo.kw, geo.sw, geo.pl, wo, 0, w)
+    ph, pw = (geo.pt, geo.pl) if count_include_pad else (0, 0)  # the padding that counts
+    ch = _window_counts(geo.kh, geo.sh, geo.pt, ho, -ph, h + ph)
+    cw = _window_counts(geo.kw, geo.sw, geo.pl, wo, -pw, w + pw)
     return np.outer(ch, cw)
-
-
-def _strided(hs_start: int, n: int, step: int) -> slice:
-    return slice(hs_start, hs_start + step * (n - 1) + 1, step)
 
 
 # --8<-- [start:pool_op]
@@ -83,12 +76,12 @@ class Pool2d(Op):
             return out
         # average pooling is separable: sum the kH rows of each window, then its kW columns
         xp = pad_nchw(x, geo)
-        rows = xp[:, :, _strided(0, ho, geo.sh), :].copy()  # (N, C, Ho, Wp)
+        rows = xp[:, :, strided_slice(0, ho, geo.sh), :].copy()  # (N, C, Ho, Wp)
         for p in range(1, geo.kh):
-            rows += xp[:, :, _strided(p, ho, geo.sh), :]
-        out = rows[..., _strided(0, wo, geo.sw)].copy()  # (N, C, Ho, Wo)
+            rows += xp[:, :, strided_slice(p, ho, geo.sh), :]
+        out = rows[..., strided_slice(0, wo, geo.sw)].copy()  # (N, C, Ho, Wo)
         for q in range(1, geo.kw):
-            out += rows[..., _strided(q, wo, geo.sw)]
+            out += rows[..., strided_slice(q, wo, geo.sw)]
         ctx.scale = (1.0 / avg_divisor(h, w, geo, ho, wo, count_include_pad)).astype(x.dtype)
         out *= ctx.scale
         return out
@@ -116,9 +109,9 @@ class Pool2d(Op):
             gs = g * ctx.scale
             cols = np.zeros((n, c, ho, wp), g.dtype)
             for q in range(geo.kw):
-                cols[..., _strided(q, wo, geo.sw)] += gs
+                cols[..., strided_slice(q, wo, geo.sw)] += gs
             for p in range(geo.kh):
-                acc[:, :, _strided(p, ho, geo.sh), :] += cols
+                acc[:, :, strided_slice(p, ho, geo.sh), :] += cols
         if hp == h and wp == w:
             return (acc,)
         return (acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy(),)
