@@ -201,6 +201,24 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d(data):
     np.testing.assert_allclose(z.data, x.grad.data, atol=1e-12)
 
 
+@pytest.mark.parametrize("c_out", [2, 3, 6])  # O < C and O == C: full correlation; O > C: not
+@pytest.mark.parametrize("wanted", [(True, False, False), (False, True, False), (True, True, True)])
+def test_each_conv2d_gradient_alone_equals_it_computed_with_the_others(c_out, wanted):
+    # the input- and weight-gradient paths share work; asking for one must not skip or change it
+    rng = np.random.default_rng(c_out)
+    arrays = (rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((c_out, 3, 3, 3)))
+    arrays += (rng.standard_normal(c_out),)
+    g = rng.standard_normal((2, c_out, 6, 5))
+    full = [Tensor(a, requires_grad=True) for a in arrays]
+    F.conv2d(*full, padding=1).backward(g)
+    some = [Tensor(a, requires_grad=r) for a, r in zip(arrays, wanted)]
+    F.conv2d(*some, padding=1).backward(g)
+    for a, b, r in zip(some, full, wanted):
+        assert (a.grad is not None) == r
+        if r:
+            np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-12)
+
+
 def test_global_average_pool_and_tensor_methods():
     x = Tensor(np.arange(32.0).reshape(1, 2, 4, 4))
     np.testing.assert_allclose(F.global_avg_pool2d(x).data.ravel(), [7.5, 23.5])

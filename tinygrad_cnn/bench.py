@@ -5,6 +5,9 @@ Everything is float32 and measured in one run, side by side:
 
 - the roof: NumPy's float32 matmul GFLOP/s on large square matrices;
 - each workload's median and min time (forward + backward), GFLOP/s and fraction of the roof;
+- for each conv, its three matrix products alone (forward, weight gradient, input gradient) on
+  the im2col operands: the part of the time that is BLAS, and the best any im2col
+  implementation could do here;
 - PyTorch's time on the same shapes when it happens to be installed (it is never a dependency),
   with ``torch.set_num_threads`` matching NumPy's threads; our runs and its alternate, so machine
   noise hits both alike;
@@ -23,6 +26,7 @@ import numpy as np
 
 from tinygrad_cnn import Tensor, reference
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import conv
 
 CONV_WORKLOADS = [  # (x shape, weight shape, stride, padding)
     ((64, 1, 28, 28), (8, 1, 5, 5), 1, 2),
@@ -99,7 +103,17 @@ def conv_case(xs, ws, stride, padding, torch=None):
         X.grad = W.grad = B.grad = None
         F.conv2d(X, W, B, stride, padding).backward(g)
 
-    fns = {"ours": ours}
+    geo = conv.Geometry(ws[2], ws[3], stride, stride, 1, 1, padding, padding, padding, padding)
+    cols, _, _, width = conv.im2col(x, geo)
+    cols = cols.copy()  # its own memory, not a workspace buffer that ours() reuses
+    g2 = conv.to_channels_first(g, width).copy()
+
+    def gemms():  # the three products of the im2col formulation, nothing else
+        conv.conv_gemm(w, cols, 1)
+        conv.weight_grad(g2, cols, ws, 1)
+        conv.conv_gemm_t(w, g2, 1)
+
+    fns = {"ours": ours, "gemms": gemms}
     if torch is not None:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
         tg = torch.tensor(g)
@@ -270,7 +284,7 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
         cases = cases[:1] + cases[-1:]
     head = (
         f"{'workload (forward + backward)':<52}{'median ms':>10}{'min ms':>9}{'GFLOP/s':>9}"
-        f"{'roof':>6}{'torch ms':>10}{'x torch':>8}"
+        f"{'roof':>6}{'GEMMs ms':>9}{'roof':>6}{'torch ms':>10}{'x torch':>8}"
     )
     print(head)
     for name, (fns, flops) in cases:
@@ -279,6 +293,10 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
         row = {"name": name, "median_ms": 1e3 * np.median(ours), "min_ms": 1e3 * ours.min()}
         gf = flops / ours.min() / 1e9 if flops else None
         row["gflops"], row["roof_fraction"] = gf, (gf / roof if gf else None)
+        gemm = None
+        if "gemms" in t:
+            row["gemms_ms"] = gemm = 1e3 * min(t["gemms"])
+            row["gemms_roof_fraction"] = flops / gemm * 1e3 / 1e9 / roof
         if "torch" in t:
             row["torch_ms"] = 1e3 * np.median(t["torch"])
             row["vs_torch"] = np.median(ours) / np.median(t["torch"])
@@ -286,6 +304,7 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
         print(
             f"{name:<52}{row['median_ms']:>10.2f}{row['min_ms']:>9.2f}"
             + (f"{gf:>9.1f}{gf / roof:>6.0%}" if gf else f"{'':>9}{'':>6}")
+            + (f"{gemm:>9.2f}{row['gemms_roof_fraction']:>6.0%}" if gemm else f"{'':>9}{'':>6}")
             + (f"{row['torch_ms']:>10.2f}{row['vs_torch']:>7.2f}x" if "torch_ms" in row else "")
         )
     per_sample_ref = reference_seconds_per_sample(*ref_args)
