@@ -481,7 +481,7 @@ def _check_conv_operands(op, x, weight, bias, groups):
         )
         raise TypeError(
             f"{op}: input, weight and bias must share one dtype, got {dts} "
-            "(convert the input, e.g. Tensor(x.astype(np.float32)))"
+            "(convert one of them, e.g. Tensor(w.numpy().astype(np.float32)))"
         )
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected floating tensors, got {x.dtype}")
@@ -666,7 +666,8 @@ def pool2d(
     wo = _pl.pool_out_size(w, kw, sw, pw, dw, ceil_mode)
     if ho < 1 or wo < 1:
         raise ValueError(
-            f"{op}: the kernel ({kh}x{kw}) is larger than the padded input of input {x.shape}"
+            f"{op}: the kernel ({kh}x{kw}, dilation {(dh, dw)}) is larger than the padded input "
+            f"({h + 2 * ph}x{w + 2 * pw}) of input {x.shape}"
         )
     attrs = {
         "kernel_size": (kh, kw),
