@@ -336,3 +336,71 @@ def test_scratch_buffers_never_leak_stale_values():
     second = grads()
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def _geometry(k, s=1, d=1, p=0):
+    from tinygrad_cnn.ops.conv import Geometry
+
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = (
+        v if isinstance(v, tuple) else (v, v) for v in (k, s, d, p)
+    )
+    return Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
+
+
+# (name, x shape, weight shape, geometry, groups): the edges the strategies are built to reach,
+# run on every test run whatever the hypothesis profile draws
+CONV_EDGES = [
+    ("1x1 kernel", (2, 3, 4, 5), (4, 3, 1, 1), _geometry(1), 1),
+    ("kernel equal to the padded input", (1, 2, 3, 4), (3, 2, 5, 6), _geometry(k=(5, 6), p=1), 1),
+    ("stride larger than the kernel", (2, 2, 7, 8), (3, 2, 2, 2), _geometry(2, s=3), 1),
+    ("padding 0, non-square input and kernel", (2, 3, 5, 8), (2, 3, 2, 3), _geometry((2, 3)), 1),
+    ("batch 1, one channel", (1, 1, 6, 6), (1, 1, 3, 3), _geometry(3, p=1), 1),
+    ("depthwise: groups equal to channels", (2, 4, 5, 5), (4, 1, 3, 3), _geometry(3, p=1), 4),
+    ("dilation and stride", (2, 2, 9, 7), (2, 2, 3, 2), _geometry((3, 2), s=2, d=2, p=1), 1),
+]
+
+
+@pytest.mark.parametrize("name, xs, ws, geo, groups", CONV_EDGES, ids=[e[0] for e in CONV_EDGES])
+def test_conv2d_edge_cases_pass_every_check(name, xs, ws, geo, groups):
+    from tinygrad_cnn import REGISTRY, testing
+
+    rng = np.random.default_rng(0)
+    args = (rng.uniform(-1, 1, xs), rng.uniform(-1, 1, ws), rng.uniform(-1, 1, ws[0]))
+    testing.check_op(REGISTRY["conv2d"], testing.OpCase(args, {"geometry": geo, "groups": groups}))
+
+
+def _pool(k, s, p=0, d=1, ceil=False, include_pad=True, mode="max"):
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    return {
+        "kernel_size": pair(k),
+        "stride": pair(s),
+        "padding": pair(p),
+        "dilation": pair(d),
+        "ceil_mode": ceil,
+        "count_include_pad": include_pad,
+        "mode": mode,
+    }
+
+
+POOL_EDGES = [  # (name, x shape, attrs)
+    ("max, kernel equal to the input", (2, 3, 4, 5), _pool((4, 5), 1)),
+    ("max, stride larger than the kernel", (1, 2, 7, 7), _pool(2, 3)),
+    ("max, overlapping windows with padding", (2, 1, 5, 6), _pool(3, 1, p=1)),
+    ("max, dilation and ceil_mode", (1, 2, 8, 7), _pool((2, 3), 2, d=2, ceil=True)),
+    ("average, padding counted", (2, 2, 5, 5), _pool(3, 2, p=1, mode="average")),
+    (
+        "average, padding not counted",
+        (2, 2, 5, 5),
+        _pool(3, 2, p=1, include_pad=False, mode="average"),
+    ),
+    ("average, ceil_mode, non-square", (1, 3, 5, 8), _pool((2, 3), 2, ceil=True, mode="average")),
+]
+
+
+@pytest.mark.parametrize("name, xs, attrs", POOL_EDGES, ids=[e[0] for e in POOL_EDGES])
+def test_pool2d_edge_cases_pass_every_check(name, xs, attrs):
+    from tinygrad_cnn import REGISTRY, testing
+
+    # distinct values (a shuffled grid): no ties, so max pooling's finite differences are exact
+    x = np.random.default_rng(1).permutation(np.prod(xs)).reshape(xs) * 0.25
+    testing.check_op(REGISTRY["pool2d"], testing.OpCase((x,), attrs))
