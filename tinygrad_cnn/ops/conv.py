@@ -269,35 +269,24 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
     )
 
 
-def full_correlation_pads(g_shape, x_shape, geo: Geometry):
-    """Padding of dY for the full-correlation input gradient, or None where it does not apply.
+def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int, g2=None):
+    """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
-    It applies with stride 1, padding <= dilation*(k-1) and O <= C: then it is conv2d's own
-    forward on dY (one im2col, one GEMM with K = O*kH*kW), copying no more columns than the
-    transpose path, which writes C*kH*kW columns and then scatters them.
+    Stride 1, padding <= dilation*(k-1) and O <= C: a "full" correlation of dY with the flipped
+    kernel, i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the
+    transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``g2``: dY already in
+    that GEMM's layout (:func:`to_channels_first`), when the caller has it.
     """
-    (o, ho, wo), (c, h, wd) = (g_shape[1], *g_shape[2:]), x_shape[1:]
+    n, c, h, wd = x_shape
+    ho, wo = g.shape[2:]
     eh, ew = geo.dh * (geo.kh - 1), geo.dw * (geo.kw - 1)
     # pad dY so that the full correlation yields exactly H x W: top/left eh - pt, and bottom/right
     # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
     top, left = eh - geo.pt, ew - geo.pl
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
-    if geo.sh == geo.sw == 1 and min(pads) >= 0 and o <= c:
-        return pads
-    return None
-
-
-def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int, g2=None):
-    """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
-
-    Either a full correlation of dY with the flipped kernel (see :func:`full_correlation_pads`),
-    or the transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``g2``: dY
-    already in the GEMM layout (:func:`to_channels_first`), when the caller has it.
-    """
-    n, c, h, wd = x_shape
-    ho, wo = g.shape[2:]
-    pads = full_correlation_pads(g.shape, x_shape, geo)
-    if pads is not None:
+    # the full correlation copies O*kH*kW columns, the transpose path writes C*kH*kW and then
+    # scatters them: take the full correlation only where it does not copy more
+    if geo.sh == geo.sw == 1 and min(pads) >= 0 and g.shape[1] <= c:
         full = Geometry(geo.kh, geo.kw, 1, 1, geo.dh, geo.dw, *pads)
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
         return from_channels_first(y2, n, h, wd, width)
@@ -335,11 +324,10 @@ class Conv2d(Op):
     def vjp(ctx, g):
         geo, groups = ctx.attrs["geometry"], ctx.attrs["groups"]
         need = ctx.needs_input_grad
-        gx = gw = gb = g2 = None
-        # dY in the GEMM layout (O, N*Ho*width), made once for the weight gradient and the
-        # transpose path of the input gradient, whichever of them runs
-        if need[1] or (need[0] and full_correlation_pads(g.shape, ctx.x_shape, geo) is None):
-            g2 = to_channels_first(g, ctx.width)
+        gx = gw = gb = None
+        # dY in the GEMM layout (O, N*Ho*width): the weight gradient needs it, and the input
+        # gradient reuses it (making its own only when the weight gradient is not wanted)
+        g2 = to_channels_first(g, ctx.width) if need[1] else None
         if need[0]:
             gx = conv_input_grad(g, ctx.w, ctx.x_shape, geo, groups, g2)
         if need[1]:
