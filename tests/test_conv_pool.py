@@ -338,12 +338,14 @@ def test_scratch_buffers_never_leak_stale_values():
         np.testing.assert_array_equal(a, b)
 
 
+def _pair(v):
+    return v if isinstance(v, tuple) else (v, v)
+
+
 def _geometry(k, s=1, d=1, p=0):
     from tinygrad_cnn.ops.conv import Geometry
 
-    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = (
-        v if isinstance(v, tuple) else (v, v) for v in (k, s, d, p)
-    )
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = map(_pair, (k, s, d, p))
     return Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
 
 
@@ -370,12 +372,11 @@ def test_conv2d_edge_cases_pass_every_check(name, xs, ws, geo, groups):
 
 
 def _pool(k, s, p=0, d=1, ceil=False, include_pad=True, mode="max"):
-    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
     return {
-        "kernel_size": pair(k),
-        "stride": pair(s),
-        "padding": pair(p),
-        "dilation": pair(d),
+        "kernel_size": _pair(k),
+        "stride": _pair(s),
+        "padding": _pair(p),
+        "dilation": _pair(d),
         "ceil_mode": ceil,
         "count_include_pad": include_pad,
         "mode": mode,

@@ -59,33 +59,13 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
 def test_resume_needs_more_epochs_than_the_checkpoint(tmp_path):
     run(tmp_path, "--epochs", "1")
     with pytest.raises(SystemExit, match="already trained 1 epochs"):
-        main(
-            [
-                "train",
-                "--epochs",
-                "1",
-                "--out",
-                str(tmp_path),
-                "--resume",
-                str(tmp_path / "checkpoint.npz"),
-            ]
-        )
+        run(tmp_path, "--epochs", "1", "--resume", str(tmp_path / "checkpoint.npz"))
 
 
 def test_model_npz_is_not_a_checkpoint(tmp_path):
     run(tmp_path, "--epochs", "1")
     with pytest.raises(ValueError, match="not a training checkpoint"):
-        main(
-            [
-                "train",
-                "--epochs",
-                "2",
-                "--out",
-                str(tmp_path),
-                "--resume",
-                str(tmp_path / "model.npz"),
-            ]
-        )
+        run(tmp_path, "--resume", str(tmp_path / "model.npz"))
 
 
 def test_ctrl_c_keeps_a_checkpoint_and_exits_130(tmp_path):

@@ -358,6 +358,15 @@ def _axis_geometry(draw, max_kernel=3, max_stride=3, max_dilation=2, max_pad=2, 
 
 
 @st.composite
+def _conv_arrays(draw, x_shape, w_shape, bias_size):
+    """Input and weight in [-1, 1], and half the time a bias for the output channels."""
+    args = (draw(floats(x_shape, -1.0, 1.0)), draw(floats(w_shape, -1.0, 1.0)))
+    if draw(st.booleans()):
+        args += (draw(floats((bias_size,), -1.0, 1.0)),)
+    return args
+
+
+@st.composite
 def conv2d_inputs(draw):
     from tinygrad_cnn.ops.conv import Geometry
 
@@ -366,11 +375,8 @@ def conv2d_inputs(draw):
     n = draw(st.integers(1, 2))
     kh, sh, dh, pt, pb, h, _ = draw(_axis_geometry())
     kw, sw, dw, pl, pr, w, _ = draw(_axis_geometry())
-    x = draw(floats((n, c_in_g * groups, h, w), -1.0, 1.0))
-    weight = draw(floats((c_out_g * groups, c_in_g, kh, kw), -1.0, 1.0))
-    args = (x, weight)
-    if draw(st.booleans()):
-        args += (draw(floats((c_out_g * groups,), -1.0, 1.0)),)
+    c_out = c_out_g * groups
+    args = draw(_conv_arrays((n, c_in_g * groups, h, w), (c_out, c_in_g, kh, kw), c_out))
     geo = Geometry(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr)
     return OpCase(args, {"geometry": geo, "groups": groups})
 
@@ -393,11 +399,8 @@ def conv_transpose2d_inputs(draw):
         hw.append(size)
         geo_axes.append((k, s, d, p, out))
     (kh, sh, dh, ph, h), (kw, sw, dw, pw, w) = geo_axes
-    x = draw(floats((n, c_in_g * groups, h, w), -1.0, 1.0))
-    weight = draw(floats((c_in_g * groups, c_out_g, kh, kw), -1.0, 1.0))
-    args = (x, weight)
-    if draw(st.booleans()):
-        args += (draw(floats((c_out_g * groups,), -1.0, 1.0)),)
+    x_shape, w_shape = (n, c_in_g * groups, h, w), (c_in_g * groups, c_out_g, kh, kw)
+    args = draw(_conv_arrays(x_shape, w_shape, c_out_g * groups))
     geo = Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
     return OpCase(args, {"geometry": geo, "groups": groups, "out_hw": tuple(hw)})
 
