@@ -31,14 +31,6 @@ def test_example_runs(name, args, expect, capsys, monkeypatch, tmp_path):
     assert expect in out
 
 
-def test_bench_command_runs(capsys):
-    from tinygrad_cnn.cli import main
-
-    assert main(["bench", "--quick", "--repeat", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "roof" in out and "LeNet training step" in out and "faster" in out
-
-
 def test_custom_op_is_covered_by_the_generic_property_checks():
     from hypothesis import given, settings
 

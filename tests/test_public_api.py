@@ -6,14 +6,31 @@ from pathlib import Path
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import data, functional, nn, optim, reference, viz
+from tinygrad_cnn import data, functional, models, nn, optim, reference, testing, viz
+from tinygrad_cnn.cli import train
 
 REFERENCE = (Path(__file__).resolve().parent.parent / "docs" / "reference.md").read_text()
 
 
+def test_functional_exports_every_public_function_of_its_modules():
+    exported = set(functional.__all__)
+    for name in ("elementwise", "reduce", "shape", "linalg", "conv", "pool", "loss"):
+        module = getattr(functional, name)
+        own = {
+            n
+            for n, obj in vars(module).items()
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__ and n[0] != "_"
+        }
+        assert own <= exported, f"functional.{name} defines {sorted(own - exported)}"
+
+
 def public_names():
     yield from ((f"tinygrad_cnn.{n}", getattr(tg, n)) for n in tg.__all__)
-    for mod in (functional, optim, data, viz, reference, nn.init):
+    yield from (
+        (f"tinygrad_cnn.functional.{n}", getattr(functional, n)) for n in functional.__all__
+    )
+    yield from ((f"tinygrad_cnn.testing.{n}", getattr(testing, n)) for n in testing.__all__)
+    for mod in (optim, data, viz, reference, nn.init, models, train):
         for name, obj in vars(mod).items():
             if name.startswith("_") or not callable(obj) or inspect.ismodule(obj):
                 continue
@@ -41,16 +58,27 @@ def test_public_name_has_a_docstring(name, obj):
 @pytest.mark.parametrize(
     "module",
     [
-        "tinygrad_cnn.functional",
+        "tinygrad_cnn.functional.elementwise",
+        "tinygrad_cnn.functional.reduce",
+        "tinygrad_cnn.functional.shape",
+        "tinygrad_cnn.functional.linalg",
+        "tinygrad_cnn.functional.conv",
+        "tinygrad_cnn.functional.pool",
+        "tinygrad_cnn.functional.loss",
         "tinygrad_cnn.nn.layers",
         "tinygrad_cnn.nn.module",
         "tinygrad_cnn.optim",
         "tinygrad_cnn.data",
         "tinygrad_cnn.viz",
         "tinygrad_cnn.reference",
-        "tinygrad_cnn.gradcheck",
-        "tinygrad_cnn.testing",
+        "tinygrad_cnn.testing.gradcheck",
+        "tinygrad_cnn.testing.checks",
+        "tinygrad_cnn.testing.strategies",
+        "tinygrad_cnn.testing.builtin",
         "tinygrad_cnn.ops.registry",
+        "tinygrad_cnn.ops.geometry",
+        "tinygrad_cnn.models",
+        "tinygrad_cnn.cli.train",
         "tinygrad_cnn.tensor.Tensor",
         "tinygrad_cnn.nn.init",
     ],

@@ -8,13 +8,17 @@ import os as _os
 # an effect when tinygrad_cnn is imported before NumPy, and never overrides a value you set.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from tinygrad_cnn import data, functional, nn, optim, reference  # noqa: E402  (after Tensor: they build on it)
+# Tensor first: tensor.py ends by importing the engine and functional, which build on Tensor.
+from tinygrad_cnn.tensor import Tensor
+
+# isort: split
+
+from tinygrad_cnn import data, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
-from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.viz import draw_graph, trace
 
 __version__ = "0.1.0"

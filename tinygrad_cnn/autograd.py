@@ -1,4 +1,4 @@
-"""The engine: grad mode, graph nodes, op application and reverse-mode backward.
+"""The engine: grad mode and module scope, graph nodes, op application, reverse-mode backward.
 
 A :class:`Node` is the record one op application leaves in the graph. It is also the
 ``ctx`` the op's ``forward`` saves into and its ``vjp`` reads from: ops set plain attributes
@@ -15,21 +15,32 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from tinygrad_cnn.tensor import Tensor
+
 if TYPE_CHECKING:
     from tinygrad_cnn.ops.registry import Op
-    from tinygrad_cnn.tensor import Tensor
 
-F = TypeVar("F", bound=Callable[..., Any])
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 # ---------------------------------------------------------------------------------------------
-# Grad mode (thread-local)
+# Grad mode and module scope (both per thread)
 
 
-class _GradMode(threading.local):
-    enabled = True
+class _ThreadState(threading.local):
+    enabled = True  # grad mode
+
+    def __init__(self) -> None:
+        # The nn.Module forwards running in this thread, innermost last: each entry is the chain
+        # of (name, class) pairs from the outermost module down. Nodes record the last one.
+        self.scope: list[tuple[tuple[str, str], ...]] = []
 
 
-_mode = _GradMode()
+_mode = _ThreadState()
+
+
+def scope_stack() -> list[tuple[tuple[str, str], ...]]:
+    """This thread's stack of running module scopes (``nn.Module.__call__`` pushes and pops)."""
+    return _mode.scope
 
 
 def is_grad_enabled() -> bool:
@@ -47,7 +58,7 @@ class _SetGradMode:
     def __exit__(self, *exc: object) -> None:
         _mode.enabled = self._prev
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Fn) -> Fn:
         cls = type(self)
 
         @functools.wraps(fn)
@@ -115,11 +126,6 @@ class Node:
         return f"<Node {self.op.name}>"
 
 
-# The nn.Module forwards being run, innermost last: each entry is the chain of (name, class)
-# pairs from the outermost module down. Each node records the last one, for the diagrams.
-_scope: list[tuple[tuple[str, str], ...]] = []
-
-
 def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
     """Run ``op`` forward on the inputs' arrays and record it when any input needs a gradient.
 
@@ -140,8 +146,9 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    # Tensor._wrap, inlined: the call alone measured 0.8 us of ~7 us per op (bench_engine.py)
-    result = _new_tensor(_Tensor)
+    # Tensor._init, inlined: the call alone measured 0.8 us of ~7 us per op (bench_engine.py);
+    # tests/test_tensor.py checks that every way of making a Tensor sets the same slots
+    result = _new_tensor(Tensor)
     result.data = out
     result.grad = None
     result.requires_grad = record
@@ -155,12 +162,12 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         ctx.attrs = attrs
         ctx.saved_versions = _saved_versions(ctx, inputs, result) if ctx.__dict__ else ()
         ctx.out_dtype = out.dtype
-        ctx.scope = _scope[-1] if _scope else None
+        scope = _mode.scope
+        ctx.scope = scope[-1] if scope else None
         result._node = ctx
     return result
 
 
-_Tensor: Any = None  # set by tinygrad_cnn.tensor (which imports this module)
 _new_tensor = object.__new__
 
 
@@ -181,6 +188,53 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
             checks.append((result._vc, 0, -1))
             break
     return tuple(checks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifting arguments to Tensors: one rule for every caller of apply (functional and Op.apply)
+
+_SCALARS = (int, float, bool, np.number, np.bool_)
+
+
+def lift_scalar(x: Any, like: Tensor) -> Tensor:
+    """``x`` as a constant Tensor next to ``like``: a Python or NumPy number takes ``like``'s
+    dtype (``float16_tensor * 2.0`` stays float16, as in NumPy 2 and PyTorch), except that a
+    float next to an integer tensor is float32; anything else converts as ``Tensor(x)`` does."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _SCALARS):
+        dt = like.data.dtype
+        if dt.kind != "f" and isinstance(x, (float, np.floating)):
+            dt = np.float32
+        return Tensor._wrap(np.asarray(x, dtype=dt), False)
+    return Tensor(x)
+
+
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else ``Tensor(x)``."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Two operands as Tensors by :func:`lift_scalar` (the hot path of binary ops)."""
+    if type(a) is Tensor:
+        return a, (b if type(b) is Tensor else lift_scalar(b, a))
+    if isinstance(b, Tensor):
+        return lift_scalar(a, b), b
+    a = Tensor(a)
+    return a, lift_scalar(b, a)
+
+
+def lift(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    """Any number of operands as Tensors, numbers taking the first Tensor's dtype (or the first
+    operand's, converted, when none is a Tensor): the rule of :func:`operands`, generalised."""
+    if all(type(x) is Tensor for x in inputs):
+        return inputs
+    like = next((x for x in inputs if isinstance(x, Tensor)), None)
+    if like is None and inputs:
+        like = Tensor(inputs[0])
+        inputs = (like, *inputs[1:])
+    return tuple([lift_scalar(x, like) for x in inputs])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +379,6 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
 
 
 def _accumulate(t: Tensor, g: np.ndarray) -> None:
-    from tinygrad_cnn.tensor import Tensor
-
     if t.grad is None:
         t.grad = Tensor._wrap(np.array(g, dtype=t.dtype, copy=True), False)
     else:

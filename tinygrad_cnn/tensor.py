@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_cnn import autograd
-from tinygrad_cnn.autograd import Node
+if TYPE_CHECKING:
+    from tinygrad_cnn.autograd import Node
 
 _FLOAT_DEFAULT = np.float32
 
@@ -35,6 +35,23 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
+def _comparison(ufunc: Any) -> Any:
+    def compare(self: Tensor, other: Any) -> Tensor:
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(ufunc(self.data, o)), False)
+
+    compare.__doc__ = f"Elementwise ``{ufunc.__name__}``: a bool Tensor, not recorded."
+    return compare
+
+
+def _in_place(name: str, ufunc: Any) -> Any:
+    def update(self: Tensor, other: Any) -> Tensor:
+        return self._inplace(name, ufunc, other)
+
+    update.__doc__ = f"In-place ``{name}`` (not recorded; refused on tensors that require grad)."
+    return update
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -54,27 +71,25 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _as_array(data, dtype)
-        self.grad: Tensor | None = None
-        self.requires_grad = False
-        self._node: Node | None = None
-        self._vc = [0]
-        self._retain = False
-        self.name: str | None = None
+        self._init(_as_array(data, dtype), False)
         if requires_grad:
             self.requires_grad_(True)
+
+    def _init(self, data: np.ndarray, requires_grad: bool) -> None:
+        # Every slot, set in one place (autograd.apply inlines it; a test checks they agree).
+        self.data: np.ndarray = data
+        self.grad: Tensor | None = None
+        self.requires_grad = requires_grad
+        self._node: Node | None = None  # the op application that made it; None for a leaf
+        self._vc = [0]  # version counter, shared with nobody: bumped by in-place changes
+        self._retain = False  # keep .grad although not a leaf (retain_grad)
+        self.name: str | None = None
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
         """A Tensor around an existing array without checks (the engine's fast path)."""
         t = cls.__new__(cls)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._node = None
-        t._vc = [0]
-        t._retain = False
-        t.name = None
+        t._init(data, requires_grad)
         return t
 
     # -- properties ------------------------------------------------------------------------
@@ -234,17 +249,10 @@ class Tensor:
         self._vc[0] += 1
         return self
 
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("+=", np.add, other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("-=", np.subtract, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("*=", np.multiply, other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("/=", np.divide, other)
+    __iadd__ = _in_place("+=", np.add)
+    __isub__ = _in_place("-=", np.subtract)
+    __imul__ = _in_place("*=", np.multiply)
+    __itruediv__ = _in_place("/=", np.divide)
 
     def copy_(self, src: Any) -> Tensor:
         """Overwrite the data in place with ``src`` (broadcast); not recorded."""
@@ -308,27 +316,12 @@ class Tensor:
         return F.getitem(self, index)
 
     # comparisons: no gradient, bool result
-    def _cmp(self, other: Any, ufunc: Any) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(np.asarray(ufunc(self.data, o)), False)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.less)
-
-    def __le__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.less_equal)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.greater)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return self._cmp(other, np.greater_equal)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._cmp(other, np.equal)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._cmp(other, np.not_equal)
+    __lt__ = _comparison(np.less)
+    __le__ = _comparison(np.less_equal)
+    __gt__ = _comparison(np.greater)
+    __ge__ = _comparison(np.greater_equal)
+    __eq__ = _comparison(np.equal)  # type: ignore[assignment]
+    __ne__ = _comparison(np.not_equal)  # type: ignore[assignment]
 
     # -- methods (thin forwards to functional) ---------------------------------------------
     def exp(self) -> Tensor:
@@ -445,41 +438,24 @@ class Tensor:
 
         return draw_graph(self, **kwargs)
 
-    def conv2d(
-        self,
-        weight: Any,
-        bias: Any = None,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-    ) -> Tensor:
-        """See :func:`tinygrad_cnn.functional.conv2d`."""
-        return F.conv2d(self, weight, bias, stride, padding, dilation, groups)
+    def conv2d(self, weight: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """``conv2d(self, weight, bias, stride, padding, dilation, groups)``; see
+        :func:`tinygrad_cnn.functional.conv2d`."""
+        return F.conv2d(self, weight, *args, **kwargs)
 
-    def max_pool2d(
-        self,
-        kernel_size: Any,
-        stride: Any = None,
-        padding: Any = 0,
-        dilation: Any = 1,
-        ceil_mode: bool = False,
-    ) -> Tensor:
-        """See :func:`tinygrad_cnn.functional.max_pool2d`."""
-        return F.max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
+    def max_pool2d(self, kernel_size: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """``max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)``; see
+        :func:`tinygrad_cnn.functional.max_pool2d`."""
+        return F.max_pool2d(self, kernel_size, *args, **kwargs)
 
-    def avg_pool2d(
-        self,
-        kernel_size: Any,
-        stride: Any = None,
-        padding: Any = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-    ) -> Tensor:
-        """See :func:`tinygrad_cnn.functional.avg_pool2d`."""
-        return F.avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    def avg_pool2d(self, kernel_size: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """``avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad)``;
+        see :func:`tinygrad_cnn.functional.avg_pool2d`."""
+        return F.avg_pool2d(self, kernel_size, *args, **kwargs)
 
 
-autograd._Tensor = Tensor
-
-from tinygrad_cnn import functional as F  # noqa: E402  (functional imports Tensor)
+# The declared upward imports: a Tensor's operators and methods are sugar for functional, and its
+# backward and in-place guard call the engine (which builds Tensors, so it imports this module).
+# tinygrad_cnn/__init__.py imports this module first, so both find Tensor defined.
+from tinygrad_cnn import autograd  # noqa: E402
+from tinygrad_cnn import functional as F  # noqa: E402

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.autograd import topo_order
-from tinygrad_cnn.ops.conv import Geometry
+from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
 
 INSTALL_HINT = (
@@ -71,22 +71,10 @@ class Graph:
     edges: list[tuple[str, str]]
     edge_labels: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
-    def node(self, node_id: str) -> GraphNode:
-        return next(n for n in self.nodes if n.id == node_id)
-
 
 def _fmt_attr(key: str, value: Any) -> list[str]:
     if isinstance(value, Geometry):
-        pad = (
-            (value.pt, value.pl)
-            if (value.pt, value.pl) == (value.pb, value.pr)
-            else tuple(value[6:])
-        )
-        return [
-            f"kernel_size=({value.kh}, {value.kw})",
-            f"stride=({value.sh}, {value.sw})",
-            f"padding={pad}",
-        ] + ([f"dilation=({value.dh}, {value.dw})"] if (value.dh, value.dw) != (1, 1) else [])
+        return value.describe()
     if isinstance(value, np.ndarray):
         return [f"{key}=array{list(value.shape)}"]
     if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):

@@ -9,20 +9,11 @@ import numpy as np
 
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.functional import _args
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-
-
-def _positive(layer: str, **values: int) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{layer}: {name} must be a positive int, got {v!r}")
 
 
 class Linear(Module):
@@ -35,8 +26,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32):
         super().__init__()
-        _positive("Linear", in_features=in_features, out_features=out_features)
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _args.positive_int("Linear", "in_features", in_features)
+        self.out_features = _args.positive_int("Linear", "out_features", out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
         self.reset_parameters()
@@ -72,22 +63,28 @@ class _ConvNd(Module):
         dilation,
         groups,
         bias,
-        weight_shape,
+        transposed,
         dtype,
     ):
         super().__init__()
         name = type(self).__name__
-        _positive(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
+        self.in_channels = _args.positive_int(name, "in_channels", in_channels)
+        self.out_channels = _args.positive_int(name, "out_channels", out_channels)
+        self.groups = _args.positive_int(name, "groups", groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                 f"divisible by groups ({groups})"
             )
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation, self.groups = _pair(dilation), int(groups)
-        self.weight = Parameter(np.empty(weight_shape + self.kernel_size, dtype))
+        self.kernel_size = _args.int_or_pair(name, "kernel_size", kernel_size, 1)
+        self.stride = _args.int_or_pair(name, "stride", stride, 1)
+        self.padding = (
+            padding if isinstance(padding, str) else _args.int_or_pair(name, "padding", padding, 0)
+        )
+        self.dilation = _args.int_or_pair(name, "dilation", dilation, 1)
+        # conv2d: (C_out, C_in/groups, kH, kW); conv_transpose2d: (C_in, C_out/groups, kH, kW)
+        c0, c1 = (in_channels, out_channels) if transposed else (out_channels, in_channels)
+        self.weight = Parameter(np.empty((c0, c1 // groups, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
         self.reset_parameters()
 
@@ -143,7 +140,7 @@ class Conv2d(_ConvNd):
             dilation,
             groups,
             bias,
-            (out_channels, in_channels // max(groups, 1)),
+            False,
             dtype,
         )
 
@@ -178,10 +175,12 @@ class ConvTranspose2d(_ConvNd):
             dilation,
             groups,
             bias,
-            (in_channels, out_channels // max(groups, 1)),
+            True,
             dtype,
         )
-        self.output_padding = _pair(output_padding)
+        self.output_padding = _args.int_or_pair(
+            "ConvTranspose2d", "output_padding", output_padding, 0
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(
@@ -308,8 +307,8 @@ class BatchNorm2d(Module):
         dtype=np.float32,
     ):
         super().__init__()
-        _positive("BatchNorm2d", num_features=num_features)
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.num_features = _args.positive_int("BatchNorm2d", "num_features", num_features)
+        self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype))

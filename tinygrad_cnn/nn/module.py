@@ -77,7 +77,7 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # record which module ran each op, for the graph diagrams: a chain of (name, class)
-        scope = autograd._scope
+        scope = autograd.scope_stack()
         parent = scope[-1] if scope else ()
         scope.append((*parent, (self._scope_name, type(self).__name__)))
         try:

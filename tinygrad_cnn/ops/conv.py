@@ -19,74 +19,12 @@ conv_transpose2d's forward; and conv_transpose2d's input gradient is conv2d's fo
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
-
-
-def strided_slice(start: int, n: int, step: int) -> slice:
-    """The ``n`` positions ``start, start + step, ...`` as a slice."""
-    return slice(start, start + step * (n - 1) + 1, step)
-
-
-class Geometry(NamedTuple):
-    """Window geometry: kernel, stride, dilation, and padding (top, bottom, left, right)."""
-
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pt: int
-    pb: int
-    pl: int
-    pr: int
-
-    def out_size(self, h: int, w: int) -> tuple[int, int]:
-        """Number of windows along H and W (rounded down, as in PyTorch)."""
-        ho = (h + self.pt + self.pb - self.dh * (self.kh - 1) - 1) // self.sh + 1
-        wo = (w + self.pl + self.pr - self.dw * (self.kw - 1) - 1) // self.sw + 1
-        return ho, wo
-
-    def offsets(self, ho: int, wo: int):
-        """For each kernel offset (p, q): the slices of the padded input that it reads."""
-        for p in range(self.kh):
-            h0 = p * self.dh
-            hs = strided_slice(h0, ho, self.sh)
-            for q in range(self.kw):
-                w0 = q * self.dw
-                yield p, q, hs, strided_slice(w0, wo, self.sw)
-
-
-def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> np.ndarray:
-    """(N, C, H, W) -> (N, C, pt+H+pb, pl+W+pr); x itself when there is no padding or tail.
-
-    ``tail`` extra elements after the array's end (in its flat buffer) let strided views read a
-    little past the last plane; see :func:`im2col`.
-    """
-    if not (geo.pt or geo.pb or geo.pl or geo.pr or tail):
-        return np.ascontiguousarray(x)
-    n, c, h, w = x.shape
-    shape = (n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr)
-    size = int(np.prod(shape))
-    flat = workspace.empty((size + tail,), x.dtype)
-    xp = flat[:size].reshape(shape)
-    flat[size:] = fill
-    padded = geo.pt or geo.pb or geo.pl or geo.pr
-
-    def copy(n0: int, n1: int) -> None:  # images n0..n1, split across threads when large
-        if padded:
-            xp[n0:n1].fill(fill)
-        xp[n0:n1, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w] = x[n0:n1]
-
-    workspace.parallel_ranges(copy, n, xp.nbytes)
-    return xp
-
+from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
+from tinygrad_cnn.ops.registry import Op, register_op
 
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns.
 MAX_WIDTH_WASTE = 0.5
@@ -185,7 +123,7 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, wid
                     acc[:, c0:c1, hs, ws] += src4
 
     workspace.parallel_ranges(scatter, c, cols.nbytes)
-    return acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy()
+    return crop(acc, geo, h, w)
 
 
 # --8<-- [end:col2im]
@@ -226,7 +164,7 @@ def weight_grad(
 # --8<-- [end:weight_grad]
 
 
-def to_channels_first(y: np.ndarray, width: int) -> np.ndarray:
+def to_gemm_layout(y: np.ndarray, width: int) -> np.ndarray:
     """(N, O, Ho, Wo) -> (O, N*Ho*width), the GEMM layout; columns past Wo are zero."""
     n, o, ho, wo = y.shape
     out = workspace.empty((o, n, ho, width), y.dtype)
@@ -240,7 +178,7 @@ def to_channels_first(y: np.ndarray, width: int) -> np.ndarray:
     return out.reshape(o, n * ho * width)
 
 
-def from_channels_first(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
+def from_gemm_layout(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
     """(O, N*Ho*width) -> (N, O, Ho, Wo), contiguous (dropping the columns past Wo)."""
     y4 = y2.reshape(-1, n, ho, width)[..., :wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo) view
     out = np.empty(y4.shape, y2.dtype)
@@ -275,7 +213,7 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     Stride 1, padding <= dilation*(k-1) and O <= C: a "full" correlation of dY with the flipped
     kernel, i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the
     transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``g2``: dY already in
-    that GEMM's layout (:func:`to_channels_first`), when the caller has it.
+    that GEMM's layout (:func:`to_gemm_layout`), when the caller has it.
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]
@@ -287,12 +225,12 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     # the full correlation copies O*kH*kW columns, the transpose path writes C*kH*kW and then
     # scatters them: take the full correlation only where it does not copy more
     if geo.sh == geo.sw == 1 and min(pads) >= 0 and g.shape[1] <= c:
-        full = Geometry(geo.kh, geo.kw, 1, 1, geo.dh, geo.dw, *pads)
+        full = geo._replace(sh=1, sw=1, pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
-        return from_channels_first(y2, n, h, wd, width)
+        return from_gemm_layout(y2, n, h, wd, width)
     width = column_width(geo, wd, wo)
     if g2 is None:
-        g2 = to_channels_first(g, width)
+        g2 = to_gemm_layout(g, width)
     return col2im(conv_gemm_t(w, g2, groups), x_shape, geo, ho, width)
 
 
@@ -304,7 +242,7 @@ def _bias_grad(g: np.ndarray) -> np.ndarray:
 
 
 # --8<-- [start:conv2d_op]
-@register_op(strategy=builtin_strategy("conv2d_inputs"), linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2))
 class Conv2d(Op):
     """2-D cross-correlation: ``y[n, o] = b[o] + sum_c W[o, c] * x[n, c]`` over each window."""
 
@@ -316,18 +254,18 @@ class Conv2d(Op):
         if b is not None:
             y2 += b[:, None]
         ctx.w, ctx.x_shape, ctx.width = w, x.shape, width
+        ctx.geo, ctx.groups = geometry, groups
         if ctx.needs_input_grad and ctx.needs_input_grad[1]:
             ctx.cols = cols  # only the weight gradient needs the columns
-        return from_channels_first(y2, x.shape[0], ho, wo, width)
+        return from_gemm_layout(y2, x.shape[0], ho, wo, width)
 
     @staticmethod
     def vjp(ctx, g):
-        geo, groups = ctx.attrs["geometry"], ctx.attrs["groups"]
-        need = ctx.needs_input_grad
+        geo, groups, need = ctx.geo, ctx.groups, ctx.needs_input_grad
         gx = gw = gb = None
         # dY in the GEMM layout (O, N*Ho*width): the weight gradient needs it, and the input
         # gradient reuses it (making its own only when the weight gradient is not wanted)
-        g2 = to_channels_first(g, ctx.width) if need[1] else None
+        g2 = to_gemm_layout(g, ctx.width) if need[1] else None
         if need[0]:
             gx = conv_input_grad(g, ctx.w, ctx.x_shape, geo, groups, g2)
         if need[1]:
@@ -340,7 +278,7 @@ class Conv2d(Op):
 # --8<-- [end:conv2d_op]
 
 
-@register_op(strategy=builtin_strategy("conv_transpose2d_inputs"), linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2))
 class ConvTranspose2d(Op):
     """The adjoint of conv2d in its input: each input pixel scatters ``W`` into the output."""
 
@@ -348,28 +286,25 @@ class ConvTranspose2d(Op):
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, geometry, groups=1, out_hw):
-        n, _, h, wd = x.shape
         c_out = w.shape[1] * groups
-        y = conv_input_grad(x, w, (n, c_out, *out_hw), geometry, groups)
+        y = conv_input_grad(x, w, (x.shape[0], c_out, *out_hw), geometry, groups)
         if b is not None:
             y += b[:, None, None]
-        ctx.w, ctx.x = w, x
+        ctx.w, ctx.x, ctx.geo, ctx.groups = w, x, geometry, groups
         return y
 
     @staticmethod
     def vjp(ctx, g):
-        geo, groups = ctx.attrs["geometry"], ctx.attrs["groups"]
-        need = ctx.needs_input_grad
-        x = ctx.x
+        geo, groups, need, x = ctx.geo, ctx.groups, ctx.needs_input_grad, ctx.x
         n, _, h, wd = x.shape
         # conv2d's forward on dY. Only the first H x W windows: with an output_padding >= stride
         # (allowed when < dilation) dY has room for more.
         y2, gcols, (_, _, width) = conv_forward(g, ctx.w, geo, groups, (h, wd))
         gx = gw = gb = None
         if need[0]:
-            gx = from_channels_first(y2, n, h, wd, width)
+            gx = from_gemm_layout(y2, n, h, wd, width)
         if need[1]:
-            gw = weight_grad(to_channels_first(x, width), gcols, ctx.w.shape, groups)
+            gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups)
         if len(need) > 2 and need[2]:
             gb = _bias_grad(g)
         return (gx, gw, gb)[: len(need)]

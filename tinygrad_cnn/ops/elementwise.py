@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+@register_op(linear_in=(0, 1))
 class Add(Op):
     name = "add"
 
@@ -31,7 +31,7 @@ class Add(Op):
         return g, g
 
 
-@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+@register_op(linear_in=(0, 1))
 class Sub(Op):
     name = "sub"
 
@@ -44,7 +44,7 @@ class Sub(Op):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-@register_op(strategy=builtin_strategy("binary_inputs"), linear_in=(0, 1))
+@register_op(linear_in=(0, 1))
 class Mul(Op):
     name = "mul"
 
@@ -59,7 +59,7 @@ class Mul(Op):
         return (g * ctx.b if na else None), (g * ctx.a if nb else None)
 
 
-@register_op(strategy=builtin_strategy("div_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Div(Op):
     name = "div"
 
@@ -76,7 +76,7 @@ class Div(Op):
         return (ga if na else None), (-ga * ctx.out if nb else None)
 
 
-@register_op(strategy=builtin_strategy("unary_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Neg(Op):
     name = "neg"
 
@@ -89,7 +89,7 @@ class Neg(Op):
         return (-g,)
 
 
-@register_op(strategy=builtin_strategy("pow_inputs"))
+@register_op
 class Pow(Op):
     """``a ** b``; the exponent's gradient ``out * log(a)`` is computed only when it is needed."""
 
@@ -110,7 +110,7 @@ class Pow(Op):
         return ga, gb
 
 
-@register_op(strategy=builtin_strategy("unary_inputs"))
+@register_op
 class Exp(Op):
     name = "exp"
 
@@ -124,7 +124,7 @@ class Exp(Op):
         return (g * ctx.out,)
 
 
-@register_op(strategy=builtin_strategy("positive_inputs"))
+@register_op
 class Log(Op):
     name = "log"
 
@@ -138,7 +138,7 @@ class Log(Op):
         return (g / ctx.a,)
 
 
-@register_op(strategy=builtin_strategy("positive_inputs"))
+@register_op
 class Sqrt(Op):
     name = "sqrt"
 
@@ -152,7 +152,7 @@ class Sqrt(Op):
         return (g / (2 * ctx.out),)
 
 
-@register_op(strategy=builtin_strategy("nonzero_inputs"), smooth=False)
+@register_op(smooth=False)
 class Abs(Op):
     name = "abs"
 
@@ -166,7 +166,7 @@ class Abs(Op):
         return (g * np.sign(ctx.a),)  # sign(0) == 0
 
 
-@register_op(strategy=builtin_strategy("nonzero_inputs"), smooth=False)
+@register_op(smooth=False)
 class Relu(Op):
     name = "relu"
 
@@ -180,7 +180,7 @@ class Relu(Op):
         return (g * ctx.mask,)  # gradient 0 at a == 0
 
 
-@register_op(strategy=builtin_strategy("unary_inputs"))
+@register_op
 class Sigmoid(Op):
     name = "sigmoid"
 
@@ -196,7 +196,7 @@ class Sigmoid(Op):
         return (g * s * (1 - s),)
 
 
-@register_op(strategy=builtin_strategy("unary_inputs"))
+@register_op
 class Tanh(Op):
     name = "tanh"
 
@@ -218,7 +218,7 @@ def _split_ties(ctx, g, first_wins):
     return ga, gb
 
 
-@register_op(strategy=builtin_strategy("untied_pair_inputs"), smooth=False)
+@register_op(smooth=False)
 class Maximum(Op):
     name = "maximum"
 
@@ -232,7 +232,7 @@ class Maximum(Op):
         return _split_ties(ctx, g, ctx.first)
 
 
-@register_op(strategy=builtin_strategy("untied_pair_inputs"), smooth=False)
+@register_op(smooth=False)
 class Minimum(Op):
     name = "minimum"
 
@@ -246,7 +246,7 @@ class Minimum(Op):
         return _split_ties(ctx, g, ctx.first)
 
 
-@register_op(strategy=builtin_strategy("clip_inputs"), smooth=False)
+@register_op(smooth=False)
 class Clip(Op):
     """Clamp to ``[min, max]`` (either may be None); the gradient passes where min <= a <= max."""
 
@@ -267,7 +267,7 @@ class Clip(Op):
         return (g * ctx.inside,)
 
 
-@register_op(strategy=builtin_strategy("where_inputs"), linear_in=(1, 2))
+@register_op(linear_in=(1, 2))
 class Where(Op):
     """``where(cond, a, b)``: ``a`` where cond is true, else ``b`` (all three broadcast)."""
 
@@ -285,7 +285,7 @@ class Where(Op):
         return None, (np.where(c, g, 0) if na else None), (np.where(c, 0, g) if nb else None)
 
 
-@register_op(strategy=builtin_strategy("unary_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Clone(Op):
     name = "clone"
 
@@ -298,7 +298,7 @@ class Clone(Op):
         return (g,)
 
 
-@register_op(strategy=builtin_strategy("cast_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Cast(Op):
     """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
 

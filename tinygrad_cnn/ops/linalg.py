@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(strategy=builtin_strategy("matmul_inputs"), linear_in=(0, 1))
+@register_op(linear_in=(0, 1))
 class MatMul(Op):
     """``a @ b``. A 1-D ``a`` is a row vector and a 1-D ``b`` a column vector, dropped from the
     result; leading (batch) dimensions broadcast and the engine sums their gradients back."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
 def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
@@ -12,7 +12,7 @@ def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-@register_op(strategy=builtin_strategy("softmax_inputs"))
+@register_op
 class Softmax(Op):
     name = "softmax"
 
@@ -28,7 +28,7 @@ class Softmax(Op):
         return (s * (g - np.sum(g * s, axis=ctx.axis, keepdims=True)),)
 
 
-@register_op(strategy=builtin_strategy("softmax_inputs"))
+@register_op
 class LogSoftmax(Op):
     name = "log_softmax"
 
@@ -43,7 +43,7 @@ class LogSoftmax(Op):
         return (g - np.exp(ctx.out) * np.sum(g, axis=ctx.axis, keepdims=True),)
 
 
-@register_op(strategy=builtin_strategy("cross_entropy_inputs"))
+@register_op
 class CrossEntropy(Op):
     """Mean/sum/per-sample ``-log softmax(logits)[target]`` for logits (N, C), target (N,) ints.
 
@@ -57,7 +57,7 @@ class CrossEntropy(Op):
         logp = _log_softmax(logits, 1)
         rows = np.arange(len(target))
         losses = -logp[rows, target]
-        ctx.logp, ctx.target = logp, target
+        ctx.logp, ctx.target, ctx.reduction = logp, target, reduction
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
@@ -67,9 +67,8 @@ class CrossEntropy(Op):
     def vjp(ctx, g):
         grad = np.exp(ctx.logp)  # softmax, (N, C)
         grad[np.arange(len(ctx.target)), ctx.target] -= 1
-        reduction = ctx.attrs["reduction"]
-        if reduction == "none":
+        if ctx.reduction == "none":
             grad *= g[:, None]
         else:
-            grad *= g / len(ctx.target) if reduction == "mean" else g
+            grad *= g / len(ctx.target) if ctx.reduction == "mean" else g
         return grad, None

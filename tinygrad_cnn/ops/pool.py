@@ -11,27 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.ops import workspace
-from tinygrad_cnn.ops.conv import Geometry, pad_nchw, strided_slice
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
-
-
-def pool_out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """PyTorch's output size; with ceil_mode the last window must start inside input or left pad."""
-    span = size + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
-
-
-def pool_geometry(h, w, kernel, stride, padding, dilation, ceil_mode):
-    """The Geometry (with any extra bottom/right padding ceil_mode needs) and Ho, Wo."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    ho = pool_out_size(h, kh, sh, ph, dh, ceil_mode)
-    wo = pool_out_size(w, kw, sw, pw, dw, ceil_mode)
-    extra_h = max(0, (ho - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph))
-    extra_w = max(0, (wo - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
-    return Geometry(kh, kw, sh, sw, dh, dw, ph, ph + extra_h, pw, pw + extra_w), ho, wo
+from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
 def _window_counts(k, s, p, out, lo, hi):
@@ -40,7 +21,7 @@ def _window_counts(k, s, p, out, lo, hi):
     return np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 0, None)
 
 
-def avg_divisor(h, w, geo, ho, wo, count_include_pad):
+def avg_divisor(h: int, w: int, geo: Geometry, ho: int, wo: int, count_include_pad: bool):
     """(Ho, Wo) divisors: window sizes clipped to the padded input, or to the input alone."""
     ph, pw = (geo.pt, geo.pl) if count_include_pad else (0, 0)  # the padding that counts
     ch = _window_counts(geo.kh, geo.sh, geo.pt, ho, -ph, h + ph)
@@ -49,19 +30,23 @@ def avg_divisor(h, w, geo, ho, wo, count_include_pad):
 
 
 # --8<-- [start:pool_op]
-@register_op(strategy=builtin_strategy("pool2d_inputs"), smooth=False)
+@register_op(smooth=False)
 class Pool2d(Op):
-    """Max or average pooling; ``mode`` is "max" or "average"."""
+    """Max or average pooling; ``mode`` is "max" or "average".
+
+    ``geometry`` holds the windows; with ``ceil_mode`` its bottom/right padding already includes
+    the extra rows and columns the last windows need (``Geometry.fitted``). Only the symmetric
+    part (top and left) counts towards ``count_include_pad``.
+    """
 
     name = "pool2d"
 
     @staticmethod
-    def forward(
-        ctx, x, *, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, mode
-    ):
+    def forward(ctx, x, *, geometry, mode, count_include_pad=True):
+        geo = geometry
         n, c, h, w = x.shape
-        geo, ho, wo = pool_geometry(h, w, kernel_size, stride, padding, dilation, ceil_mode)
-        ctx.geo, ctx.hw, ctx.x_shape = geo, (ho, wo), x.shape
+        ho, wo = geo.out_size(h, w)
+        ctx.geo, ctx.hw, ctx.x_shape, ctx.max_mode = geo, (ho, wo), x.shape, mode == "max"
         if mode == "max":
             xp = pad_nchw(x, geo, fill=-np.inf)
             views = [xp[:, :, hs, ws] for _, _, hs, ws in geo.offsets(ho, wo)]  # (N, C, Ho, Wo)
@@ -91,8 +76,9 @@ class Pool2d(Op):
         geo, (ho, wo) = ctx.geo, ctx.hw
         n, c, h, w = ctx.x_shape
         hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
-        max_mode = ctx.attrs["mode"] == "max"
-        overlap = geo.sh < geo.dh * (geo.kh - 1) + 1 or geo.sw < geo.dw * (geo.kw - 1) + 1
+        max_mode = ctx.max_mode
+        span_h, span_w = geo.span
+        overlap = geo.sh < span_h or geo.sw < span_w
         # windows that tile the input exactly write every element below: no need to zero it
         exact = ho * geo.sh == hp and wo * geo.sw == wp
         tiles = exact and (geo.kh, geo.kw, geo.dh, geo.dw) == (geo.sh, geo.sw, 1, 1)
@@ -112,9 +98,7 @@ class Pool2d(Op):
                 cols[..., strided_slice(q, wo, geo.sw)] += gs
             for p in range(geo.kh):
                 acc[:, :, strided_slice(p, ho, geo.sh), :] += cols
-        if hp == h and wp == w:
-            return (acc,)
-        return (acc[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy(),)
+        return (acc if (hp, wp) == (h, w) else crop(acc, geo, h, w),)
 
 
 # --8<-- [end:pool_op]

@@ -1,4 +1,4 @@
-"""Reductions over ``axis`` (None, an int, or a tuple of ints) with ``keepdims``.
+"""Reductions over ``axis`` (a sorted tuple of dims, normalized by functional) with ``keepdims``.
 
 Tie policy of ``max``/``min``: tied extremes share the gradient equally (as ``torch.amax`` does),
 so the gradients of a window's tied maxima sum to its upstream gradient.
@@ -8,26 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
-
-
-def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
-    """``axis`` as a sorted tuple of non-negative ints; ValueError naming the op otherwise."""
-    if axis is None:
-        return tuple(range(ndim))
-    if type(axis) is int and -ndim <= axis < ndim:  # the common case, fast
-        return (axis % ndim,)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
-            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: axis {axis!r} repeats a dimension")
-    return tuple(sorted(out)) if ndim else ()
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
 def _expand(g: np.ndarray, ctx) -> np.ndarray:
@@ -35,7 +16,7 @@ def _expand(g: np.ndarray, ctx) -> np.ndarray:
     return g if ctx.keepdims else np.expand_dims(g, ctx.axes)
 
 
-@register_op(strategy=builtin_strategy("reduce_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Sum(Op):
     name = "sum"
 
@@ -49,7 +30,7 @@ class Sum(Op):
         return (np.broadcast_to(_expand(g, ctx), ctx.shape),)
 
 
-@register_op(strategy=builtin_strategy("reduce_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Mean(Op):
     name = "mean"
 
@@ -65,7 +46,7 @@ class Mean(Op):
 
 
 class _Extreme(Op):
-    reduce = staticmethod(np.maximum.reduce)
+    """max and min: the subclass names its ``reduce`` ufunc method."""
 
     @classmethod
     def forward(cls, ctx, a, *, axis=None, keepdims=False):
@@ -81,19 +62,19 @@ class _Extreme(Op):
         return (mask * (_expand(g, ctx) / count).astype(g.dtype, copy=False),)
 
 
-@register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
+@register_op(smooth=False)
 class Max(_Extreme):
     name = "max"
     reduce = staticmethod(np.maximum.reduce)
 
 
-@register_op(strategy=builtin_strategy("distinct_reduce_inputs"), smooth=False)
+@register_op(smooth=False)
 class Min(_Extreme):
     name = "min"
     reduce = staticmethod(np.minimum.reduce)
 
 
-@register_op(strategy=builtin_strategy("reduce_inputs"))
+@register_op
 class LogSumExp(Op):
     """``log(sum(exp(a)))`` computed stably by shifting by the maximum."""
 
@@ -112,7 +93,7 @@ class LogSumExp(Op):
         return (_expand(g, ctx) * np.exp(ctx.a - ctx.out),)  # g * softmax(a)
 
 
-@register_op(strategy=builtin_strategy("var_inputs"))
+@register_op
 class Var(Op):
     """Variance ``sum((a - mean)**2) / (N - correction)``; correction=1 (unbiased) by default."""
 

@@ -16,16 +16,21 @@ An op is a class with two static methods and a few declarations::
             return (g * ctx.factor,)
 
 ``Op.apply(*tensors, **attrs)`` runs it on Tensors. The engine, not the op, handles the rest:
-inputs that need no gradient (``ctx.needs_input_grad`` says which), un-broadcasting a gradient
-returned at the output's broadcast shape, checking each gradient's shape and dtype, accumulation,
-and freeing what ``ctx`` holds after backward. An input or output array the op keeps on ``ctx``
-(the same object, not a copy or view) has its version checked at backward, so changing it in
-place in between is a clear error rather than a wrong gradient.
+inputs that need no gradient, un-broadcasting a gradient returned at the output's broadcast
+shape, checking each gradient's shape and dtype, accumulation, and freeing what ``ctx`` holds
+after backward. An input or output array the op keeps on ``ctx`` (the same object, not a copy or
+view) has its version checked at backward, so changing it in place in between is a clear error
+rather than a wrong gradient.
+
+What ``vjp`` may read on ``ctx``: what ``forward`` saved there, and ``ctx.needs_input_grad`` (one
+bool per input: skip the gradients nobody needs). Everything else on ``ctx`` is the engine's
+(``inputs``, ``attrs``, ``scope``, ...): an op keeps the attributes it needs by saving them.
 
 Declarations used by the property tests (:mod:`tinygrad_cnn.testing`):
 
 - ``strategy``: a zero-argument callable returning a hypothesis strategy of
-  :class:`tinygrad_cnn.testing.OpCase` (valid arrays and attributes). Required.
+  :class:`tinygrad_cnn.testing.OpCase` (valid arrays and attributes). Required for your own ops;
+  the built-in ops have theirs in ``tinygrad_cnn.testing.builtin``, keyed by op name.
 - ``linear_in``: the input positions in which the op is linear with the others fixed; those get
   the exact adjoint test ``<f(x), g> == <x, vjp(g)>``.
 - ``smooth``: False for ops with kinks or ties (relu, max, ...); their strategy must draw inputs
@@ -39,8 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_cnn import autograd
-from tinygrad_cnn.autograd import Node, apply
+from tinygrad_cnn.autograd import Node, apply, lift
 
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
@@ -65,11 +69,12 @@ class Op:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
-        """Apply the op to Tensors (non-Tensors are converted), recording it for backward."""
-        tensor = autograd._Tensor
-        inputs = tuple([t if isinstance(t, tensor) else tensor(t) for t in inputs])
-        return apply(cls, inputs, attrs)
+    def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
+        """Apply the op to Tensors, recording it for backward. Other inputs are lifted by the
+        rule ``functional`` uses (:func:`tinygrad_cnn.autograd.lift`): a Python number takes
+        the dtype of the first Tensor, so ``Mul.apply(x16, 2.0)`` stays float16 as
+        ``x16 * 2.0`` does."""
+        return apply(cls, lift(inputs), attrs)
 
 
 def register_op(
@@ -118,16 +123,3 @@ def get_op(name: str) -> type[Op]:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"no op named {name!r}; registered: {sorted(REGISTRY)}") from None
-
-
-def builtin_strategy(name: str) -> Callable[[], Any]:
-    """A lazy reference to ``tinygrad_cnn.testing.<name>``: hypothesis is imported only in tests."""
-
-    def make() -> Any:
-        from tinygrad_cnn import testing
-
-        return getattr(testing, name)()
-
-    make.__name__ = name
-    make.__qualname__ = f"testing.{name}"
-    return make

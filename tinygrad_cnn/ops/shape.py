@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.ops.registry import Op, builtin_strategy, register_op
+from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(strategy=builtin_strategy("reshape_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Reshape(Op):
     name = "reshape"
 
@@ -25,7 +25,7 @@ class Reshape(Op):
         return (g.reshape(ctx.shape),)
 
 
-@register_op(strategy=builtin_strategy("transpose_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Transpose(Op):
     """Permute the axes (``axes`` is a full permutation)."""
 
@@ -41,7 +41,7 @@ class Transpose(Op):
         return (g.transpose(np.argsort(ctx.axes)),)
 
 
-@register_op(strategy=builtin_strategy("broadcast_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class BroadcastTo(Op):
     """Broadcast to ``shape`` (a read-only view); the engine sums the gradient back down."""
 
@@ -61,7 +61,7 @@ def is_advanced(index) -> bool:
     return any(isinstance(i, np.ndarray) for i in index)
 
 
-@register_op(strategy=builtin_strategy("getitem_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class GetItem(Op):
     """``a[index]``: basic and integer/boolean-array indexing. Repeated indices accumulate."""
 
@@ -82,7 +82,7 @@ class GetItem(Op):
         return (out,)
 
 
-@register_op(strategy=builtin_strategy("concatenate_inputs"), linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2))
 class Concatenate(Op):
     name = "concatenate"
 
@@ -97,7 +97,7 @@ class Concatenate(Op):
         return tuple(np.split(g, ctx.splits, axis=ctx.axis))
 
 
-@register_op(strategy=builtin_strategy("stack_inputs"), linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2))
 class Stack(Op):
     name = "stack"
 
@@ -112,7 +112,7 @@ class Stack(Op):
         return tuple(g[i] for i in range(g.shape[0]))
 
 
-@register_op(strategy=builtin_strategy("pad_inputs"), linear_in=(0,))
+@register_op(linear_in=(0,))
 class Pad(Op):
     """Constant padding; ``widths`` is NumPy's ((before, after), ...) per dimension."""
 

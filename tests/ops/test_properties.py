@@ -5,20 +5,34 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_cnn import REGISTRY, Tensor, gradcheck, testing
+from tinygrad_cnn import REGISTRY, Op, Tensor, gradcheck, testing
+from tinygrad_cnn.testing.builtin import STRATEGIES
 
 OPS = sorted(REGISTRY)
 
 
 def op_cases(name):
-    strategy = REGISTRY[name].strategy
-    assert strategy is not None, f"op '{name}' is registered without a hypothesis strategy"
-    return strategy()
+    return testing.strategy_for(REGISTRY[name])
 
 
 def test_every_registered_op_has_a_strategy():
-    missing = [name for name, op in REGISTRY.items() if op.strategy is None]
+    missing = [n for n, op in REGISTRY.items() if op.strategy is None and n not in STRATEGIES]
     assert not missing, f"ops registered without a strategy: {missing}"
+
+
+def test_every_built_in_strategy_names_a_registered_op():
+    unknown = sorted(set(STRATEGIES) - set(REGISTRY))
+    assert not unknown, f"strategies for ops that are not registered: {unknown}"
+
+
+def test_ops_name_no_strategy_and_a_missing_one_is_a_clear_error():
+    assert all(REGISTRY[n].strategy is None for n in STRATEGIES)  # the ops know nothing of tests
+
+    class Orphan(Op):
+        name = "orphan"
+
+    with pytest.raises(LookupError, match="op 'orphan' has no hypothesis strategy"):
+        testing.strategy_for(Orphan)
 
 
 def test_registry_holds_the_core_ops():
@@ -93,8 +107,6 @@ def test_forward_records_nothing_under_no_grad(name, data):
 
 
 def test_the_adjoint_check_catches_a_wrong_vjp():
-    from tinygrad_cnn.ops.registry import Op
-
     class Wrong(Op):  # not registered: a scaled forward with an unscaled vjp
         name = "wrong_scale"
         linear_in = (0,)

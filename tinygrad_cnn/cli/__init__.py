@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
+from pathlib import Path
+from types import ModuleType
+
+# The benchmark code lives in the source checkout's benchmarks/ folder, not in the package.
+BENCH_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_conv.py"
+
+
+def load_bench() -> ModuleType:
+    """benchmarks/bench_conv.py as a module (it exists in a source checkout only)."""
+    if not BENCH_FILE.is_file():
+        raise SystemExit(
+            f"bench: {BENCH_FILE} not found; the benchmarks ship with the source checkout "
+            "(git clone), not with an installed package"
+        )
+    spec = importlib.util.spec_from_file_location("bench_conv", BENCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tinygrad_cnn.cli import train
+
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    from tinygrad_cnn import train as train_module
-
     t = sub.add_parser("train", help="train the classic CNN (default: the embedded digits)")
-    train_module.add_arguments(t)
+    train.add_arguments(t)
     g = sub.add_parser("graph", help="draw the default CNN's training step")
     g.add_argument("--out", metavar="DIR", default=".")
     g.add_argument("--seed", type=int, default=0)
@@ -23,13 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "train":
-        train_module.train(args)
+        train.run(args)
     elif args.command == "graph":
-        train_module.graph_command(args)
+        train.graph_command(args)
     else:
-        from tinygrad_cnn.bench import run
-
-        run(args.repeat, args.quick)
+        load_bench().run(args.repeat, args.quick)
     return 0
 
 

@@ -1,25 +1,14 @@
-"""Hypothesis strategies for op inputs, and the checks the property tests run on every op.
+"""The hypothesis strategies of the built-in ops, and :data:`STRATEGIES`, the one map from an op's
+name to its strategy.
 
-Public, so you can property-test ops you register yourself::
-
-    from hypothesis import given
-    from tinygrad_cnn import testing
-
-    @given(case=MyOp.strategy())
-    def test_my_op(case):
-        testing.check_op(MyOp, case)
-
-A strategy draws an :class:`OpCase`: the op's array inputs (float64 for the differentiable ones)
-and its keyword attributes, exactly as ``Op.forward`` receives them. Strategies are valid by
-construction (shapes are drawn first, then everything derived from them), and the strategies of
-non-smooth ops keep values away from kinks and ties, so finite differences are meaningful.
-
-Needs ``hypothesis`` (the ``dev`` extra).
+Built-in ops name no strategy themselves (the ops know nothing of testing);
+:func:`strategy_for` finds an op's strategy: the one its ``register_op`` gave, else the one here.
+A test fails if a registered op has neither, or if a name here matches no registered op.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis.extra.numpy as hnp
@@ -27,76 +16,20 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from tinygrad_cnn.gradcheck import gradcheck
-from tinygrad_cnn.ops.registry import Op
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.ops.geometry import Geometry, out_size
+from tinygrad_cnn.ops.registry import REGISTRY, Op
+from tinygrad_cnn.testing.checks import OpCase
+from tinygrad_cnn.testing.strategies import (
+    away_from_zero,
+    axes,
+    broadcast_pair,
+    distinct,
+    floats,
+    on_grid,
+    shapes,
+)
 
-
-@dataclasses.dataclass
-class OpCase:
-    """One valid call of an op: ``op.forward(ctx, *args, **attrs)``."""
-
-    args: tuple[np.ndarray, ...]
-    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.args)
-        return f"OpCase(args=[{shapes}], attrs={self.attrs!r})"
-
-
-# -- building blocks ---------------------------------------------------------------------------
-
-
-def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
-    return hnp.array_shapes(
-        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
-    )
-
-
-def floats(shape, lo: float = -2.0, hi: float = 2.0):
-    """float64 arrays of ``shape`` with values in ``[lo, hi]``."""
-    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False, width=64))
-
-
-def away_from_zero(shape, lo: float = 0.1, hi: float = 2.0):
-    """float64 arrays whose values have ``lo <= |x| <= hi``."""
-    mag = st.floats(lo, hi, width=64)
-    return hnp.arrays(np.float64, shape, elements=st.one_of(mag, mag.map(lambda x: -x)))
-
-
-def on_grid(shape, offset: float = 0.0, step: float = 0.5, k: int = 6):
-    """float64 arrays with values ``offset + step * j`` for integer ``|j| <= k``.
-
-    Two grids with different offsets never meet, which keeps comparisons away from ties.
-    """
-    return hnp.arrays(
-        np.float64, shape, elements=st.integers(-k, k).map(lambda j: offset + step * j)
-    )
-
-
-@st.composite
-def distinct(draw, shape, step: float = 0.25):
-    """float64 arrays of ``shape`` whose values are pairwise at least ``step`` apart."""
-    n = int(np.prod(shape))
-    perm = draw(st.permutations(range(n)))
-    return (np.array(perm, dtype=np.float64).reshape(shape) - n / 2) * step
-
-
-def broadcast_pair(min_dims: int = 0, max_dims: int = 3):
-    return hnp.mutually_broadcastable_shapes(
-        num_shapes=2, min_dims=min_dims, max_dims=max_dims, max_side=4
-    )
-
-
-@st.composite
-def axes(draw, ndim: int):
-    """A normalized ``axis`` attribute: a sorted tuple of distinct dims (possibly all)."""
-    if ndim == 0:
-        return ()
-    return tuple(sorted(draw(st.sets(st.integers(0, ndim - 1), min_size=1))))
-
-
-# -- strategies of the built-in ops ------------------------------------------------------------
+# -- elementwise, reductions, shape, linear algebra ---------------------------------------------
 
 
 def unary_inputs():
@@ -253,89 +186,6 @@ def matmul_inputs(draw):
     return OpCase((draw(floats(sa)), draw(floats(sb))))
 
 
-# -- the checks --------------------------------------------------------------------------------
-
-
-def _inputs(case: OpCase, dtype: Any = None) -> list[Tensor]:
-    out = []
-    for a in case.args:
-        if a.dtype.kind == "f":
-            out.append(Tensor(a if dtype is None else a.astype(dtype), requires_grad=True))
-        else:
-            out.append(Tensor(a))
-    return out
-
-
-def _upstream(shape: tuple[int, ...], dtype: Any, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def check_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
-    """The op's VJP agrees with central differences in float64 (raises GradcheckError)."""
-    gradcheck(lambda *xs: op.apply(*xs, **case.attrs), _inputs(case), **tolerances)
-
-
-def check_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
-    """For each input ``x`` the op is linear (or affine) in, with the others held fixed:
-    ``<f(x) - f(0), g> == <x, vjp(g)>``. Subtracting ``f(0)`` removes the part that does not
-    depend on ``x`` (``b`` in ``a + b``), so the test is exact for every such op."""
-    for i in op.linear_in:
-        if i >= len(case.args) or case.args[i].dtype.kind != "f":
-            continue
-        xs = [Tensor(a) for a in case.args]
-        xs[i].requires_grad_(True)
-        out = op.apply(*xs, **case.attrs)
-        zeroed = [Tensor(np.zeros_like(a) if k == i else a) for k, a in enumerate(case.args)]
-        offset = op.apply(*zeroed, **case.attrs).data
-        g = _upstream(out.shape, np.float64, seed=i)
-        out.backward(g)
-        lhs = float(np.sum((out.data - offset) * g))
-        rhs = float(np.sum(case.args[i] * xs[i].grad.data))
-        # rounding scales with the terms before cancellation, not with their difference
-        scale = float(np.sum(np.abs(out.data * g)) + np.sum(np.abs(offset * g))) + 1e-300
-        if abs(lhs - rhs) > rtol * scale:
-            raise AssertionError(
-                f"op '{op.name}': adjoint test failed for input {i}: <f(x) - f(0), g> = {lhs!r} "
-                f"but <x, vjp(g)> = {rhs!r}"
-            )
-
-
-def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> None:
-    """Inputs and the upstream gradient are not mutated; gradients do not share memory with them
-    or with each other; the output and the gradients keep the inputs' dtype (run in ``dtype``)."""
-    xs = _inputs(case, dtype)
-    before = [x.data.copy() for x in xs]
-    out = op.apply(*xs, **case.attrs)
-    expected = np.dtype(case.attrs.get("dtype", dtype))  # a cast op names its output dtype
-    if out.dtype != expected:
-        raise AssertionError(
-            f"op '{op.name}': output dtype {out.dtype} for {np.dtype(dtype)} inputs"
-        )
-    g = _upstream(out.shape, dtype)
-    g_before = g.copy()
-    out.backward(g)
-    for i, (x, b) in enumerate(zip(xs, before)):
-        if not np.array_equal(x.data, b):
-            raise AssertionError(f"op '{op.name}': input {i} was mutated")
-    if not np.array_equal(g, g_before):
-        raise AssertionError(f"op '{op.name}': the upstream gradient was mutated")
-    grads = [x.grad.data for x in xs if x.requires_grad]
-    arrays = [x.data for x in xs] + [g, out.data]
-    for i, gr in enumerate(grads):
-        if gr.dtype != np.dtype(dtype):
-            raise AssertionError(f"op '{op.name}': gradient {i} has dtype {gr.dtype}")
-        for other in arrays + grads[:i]:
-            if gr.size and np.shares_memory(gr, other):
-                raise AssertionError(f"op '{op.name}': gradient {i} shares memory")
-
-
-def check_op(op: type[Op], case: OpCase) -> None:
-    """All of the above: finite differences, adjoint (linear inputs), invariants."""
-    check_vjp(op, case)
-    check_adjoint(op, case)
-    check_invariants(op, case)
-
-
 # -- convolution and pooling: draw the output size and the geometry, derive the input size ------
 
 
@@ -368,8 +218,6 @@ def _conv_arrays(draw, x_shape, w_shape, bias_size):
 
 @st.composite
 def conv2d_inputs(draw):
-    from tinygrad_cnn.ops.conv import Geometry
-
     groups = draw(st.integers(1, 3))
     c_in_g, c_out_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     n = draw(st.integers(1, 2))
@@ -377,38 +225,33 @@ def conv2d_inputs(draw):
     kw, sw, dw, pl, pr, w, _ = draw(_axis_geometry())
     c_out = c_out_g * groups
     args = draw(_conv_arrays((n, c_in_g * groups, h, w), (c_out, c_in_g, kh, kw), c_out))
-    geo = Geometry(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr)
+    geo = Geometry.from_args((kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw))
     return OpCase(args, {"geometry": geo, "groups": groups})
 
 
 @st.composite
 def conv_transpose2d_inputs(draw):
-    from tinygrad_cnn.ops.conv import Geometry
-
     groups = draw(st.integers(1, 3))
     c_in_g, c_out_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     n = draw(st.integers(1, 2))
-    hw, geo_axes = [], []
-    for _ in range(2):  # per axis: the conv2d this transposes maps `size` back to `out`
-        k, s, d, p, _, _, out = draw(_axis_geometry(max_pad=0))
+    axes = []
+    for _ in range(2):  # per axis: the conv2d this transposes maps the output back to `out`
+        k, s, d, _, _, _, out = draw(_axis_geometry(max_pad=0))
         p = draw(st.integers(0, (d * (k - 1)) // 2))
-        op = draw(st.integers(0, max(s, d) - 1))
-        size = (out - 1) * s - 2 * p + d * (k - 1) + op + 1
-        if size < 1:
-            p, size = 0, (out - 1) * s + d * (k - 1) + op + 1
-        hw.append(size)
-        geo_axes.append((k, s, d, p, out))
-    (kh, sh, dh, ph, h), (kw, sw, dw, pw, w) = geo_axes
+        extra = draw(st.integers(0, max(s, d) - 1))  # output_padding
+        if Geometry.from_args(k, s, p, d).transposed_size(out, out, (extra, extra))[0] < 1:
+            p = 0
+        axes.append((k, s, d, p, out, extra))
+    (kh, sh, dh, ph, h, eh), (kw, sw, dw, pw, w, ew) = axes
+    geo = Geometry.from_args((kh, kw), (sh, sw), (ph, pw), (dh, dw))
     x_shape, w_shape = (n, c_in_g * groups, h, w), (c_in_g * groups, c_out_g, kh, kw)
     args = draw(_conv_arrays(x_shape, w_shape, c_out_g * groups))
-    geo = Geometry(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw)
-    return OpCase(args, {"geometry": geo, "groups": groups, "out_hw": tuple(hw)})
+    out_hw = geo.transposed_size(h, w, (eh, ew))
+    return OpCase(args, {"geometry": geo, "groups": groups, "out_hw": out_hw})
 
 
 @st.composite
 def pool2d_inputs(draw, mode=None):
-    from tinygrad_cnn.ops.pool import pool_out_size
-
     mode = mode or draw(st.sampled_from(["max", "average"]))
     dims = []
     for _ in range(2):
@@ -420,26 +263,19 @@ def pool2d_inputs(draw, mode=None):
         dims.append((k, s, d, p, size))
     ceil_mode = draw(st.booleans())
     for k, s, d, p, size in dims:
-        if pool_out_size(size, k, s, p, d, ceil_mode) < 1:
+        if out_size(size, k, s, d, p, p, ceil_mode) < 1:
             ceil_mode = False
     for k, s, d, p, size in dims:
         # with dilation, a window can fall entirely on padding: its max is -inf (as in PyTorch)
         # and it has no gradient to check, so such geometries are not drawn
-        for i in range(pool_out_size(size, k, s, p, d, ceil_mode)):
+        for i in range(out_size(size, k, s, d, p, p, ceil_mode)):
             assume(any(0 <= i * s - p + j * d < size for j in range(k)))
     (kh, sh, dh, ph, h), (kw, sw, dw, pw, w) = dims
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
     # max pooling: distinct values, so no window has a tie and finite differences are exact
     x = draw(distinct(shape)) if mode == "max" else draw(floats(shape, -1.0, 1.0))
-    attrs = {
-        "kernel_size": (kh, kw),
-        "stride": (sh, sw),
-        "padding": (ph, pw),
-        "dilation": (dh, dw),
-        "ceil_mode": ceil_mode,
-        "count_include_pad": draw(st.booleans()),
-        "mode": mode,
-    }
+    geo = Geometry.from_args((kh, kw), (sh, sw), (ph, pw), (dh, dw)).fitted(h, w, ceil_mode)
+    attrs = {"geometry": geo, "mode": mode, "count_include_pad": draw(st.booleans())}
     return OpCase((x,), attrs)
 
 
@@ -458,3 +294,59 @@ def cross_entropy_inputs(draw):
     logits = draw(floats((n, c), -3.0, 3.0))
     target = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
     return OpCase((logits, target), {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))})
+
+
+STRATEGIES: dict[str, Callable[[], Any]] = {
+    "add": binary_inputs,
+    "sub": binary_inputs,
+    "mul": binary_inputs,
+    "div": div_inputs,
+    "neg": unary_inputs,
+    "pow": pow_inputs,
+    "exp": unary_inputs,
+    "log": positive_inputs,
+    "sqrt": positive_inputs,
+    "abs": nonzero_inputs,
+    "relu": nonzero_inputs,
+    "sigmoid": unary_inputs,
+    "tanh": unary_inputs,
+    "maximum": untied_pair_inputs,
+    "minimum": untied_pair_inputs,
+    "clip": clip_inputs,
+    "where": where_inputs,
+    "clone": unary_inputs,
+    "cast": cast_inputs,
+    "sum": reduce_inputs,
+    "mean": reduce_inputs,
+    "max": distinct_reduce_inputs,
+    "min": distinct_reduce_inputs,
+    "logsumexp": reduce_inputs,
+    "var": var_inputs,
+    "reshape": reshape_inputs,
+    "transpose": transpose_inputs,
+    "broadcast_to": broadcast_inputs,
+    "getitem": getitem_inputs,
+    "concatenate": concatenate_inputs,
+    "stack": stack_inputs,
+    "pad": pad_inputs,
+    "matmul": matmul_inputs,
+    "conv2d": conv2d_inputs,
+    "conv_transpose2d": conv_transpose2d_inputs,
+    "pool2d": pool2d_inputs,
+    "softmax": softmax_inputs,
+    "log_softmax": softmax_inputs,
+    "cross_entropy": cross_entropy_inputs,
+}
+
+
+def strategy_for(op: type[Op] | str) -> Any:
+    """The hypothesis strategy of ``op`` (an Op class or a registered name): the ``strategy``
+    given to ``register_op``, else the built-in one. LookupError if it has none."""
+    if isinstance(op, str):
+        op = REGISTRY[op]
+    make = op.strategy or STRATEGIES.get(op.name)
+    if make is None:
+        raise LookupError(
+            f"op '{op.name}' has no hypothesis strategy: pass strategy= to register_op"
+        )
+    return make()

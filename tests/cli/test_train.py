@@ -1,4 +1,4 @@
-"""The train and graph commands: outputs, determinism, resume, Ctrl-C."""
+"""fit() and the train and graph commands: outputs, determinism, resume, Ctrl-C."""
 
 import json
 import os
@@ -9,9 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_cnn import nn, optim
-from tinygrad_cnn import train as train_module
+from tinygrad_cnn import data, nn, optim
+from tinygrad_cnn import manual_seed as tg_seed
 from tinygrad_cnn.cli import main
+from tinygrad_cnn.cli.checkpoint import load_checkpoint
+from tinygrad_cnn.cli.train import Interrupted, fit
+from tinygrad_cnn.models import default_model
 
 pytest.importorskip("sklearn")
 
@@ -31,7 +34,7 @@ def test_train_writes_every_output(tmp_path):
     names = sorted(os.listdir(tmp_path))
     assert {"model.npz", "metrics.json", "checkpoint.npz", "curves.png"} <= set(names)
     assert "graph.svg" in names or "graph.dot" in names
-    model = train_module.default_model((1, 8, 8), 10).load(tmp_path / "model.npz")
+    model = default_model((1, 8, 8), 10).load(tmp_path / "model.npz")
     assert isinstance(model, nn.Sequential)
 
 
@@ -86,9 +89,9 @@ def test_ctrl_c_keeps_a_checkpoint_and_exits_130(tmp_path):
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130
     assert "interrupted" in out and "--resume" in out and "--epochs 500" in out
-    model = train_module.default_model((1, 8, 8), 10)
+    model = default_model((1, 8, 8), 10)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    epoch, history = train_module.load_checkpoint(str(tmp_path / "checkpoint.npz"), model, opt)
+    epoch, history = load_checkpoint(str(tmp_path / "checkpoint.npz"), model, opt)
     # the signal may land while epoch 2's checkpoint is being written: then epoch 1's stays
     assert epoch >= 1 and len(history) == epoch
     assert f"holds the state after epoch {epoch}" in out
@@ -101,14 +104,12 @@ def test_graph_command(tmp_path):
 
 
 def test_default_model_is_sized_for_the_input():
-    assert train_module.default_model((1, 28, 28), 10)[-1].in_features == 16 * 7 * 7
+    assert default_model((1, 28, 28), 10)[-1].in_features == 16 * 7 * 7
     with pytest.raises(ValueError, match="too small"):
-        train_module.default_model((1, 3, 3), 10)
+        default_model((1, 3, 3), 10)
 
 
 def test_train_on_mnist_idx_files(tmp_path):
-    from tinygrad_cnn import data
-
     rng = np.random.default_rng(0)
     folder = tmp_path / "mnist"
     folder.mkdir()
@@ -124,3 +125,45 @@ def test_train_on_mnist_idx_files(tmp_path):
     assert m["dataset"] == "mnist" and len(m["history"]) == 2
     with pytest.raises(SystemExit, match="needs --data"):
         main(["train", "--dataset", "mnist", "--out", str(tmp_path / "x")])
+
+
+def test_fit_is_a_library_function_that_resumes_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 1, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 3, 40)
+    ds = data.Dataset(x[:32], y[:32], x[32:], y[32:])
+
+    def model_and_opt():
+        tg_seed(0)
+        model = default_model((1, 8, 8), 3)
+        return model, optim.Adam(model.parameters(), lr=1e-3)
+
+    model, opt = model_and_opt()
+    straight = fit(model, opt, ds, 3, batch_size=8, seed=1)
+    assert [h["epoch"] for h in straight] == [1, 2, 3]
+
+    ckpt = str(tmp_path / "ckpt.npz")
+    model2, opt2 = model_and_opt()
+    fit(model2, opt2, ds, 1, batch_size=8, seed=1, checkpoint=ckpt)
+    model3, opt3 = model_and_opt()
+    start, history = load_checkpoint(ckpt, model3, opt3)
+    resumed = fit(model3, opt3, ds, 3, batch_size=8, seed=1, start_epoch=start, history=history)
+    assert [h["loss"] for h in resumed] == [h["loss"] for h in straight]
+    for (k, a), (_, b) in zip(model.state_dict().items(), model3.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+
+
+def test_fit_refuses_bad_arguments_and_reports_the_saved_epoch_on_ctrl_c(tmp_path, monkeypatch):
+    ds = data.Dataset(*(np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, np.int64)) * 2)
+    model = default_model((1, 8, 8), 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="fit: epochs and batch_size must be positive"):
+        fit(model, opt, ds, 0)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(opt, "step", interrupt)
+    with pytest.raises(Interrupted) as e:
+        fit(model, opt, ds, 2, checkpoint=str(tmp_path / "c.npz"))
+    assert e.value.epoch == 0 and isinstance(e.value, KeyboardInterrupt)

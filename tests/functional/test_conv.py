@@ -1,0 +1,57 @@
+"""F.conv2d and F.conv_transpose2d: PyTorch's conventions, dtypes, and clear errors."""
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import Tensor
+from tinygrad_cnn import functional as F
+
+
+@pytest.mark.parametrize("k, d", [(3, 1), (4, 1), (2, 3), (5, 2)])
+def test_same_padding_keeps_the_size(k, d):
+    x = Tensor(np.random.default_rng(0).standard_normal((1, 2, 7, 6)))
+    w = Tensor(np.random.default_rng(1).standard_normal((3, 2, k, k)))
+    assert F.conv2d(x, w, padding="same", dilation=d).shape == (1, 3, 7, 6)
+
+
+def test_valid_padding_is_no_padding():
+    x, w = Tensor(np.ones((1, 1, 5, 5))), Tensor(np.ones((1, 1, 3, 3)))
+    assert F.conv2d(x, w, padding="valid").shape == (1, 1, 3, 3)
+
+
+def test_float32_stays_float32():
+    x = Tensor(np.ones((2, 3, 8, 8), dtype=np.float32), requires_grad=True)
+    w = Tensor(np.ones((4, 3, 3, 3), dtype=np.float32), requires_grad=True)
+    y = F.max_pool2d(F.conv2d(x, w, padding=1), 2)
+    y = F.avg_pool2d(F.conv_transpose2d(y, w, stride=2), 2)  # w: (C_in=4, C_out=3, 3, 3)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == w.grad.dtype == np.float32
+
+
+# fmt: off
+CONV_ERRORS = [  # (call on x (2, 3, 8, 8) and w (4, 3, 3, 3), error, message pattern)
+    (lambda x, w: F.conv2d(x, w[:, :2]), ValueError, r"conv2d: weight .* expects 2 input"),
+    (lambda x, w: F.conv2d(x, w, groups=2), ValueError, "not divisible by groups=2"),
+    (lambda x, w: F.conv2d(x[0], w), ValueError, r"conv2d: input must be 4-D .*\(3, 8, 8\)"),
+    (lambda x, w: F.conv2d(x, w, padding="same", stride=2), ValueError, "'same' needs stride 1"),
+    (lambda x, w: F.conv2d(x, w, padding="full"), ValueError, "padding must be 'valid', 'same'"),
+    (lambda x, w: F.conv2d(x, w, stride=0), ValueError, "stride must be >= 1"),
+    (lambda x, w: F.conv2d(x, w, stride=(1, 2, 3)), TypeError, "stride must be an int or a pair"),
+    (lambda x, w: F.conv2d(x[:, :, :2, :2], w), ValueError, "kernel .* larger than the padded"),
+    (lambda x, w: F.conv2d(x, w, Tensor(np.ones(3, np.float32))), ValueError,
+     r"bias must have shape \(4,\)"),
+    (lambda x, w: F.conv2d(x, w.astype(np.float64)), TypeError, "share one dtype"),
+    (lambda x, w: F.conv_transpose2d(x, w), ValueError, "conv_transpose2d: weight .* expects 4"),
+    (lambda x, w: F.conv_transpose2d(x, w[:3], stride=2, output_padding=2), ValueError,
+     "output_padding .* smaller than stride or dilation"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("call, error, pattern", CONV_ERRORS)
+def test_bad_arguments_give_clear_errors(call, error, pattern):
+    x = Tensor(np.ones((2, 3, 8, 8), dtype=np.float32))
+    w = Tensor(np.ones((4, 3, 3, 3), dtype=np.float32))
+    with pytest.raises(error, match=pattern):
+        call(x, w)

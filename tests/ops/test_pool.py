@@ -1,0 +1,99 @@
+"""The pool2d op: against the step-by-step loops, max pooling's tie rule (the first maximum
+gets the window's gradient), and the edge cases, every run."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.layouts import nchw_to_nhwc, nhwc_to_nchw
+from tinygrad_cnn import REGISTRY, Tensor, reference, testing
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.testing import distinct
+
+
+@given(data=st.data(), mode=st.sampled_from(["max", "average"]))
+def test_pool2d_matches_the_step_by_step_loops(data, mode):
+    f, stride = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    shape = (
+        data.draw(st.integers(1, 2)),
+        data.draw(st.integers(f, 6)),
+        data.draw(st.integers(f, 6)),
+        data.draw(st.integers(1, 3)),
+    )
+    A_prev = data.draw(distinct(shape)) if mode == "max" else np.random.default_rng(0).random(shape)
+    hp = {"f": f, "stride": stride}
+    A, cache = reference.pool_forward(A_prev, hp, mode)
+    dA = np.random.default_rng(1).standard_normal(A.shape)
+    dA_prev = reference.pool_backward(dA, cache, mode)
+    x = Tensor(nhwc_to_nchw(A_prev), requires_grad=True)
+    y = F.pool2d(x, f, stride, mode=mode)
+    np.testing.assert_allclose(nchw_to_nhwc(y.data), A, atol=1e-12)
+    y.backward(nhwc_to_nchw(dA))
+    np.testing.assert_allclose(nchw_to_nhwc(x.grad.data), dA_prev, atol=1e-12)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_and_sum_per_window():
+    x = Tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    g = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    y.backward(g)
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = g[0, 0]
+    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+
+
+def test_overlapping_max_pool_windows_accumulate():
+    x = Tensor(
+        np.array([[[[0.0, 9.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]]), requires_grad=True
+    )
+    y = F.max_pool2d(x, 2, stride=1)  # the 9 is the max of two windows
+    y.backward(np.ones(y.shape))
+    assert x.grad.data[0, 0, 0, 1] == 2.0
+    assert x.grad.data.sum() == y.size
+
+
+@given(data=st.data())
+def test_max_pool_gradient_sums_to_the_upstream_gradient_even_with_ties(data):
+    k, s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(k, 6)), data.draw(st.integers(k, 6))
+    vals = data.draw(st.lists(st.integers(0, 2), min_size=h * w, max_size=h * w))
+    x = Tensor(np.array(vals, dtype=np.float64).reshape(1, 1, h, w), requires_grad=True)
+    y = F.max_pool2d(x, k, s)
+    up = np.random.default_rng(0).standard_normal(y.shape)
+    y.backward(up)
+    np.testing.assert_allclose(x.grad.data.sum(), up.sum())
+    # and the same routing as the reference loops (first maximum, row-major)
+    A, cache = reference.pool_forward(nchw_to_nhwc(x.data), {"f": k, "stride": s})
+    ref = reference.pool_backward(nchw_to_nhwc(up), cache)
+    np.testing.assert_allclose(nchw_to_nhwc(x.grad.data), ref)
+
+
+def _pool(k, s, p=0, d=1, ceil=False, include_pad=True, mode="max"):
+    """What F.pool2d would pass: (geometry before fitting, ceil_mode, other attributes)."""
+    return Geometry.from_args(k, s, p, d), ceil, {"count_include_pad": include_pad, "mode": mode}
+
+
+POOL_EDGES = [  # (name, x shape, (geometry, ceil_mode, attributes))
+    ("max, kernel equal to the input", (2, 3, 4, 5), _pool((4, 5), 1)),
+    ("max, stride larger than the kernel", (1, 2, 7, 7), _pool(2, 3)),
+    ("max, overlapping windows with padding", (2, 1, 5, 6), _pool(3, 1, p=1)),
+    ("max, dilation and ceil_mode", (1, 2, 8, 7), _pool((2, 3), 2, d=2, ceil=True)),
+    ("average, padding counted", (2, 2, 5, 5), _pool(3, 2, p=1, mode="average")),
+    (
+        "average, padding not counted",
+        (2, 2, 5, 5),
+        _pool(3, 2, p=1, include_pad=False, mode="average"),
+    ),
+    ("average, ceil_mode, non-square", (1, 3, 5, 8), _pool((2, 3), 2, ceil=True, mode="average")),
+]
+
+
+@pytest.mark.parametrize("name, xs, pool", POOL_EDGES, ids=[e[0] for e in POOL_EDGES])
+def test_pool2d_edge_cases_pass_every_check(name, xs, pool):
+    geo, ceil_mode, attrs = pool
+    attrs = {"geometry": geo.fitted(xs[2], xs[3], ceil_mode), **attrs}
+    # distinct values (a shuffled grid): no ties, so max pooling's finite differences are exact
+    x = np.random.default_rng(1).permutation(np.prod(xs)).reshape(xs) * 0.25
+    testing.check_op(REGISTRY["pool2d"], testing.OpCase((x,), attrs))

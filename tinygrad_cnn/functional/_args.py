@@ -1,0 +1,105 @@
+"""Turning user arguments into validated ints, pairs, axes and shapes: the one place that does it.
+
+Every function here takes the calling function's name (``fn``) and the argument's name, so its
+errors read ``conv2d: stride must be an int or a pair of ints, got 1.5``. ``functional`` and
+``nn`` both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.tensor import Tensor
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and NumPy integers, but not for bools."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_int(fn: str, name: str, value: Any) -> int:
+    """``value`` as an int >= 1; ValueError naming ``fn`` and ``name`` otherwise."""
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{fn}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def int_or_pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair; TypeError/ValueError otherwise."""
+    try:
+        pair = (value, value) if is_int(value) else tuple(value)
+    except TypeError:  # not iterable: a float, None, ...
+        pair = ()
+    if len(pair) != 2 or not all(map(is_int, pair)):
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+    if pair[0] < minimum or pair[1] < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def choice(fn: str, name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``; ValueError listing them otherwise."""
+    if value not in choices:
+        raise ValueError(f"{fn}: {name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def axes(fn: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a sequence of ints) as a sorted tuple of non-negative dims."""
+    if axis is None:
+        return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, fast
+        return (axis % ndim,)
+    given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in given:
+        if not is_int(a):
+            raise TypeError(f"{fn}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{fn}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{fn}: axis {axis!r} repeats a dimension")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def axis(fn: str, value: Any, ndim: int) -> int:
+    """One axis as a non-negative int (0 for a 0-d tensor)."""
+    return axes(fn, value, ndim)[0] if ndim else 0
+
+
+def shape(fn: str, value: Any) -> tuple[int, ...]:
+    """An int or a sequence of ints as a shape tuple."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),)
+    try:
+        return tuple(int(s) for s in value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{fn}: shape must be an int or a sequence of ints, got {value!r}"
+        ) from None
+
+
+def nchw(fn: str, name: str, t: Tensor) -> None:
+    """``t`` must be a 4-D (N, C, H, W) tensor."""
+    if t.ndim != 4:
+        raise ValueError(f"{fn}: {name} must be 4-D (N, C, H, W), got shape {t.shape}")
+
+
+def windows_fit(fn: str, geo: Geometry, x_shape: tuple[int, ...], ceil_mode: bool = False):
+    """At least one window fits in the padded input; ValueError naming the sizes otherwise.
+
+    Returns the number of windows along H and W.
+    """
+    h, w = x_shape[2:]
+    ho, wo = geo.out_size(h, w, ceil_mode)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"{fn}: the kernel ({geo.kh}x{geo.kw}, dilation {(geo.dh, geo.dw)}) is larger than "
+            f"the padded input ({h + geo.pt + geo.pb}x{w + geo.pl + geo.pr}) of input {x_shape}"
+        )
+    return ho, wo

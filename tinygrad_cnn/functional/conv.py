@@ -1,0 +1,149 @@
+"""Convolutions: argument checks, then one op each; see :mod:`tinygrad_cnn.ops.conv`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_cnn.autograd import apply, as_tensor
+from tinygrad_cnn.functional import _args
+from tinygrad_cnn.ops.conv import Conv2d, ConvTranspose2d
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.tensor import Tensor
+
+
+def _check_operands(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> None:
+    """Shapes and dtypes shared by conv2d and conv_transpose2d."""
+    _args.positive_int(op, "groups", groups)
+    _args.nchw(op, "input", x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D, got shape {weight.shape}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
+        dts = f"input {x.dtype}, weight {weight.dtype}" + (
+            f", bias {bias.dtype}" if bias is not None else ""
+        )
+        raise TypeError(
+            f"{op}: input, weight and bias must share one dtype, got {dts} "
+            "(convert one of them, e.g. Tensor(w.numpy().astype(np.float32)))"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected floating tensors, got {x.dtype}")
+    if x.shape[1] % groups:
+        raise ValueError(f"{op}: input channels {x.shape[1]} are not divisible by groups={groups}")
+
+
+def conv2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation) over an NCHW input, as ``torch.nn.functional.conv2d``.
+
+    Shapes: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out,) ->
+    (N, C_out, Ho, Wo) with ``Ho = floor((H + pad_top + pad_bottom - dilation*(kH-1) - 1)
+    / stride) + 1``. ``stride``/``dilation``: int or pair. ``padding``: int, pair, ``'valid'``
+    (no padding) or ``'same'`` (output size = input size; stride 1 only, extra padding goes to the
+    bottom/right as in PyTorch).
+
+    >>> import numpy as np
+    >>> x = Tensor(np.ones((1, 1, 4, 4)))
+    >>> w = Tensor(np.ones((2, 1, 3, 3)))
+    >>> conv2d(x, w, padding=1).shape
+    (1, 2, 4, 4)
+    >>> conv2d(x, w)[0, 0].numpy()
+    array([[9., 9.],
+           [9., 9.]])
+    """
+    op = "conv2d"
+    x, weight = as_tensor(input), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    _check_operands(op, x, weight, bias, groups)
+    c_out, c_in_g, kh, kw = weight.shape
+    if c_in_g * groups != x.shape[1]:
+        raise ValueError(
+            f"{op}: weight {weight.shape} expects {c_in_g * groups} input channels "
+            f"(C_in/groups={c_in_g}, groups={groups}), but input {x.shape} has {x.shape[1]}"
+        )
+    if c_out % groups:
+        raise ValueError(f"{op}: out channels {c_out} are not divisible by groups={groups}")
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+    stride = _args.int_or_pair(op, "stride", stride, 1)
+    dilation = _args.int_or_pair(op, "dilation", dilation, 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride!r}")
+            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise ValueError(
+                f"{op}: padding must be 'valid', 'same', an int or a pair; got {padding!r}"
+            )
+    else:
+        pads = _args.int_or_pair(op, "padding", padding, 0)
+    geo = Geometry.from_args((kh, kw), stride, pads, dilation)
+    _args.windows_fit(op, geo, x.shape)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return apply(Conv2d, inputs, {"geometry": geo, "groups": int(groups)})
+
+
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (same argument order).
+
+    It is the gradient of :func:`conv2d` with respect to its input. Shapes: input
+    (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW), bias (C_out,) -> (N, C_out, Ho, Wo),
+    ``Ho = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1``.
+    ``output_padding`` (< stride or < dilation) picks among the input sizes that a strided
+    conv2d maps to the same output size.
+
+    >>> import numpy as np
+    >>> x, w = Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 3, 3)))
+    >>> conv_transpose2d(x, w, stride=2).shape
+    (1, 1, 5, 5)
+    """
+    op = "conv_transpose2d"
+    x, weight = as_tensor(input), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    _check_operands(op, x, weight, bias, groups)
+    c_in, c_out_g, kh, kw = weight.shape
+    if c_in != x.shape[1]:
+        raise ValueError(
+            f"{op}: weight {weight.shape} expects {c_in} input channels, input {x.shape} has "
+            f"{x.shape[1]}"
+        )
+    c_out = c_out_g * groups
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+    geo = Geometry.from_args(
+        (kh, kw),
+        _args.int_or_pair(op, "stride", stride, 1),
+        _args.int_or_pair(op, "padding", padding, 0),
+        _args.int_or_pair(op, "dilation", dilation, 1),
+    )
+    oph, opw = _args.int_or_pair(op, "output_padding", output_padding, 0)
+    if not (oph < max(geo.sh, geo.dh) and opw < max(geo.sw, geo.dw)):
+        raise ValueError(
+            f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation "
+            f"(stride={stride!r}, dilation={dilation!r})"
+        )
+    ho, wo = geo.transposed_size(x.shape[2], x.shape[3], (oph, opw))
+    if ho < 1 or wo < 1:
+        raise ValueError(f"{op}: padding {padding!r} leaves an empty output for input {x.shape}")
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    attrs = {"geometry": geo, "groups": int(groups), "out_hw": (ho, wo)}
+    return apply(ConvTranspose2d, inputs, attrs)

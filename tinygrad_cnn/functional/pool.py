@@ -1,0 +1,102 @@
+"""Pooling: argument checks, then the one ``pool2d`` op; see :mod:`tinygrad_cnn.ops.pool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_cnn.autograd import apply, as_tensor
+from tinygrad_cnn.functional import _args
+from tinygrad_cnn.functional.reduce import mean
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.ops.pool import Pool2d
+from tinygrad_cnn.tensor import Tensor
+
+MODES = {"max": "max", "average": "average", "avg": "average"}
+
+
+def pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    mode: str = "max",
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Max or average pooling over an NCHW input; one registered op for both.
+
+    ``mode``: ``"max"`` or ``"average"`` (``"avg"`` too). ``stride`` defaults to ``kernel_size``;
+    ``padding`` is at most half the kernel; ``dilation`` is for max pooling only;
+    ``count_include_pad`` (average) counts the zero padding in each window's divisor.
+    Max pooling sends each window's gradient to its first maximum (row-major), so tied windows do
+    not double-count.
+
+    >>> import numpy as np
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> pool2d(x, 2)[0, 0].numpy()
+    array([[ 5.,  7.],
+           [13., 15.]])
+    >>> pool2d(x, 2, mode="average")[0, 0].numpy()
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    fn = "pool2d"
+    x = as_tensor(input)
+    mode = MODES[_args.choice(fn, "mode", mode, sorted(MODES))]
+    _args.nchw(fn, "input", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating tensor, got {x.dtype}")
+    kernel = _args.int_or_pair(fn, "kernel_size", kernel_size, 1)
+    geo = Geometry.from_args(
+        kernel,
+        kernel if stride is None else _args.int_or_pair(fn, "stride", stride, 1),
+        _args.int_or_pair(fn, "padding", padding, 0),
+        _args.int_or_pair(fn, "dilation", dilation, 1),
+    )
+    if mode == "average" and (geo.dh, geo.dw) != (1, 1):
+        raise ValueError(f"{fn}: dilation is only supported with mode='max', got {dilation!r}")
+    span_h, span_w = geo.span
+    if geo.pt > span_h // 2 or geo.pl > span_w // 2:
+        raise ValueError(
+            f"{fn}: padding {padding!r} must be at most half the kernel size "
+            f"({geo.kh}x{geo.kw}, dilation {(geo.dh, geo.dw)})"
+        )
+    _args.windows_fit(fn, geo, x.shape, bool(ceil_mode))
+    attrs = {
+        "geometry": geo.fitted(x.shape[2], x.shape[3], bool(ceil_mode)),
+        "mode": mode,
+        "count_include_pad": bool(count_include_pad),
+    }
+    return apply(Pool2d, (x,), attrs)
+
+
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Max pooling, as ``torch.nn.functional.max_pool2d`` (same positional order)."""
+    return pool2d(input, kernel_size, stride, padding, "max", dilation, ceil_mode)
+
+
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Average pooling, as ``torch.nn.functional.avg_pool2d`` (same positional order)."""
+    return pool2d(input, kernel_size, stride, padding, "average", 1, ceil_mode, count_include_pad)
+
+
+def global_avg_pool2d(input: Any) -> Tensor:
+    """Mean over H and W: (N, C, H, W) -> (N, C, 1, 1), like ``AdaptiveAvgPool2d(1)``."""
+    x = as_tensor(input)
+    _args.nchw("global_avg_pool2d", "input", x)
+    return mean(x, axis=(2, 3), keepdims=True)

@@ -1,0 +1,115 @@
+"""The checks the property tests run on every registered op, public for ops you write.
+
+Each takes an op and an :class:`OpCase` (one valid call, as a strategy draws it) and raises an
+``AssertionError`` naming the op and what failed:
+
+- :func:`check_vjp`: the VJP against central differences, in float64;
+- :func:`check_adjoint`: for each input the op is linear in, ``<f(x) - f(0), g> == <x, vjp(g)>``;
+- :func:`check_invariants`: no mutated inputs, no shared memory, dtypes kept;
+- :func:`check_op`: all three.
+
+They need no hypothesis; the strategies that draw cases do (``tinygrad_cnn.testing``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn.ops.registry import Op
+from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.testing.gradcheck import gradcheck
+
+
+@dataclasses.dataclass
+class OpCase:
+    """One valid call of an op: ``op.forward(ctx, *args, **attrs)``."""
+
+    args: tuple[np.ndarray, ...]
+    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.args)
+        return f"OpCase(args=[{shapes}], attrs={self.attrs!r})"
+
+
+def _inputs(case: OpCase, dtype: Any = None) -> list[Tensor]:
+    out = []
+    for a in case.args:
+        if a.dtype.kind == "f":
+            out.append(Tensor(a if dtype is None else a.astype(dtype), requires_grad=True))
+        else:
+            out.append(Tensor(a))
+    return out
+
+
+def _upstream(shape: tuple[int, ...], dtype: Any, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def check_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
+    """The op's VJP agrees with central differences in float64 (raises GradcheckError)."""
+    gradcheck(lambda *xs: op.apply(*xs, **case.attrs), _inputs(case), **tolerances)
+
+
+def check_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
+    """For each input ``x`` the op is linear (or affine) in, with the others held fixed:
+    ``<f(x) - f(0), g> == <x, vjp(g)>``. Subtracting ``f(0)`` removes the part that does not
+    depend on ``x`` (``b`` in ``a + b``), so the test is exact for every such op."""
+    for i in op.linear_in:
+        if i >= len(case.args) or case.args[i].dtype.kind != "f":
+            continue
+        xs = [Tensor(a) for a in case.args]
+        xs[i].requires_grad_(True)
+        out = op.apply(*xs, **case.attrs)
+        zeroed = [Tensor(np.zeros_like(a) if k == i else a) for k, a in enumerate(case.args)]
+        offset = op.apply(*zeroed, **case.attrs).data
+        g = _upstream(out.shape, np.float64, seed=i)
+        out.backward(g)
+        lhs = float(np.sum((out.data - offset) * g))
+        rhs = float(np.sum(case.args[i] * xs[i].grad.data))
+        # rounding scales with the terms before cancellation, not with their difference
+        scale = float(np.sum(np.abs(out.data * g)) + np.sum(np.abs(offset * g))) + 1e-300
+        if abs(lhs - rhs) > rtol * scale:
+            raise AssertionError(
+                f"op '{op.name}': adjoint test failed for input {i}: <f(x) - f(0), g> = {lhs!r} "
+                f"but <x, vjp(g)> = {rhs!r}"
+            )
+
+
+def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> None:
+    """Inputs and the upstream gradient are not mutated; gradients do not share memory with them
+    or with each other; the output and the gradients keep the inputs' dtype (run in ``dtype``)."""
+    xs = _inputs(case, dtype)
+    before = [x.data.copy() for x in xs]
+    out = op.apply(*xs, **case.attrs)
+    expected = np.dtype(case.attrs.get("dtype", dtype))  # a cast op names its output dtype
+    if out.dtype != expected:
+        raise AssertionError(
+            f"op '{op.name}': output dtype {out.dtype} for {np.dtype(dtype)} inputs"
+        )
+    g = _upstream(out.shape, dtype)
+    g_before = g.copy()
+    out.backward(g)
+    for i, (x, b) in enumerate(zip(xs, before)):
+        if not np.array_equal(x.data, b):
+            raise AssertionError(f"op '{op.name}': input {i} was mutated")
+    if not np.array_equal(g, g_before):
+        raise AssertionError(f"op '{op.name}': the upstream gradient was mutated")
+    grads = [x.grad.data for x in xs if x.requires_grad]
+    arrays = [x.data for x in xs] + [g, out.data]
+    for i, gr in enumerate(grads):
+        if gr.dtype != np.dtype(dtype):
+            raise AssertionError(f"op '{op.name}': gradient {i} has dtype {gr.dtype}")
+        for other in arrays + grads[:i]:
+            if gr.size and np.shares_memory(gr, other):
+                raise AssertionError(f"op '{op.name}': gradient {i} shares memory")
+
+
+def check_op(op: type[Op], case: OpCase) -> None:
+    """All of the above: finite differences, adjoint (linear inputs), invariants."""
+    check_vjp(op, case)
+    check_adjoint(op, case)
+    check_invariants(op, case)
