@@ -46,7 +46,7 @@ def main() -> bool:
     Z, cache_conv = reference.conv_forward(A_prev, W, b, hparameters)
     print(f"  Z.shape = {Z.shape}, Z's mean = {np.mean(Z):.10f}")
     print("  Z[0, 2, 1] =", np.round(Z[0, 2, 1], 6))
-    x_t, w_t, b_t = nchw(A_prev), Tensor(W.transpose(3, 2, 0, 1), requires_grad=True), None
+    x_t, w_t = nchw(A_prev), Tensor(W.transpose(3, 2, 0, 1), requires_grad=True)
     b_t = Tensor(b.ravel(), requires_grad=True)
     y = F.conv2d(x_t, w_t, b_t, stride=2, padding=1)
     ok &= check("conv_forward == F.conv2d", Z, y.numpy().transpose(0, 2, 3, 1))
@@ -79,7 +79,6 @@ def main() -> bool:
     print("7. pool_backward")
     A_prev = np.random.randn(5, 5, 3, 2)
     hparameters = {"stride": 1, "f": 2}
-    A, cache = reference.pool_forward(A_prev, hparameters)
     dA = np.random.randn(5, 4, 2, 2)
     for mode in ("max", "average"):
         A, cache = reference.pool_forward(A_prev, hparameters, mode=mode)

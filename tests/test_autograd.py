@@ -352,3 +352,29 @@ def test_a_user_op_registers_and_runs_through_the_engine():
 def test_numpy_errors_inside_an_op_name_the_op_and_the_shapes():
     with pytest.raises(ValueError, match=r"add: .*input shapes: \(2, 3\), \(4,\)"):
         F.add(Tensor(np.zeros((2, 3))), Tensor(np.zeros(4)))
+
+
+def test_the_module_scope_stack_is_per_thread():
+    from tinygrad_cnn import autograd, nn
+
+    seen = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    class Blocking(nn.Module):
+        def forward(self, x):
+            inside.set()  # this thread is inside the module's forward now
+            release.wait(5)
+            return x * 2
+
+    def worker():
+        seen["worker"] = Blocking()(leaf([1.0]))._node.scope
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main, meanwhile"] = (leaf([1.0]) * 2)._node.scope
+    assert autograd.scope_stack() == []
+    release.set()
+    t.join()
+    assert seen == {"worker": (("Blocking", "Blocking"),), "main, meanwhile": None}

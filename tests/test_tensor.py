@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
+from tinygrad_cnn import Tensor, autograd, get_op
 from tinygrad_cnn import functional as F
 
 
@@ -213,3 +213,63 @@ def test_cast_returns_gradients_in_the_input_dtype():
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+
+
+# -- one way to build a Tensor, one rule for lifting numbers ------------------------------------
+
+SLOTS = [s for s in Tensor.__slots__ if s != "__weakref__"]
+
+
+def _made_every_way():
+    """A Tensor from every place that makes one: the constructor, the engine's fast path, an op
+    (recorded and not), a gradient, a constant lifted from a number, a comparison, detach."""
+    from tinygrad_cnn import nn, no_grad
+
+    leaf = Tensor([1.0, 2.0], requires_grad=True)
+    out = leaf * 2.0
+    out.sum().backward()
+    with no_grad():
+        unrecorded = leaf * leaf
+    return {
+        "constructor": Tensor([1.0]),
+        "parameter": nn.Parameter(np.zeros(2, np.float32)),
+        "_wrap": Tensor._wrap(np.zeros(2), False),
+        "recorded op": out,
+        "unrecorded op": unrecorded,
+        "gradient": leaf.grad,
+        "lifted scalar": autograd.lift_scalar(2.0, leaf),
+        "comparison": leaf > 1,
+        "detach": out.detach(),
+    }
+
+
+@pytest.mark.parametrize("how", list(_made_every_way()))
+def test_every_place_that_makes_a_tensor_sets_exactly_its_slots(how):
+    t = _made_every_way()[how]
+    assert isinstance(t, Tensor)
+    unset = [s for s in SLOTS if not hasattr(t, s)]
+    assert not unset, f"a Tensor made by {how} leaves {unset} unset"
+    assert not hasattr(t, "__dict__")  # slots only: nothing else can be set
+    assert isinstance(t.data, np.ndarray) and isinstance(t._vc, list) and t._retain is False
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_op_apply_lifts_numbers_by_the_same_rule_as_the_operators(dtype):
+    x = Tensor(np.ones(3, dtype))
+    mul = get_op("mul")
+    for a, b in ((x, 2.0), (2.0, x), (x, 2), (x, np.float64(2.0))):
+        expected = F.mul(a, b)
+        got = mul.apply(a, b)
+        assert got.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(got.data, expected.data)
+    where = get_op("where").apply(np.array([True, False, True]), x, 0.5)
+    assert where.dtype == dtype  # the first Tensor sets the dtype, wherever it stands
+
+
+def test_numbers_next_to_integer_tensors_and_without_tensors():
+    i = Tensor(np.arange(3))
+    assert (i * 2).dtype == get_op("mul").apply(i, 2).dtype == i.dtype
+    assert (i * 0.5).dtype == get_op("mul").apply(i, 0.5).dtype
+    # no Tensor: the first operand converts (to float32), and the rest follow the same rule
+    assert F.add(2.0, np.ones(2)).dtype == get_op("add").apply(2.0, np.ones(2)).dtype
+    assert F.add(np.ones(2, np.float16), 2.0).dtype == np.float16

@@ -54,7 +54,10 @@ def axes(fn: str, axis: Any, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim))
     if type(axis) is int and -ndim <= axis < ndim:  # the common case, fast
         return (axis % ndim,)
-    given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    except TypeError:  # not iterable: a float, ...
+        given = (axis,)
     out = []
     for a in given:
         if not is_int(a):

@@ -11,24 +11,24 @@ from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
 
 
-def _check_operands(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> None:
+def _check_operands(fn: str, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> None:
     """Shapes and dtypes shared by conv2d and conv_transpose2d."""
-    _args.positive_int(op, "groups", groups)
-    _args.nchw(op, "input", x)
+    _args.positive_int(fn, "groups", groups)
+    _args.nchw(fn, "input", x)
     if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D, got shape {weight.shape}")
+        raise ValueError(f"{fn}: weight must be 4-D, got shape {weight.shape}")
     if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
         dts = f"input {x.dtype}, weight {weight.dtype}" + (
             f", bias {bias.dtype}" if bias is not None else ""
         )
         raise TypeError(
-            f"{op}: input, weight and bias must share one dtype, got {dts} "
+            f"{fn}: input, weight and bias must share one dtype, got {dts} "
             "(convert one of them, e.g. Tensor(w.numpy().astype(np.float32)))"
         )
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected floating tensors, got {x.dtype}")
+        raise TypeError(f"{fn}: expected floating tensors, got {x.dtype}")
     if x.shape[1] % groups:
-        raise ValueError(f"{op}: input channels {x.shape[1]} are not divisible by groups={groups}")
+        raise ValueError(f"{fn}: input channels {x.shape[1]} are not divisible by groups={groups}")
 
 
 def conv2d(
@@ -57,38 +57,38 @@ def conv2d(
     array([[9., 9.],
            [9., 9.]])
     """
-    op = "conv2d"
+    fn = "conv2d"
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
-    _check_operands(op, x, weight, bias, groups)
+    _check_operands(fn, x, weight, bias, groups)
     c_out, c_in_g, kh, kw = weight.shape
     if c_in_g * groups != x.shape[1]:
         raise ValueError(
-            f"{op}: weight {weight.shape} expects {c_in_g * groups} input channels "
+            f"{fn}: weight {weight.shape} expects {c_in_g * groups} input channels "
             f"(C_in/groups={c_in_g}, groups={groups}), but input {x.shape} has {x.shape[1]}"
         )
     if c_out % groups:
-        raise ValueError(f"{op}: out channels {c_out} are not divisible by groups={groups}")
+        raise ValueError(f"{fn}: out channels {c_out} are not divisible by groups={groups}")
     if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
-    stride = _args.int_or_pair(op, "stride", stride, 1)
-    dilation = _args.int_or_pair(op, "dilation", dilation, 1)
+        raise ValueError(f"{fn}: bias must have shape ({c_out},), got {bias.shape}")
+    strides = _args.int_or_pair(fn, "stride", stride, 1)
+    dilations = _args.int_or_pair(fn, "dilation", dilation, 1)
     if isinstance(padding, str):
         if padding == "valid":
             pads = (0, 0, 0, 0)
         elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride!r}")
-            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            if strides != (1, 1):
+                raise ValueError(f"{fn}: padding='same' needs stride 1, got stride={stride!r}")
+            th, tw = dilations[0] * (kh - 1), dilations[1] * (kw - 1)
             pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         else:
             raise ValueError(
-                f"{op}: padding must be 'valid', 'same', an int or a pair; got {padding!r}"
+                f"{fn}: padding must be 'valid', 'same', an int or a pair; got {padding!r}"
             )
     else:
-        pads = _args.int_or_pair(op, "padding", padding, 0)
-    geo = Geometry.from_args((kh, kw), stride, pads, dilation)
-    _args.windows_fit(op, geo, x.shape)
+        pads = _args.int_or_pair(fn, "padding", padding, 0)
+    geo = Geometry.from_args((kh, kw), strides, pads, dilations)
+    _args.windows_fit(fn, geo, x.shape)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return apply(Conv2d, inputs, {"geometry": geo, "groups": int(groups)})
 
@@ -116,34 +116,34 @@ def conv_transpose2d(
     >>> conv_transpose2d(x, w, stride=2).shape
     (1, 1, 5, 5)
     """
-    op = "conv_transpose2d"
+    fn = "conv_transpose2d"
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
-    _check_operands(op, x, weight, bias, groups)
+    _check_operands(fn, x, weight, bias, groups)
     c_in, c_out_g, kh, kw = weight.shape
     if c_in != x.shape[1]:
         raise ValueError(
-            f"{op}: weight {weight.shape} expects {c_in} input channels, input {x.shape} has "
+            f"{fn}: weight {weight.shape} expects {c_in} input channels, input {x.shape} has "
             f"{x.shape[1]}"
         )
     c_out = c_out_g * groups
     if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{op}: bias must have shape ({c_out},), got {bias.shape}")
+        raise ValueError(f"{fn}: bias must have shape ({c_out},), got {bias.shape}")
     geo = Geometry.from_args(
         (kh, kw),
-        _args.int_or_pair(op, "stride", stride, 1),
-        _args.int_or_pair(op, "padding", padding, 0),
-        _args.int_or_pair(op, "dilation", dilation, 1),
+        _args.int_or_pair(fn, "stride", stride, 1),
+        _args.int_or_pair(fn, "padding", padding, 0),
+        _args.int_or_pair(fn, "dilation", dilation, 1),
     )
-    oph, opw = _args.int_or_pair(op, "output_padding", output_padding, 0)
+    oph, opw = _args.int_or_pair(fn, "output_padding", output_padding, 0)
     if not (oph < max(geo.sh, geo.dh) and opw < max(geo.sw, geo.dw)):
         raise ValueError(
-            f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation "
+            f"{fn}: output_padding {output_padding!r} must be smaller than stride or dilation "
             f"(stride={stride!r}, dilation={dilation!r})"
         )
     ho, wo = geo.transposed_size(x.shape[2], x.shape[3], (oph, opw))
     if ho < 1 or wo < 1:
-        raise ValueError(f"{op}: padding {padding!r} leaves an empty output for input {x.shape}")
+        raise ValueError(f"{fn}: padding {padding!r} leaves an empty output for input {x.shape}")
     inputs = (x, weight) if bias is None else (x, weight, bias)
     attrs = {"geometry": geo, "groups": int(groups), "out_hw": (ho, wo)}
     return apply(ConvTranspose2d, inputs, attrs)

@@ -1,0 +1,66 @@
+"""Window geometry: one output-size rule for conv, transposed conv and pooling (ceil_mode)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_cnn.ops.geometry import Geometry, out_size
+
+small = st.integers(1, 4)
+
+
+@given(size=st.integers(1, 12), k=small, s=small, d=small, p=st.integers(0, 3))
+def test_out_size_counts_the_windows_that_fit(size, k, s, d, p):
+    span = d * (k - 1) + 1
+    fit = [i for i in range(40) if i * s + span <= size + 2 * p]  # inside the padded input
+    n = out_size(size, k, s, d, p, p)
+    assert n == fit[-1] + 1 if fit else n < 1  # callers refuse < 1: no window fits
+    # ceil_mode (PyTorch's pooling rule, where padding is at most half the window): also a last,
+    # partial window, if it starts inside the input or the left padding
+    starts = [i for i in range(40) if i * s <= size + 2 * p - span + s - 1 and i * s < size + p]
+    if fit and p <= span // 2:
+        assert out_size(size, k, s, d, p, p, ceil_mode=True) == starts[-1] + 1
+
+
+@given(h=st.integers(1, 8), w=st.integers(1, 8), k=small, s=small, d=small, data=st.data())
+def test_transposed_size_is_what_conv2d_maps_back(h, w, k, s, d, data):
+    p = data.draw(st.integers(0, d * (k - 1) // 2))
+    extra = data.draw(st.integers(0, max(s, d) - 1))  # output_padding: < stride or dilation
+    geo = Geometry.from_args(k, s, p, d)
+    ho, wo = geo.transposed_size(h, w, (extra, extra))
+    if ho >= 1 and wo >= 1:
+        back = geo.out_size(ho, wo)
+        assert back[0] >= h and back[1] >= w  # more only when output_padding >= stride
+        if extra < s:
+            assert back == (h, w)
+
+
+def test_from_args_takes_ints_pairs_and_four_paddings():
+    assert Geometry.from_args(3) == Geometry(3, 3, 1, 1, 1, 1, 0, 0, 0, 0)
+    assert Geometry.from_args((3, 2), (2, 1), (1, 0), (1, 2)) == Geometry(
+        kh=3, kw=2, sh=2, sw=1, dh=1, dw=2, pt=1, pb=1, pl=0, pr=0
+    )
+    assert Geometry.from_args(2, padding=(0, 1, 2, 3))[6:] == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "geo, lines",
+    [
+        (Geometry.from_args(3, 2, 1), ["kernel_size=(3, 3)", "stride=(2, 2)", "padding=(1, 1)"]),
+        (
+            Geometry.from_args((1, 2), 1, (0, 1, 0, 1), (2, 1)),
+            ["kernel_size=(1, 2)", "stride=(1, 1)", "padding=(0, 1, 0, 1)", "dilation=(2, 1)"],
+        ),
+    ],
+)
+def test_describe_names_the_arguments_as_pytorch_does(geo, lines):
+    assert geo.describe() == lines
+
+
+def test_fitted_pads_bottom_right_just_enough_for_ceil_mode():
+    geo = Geometry.from_args(2, 2)
+    assert geo.out_size(5, 4) == (2, 2) and geo.out_size(5, 4, ceil_mode=True) == (3, 2)
+    fitted = geo.fitted(5, 4, ceil_mode=True)
+    assert (fitted.pt, fitted.pb, fitted.pl, fitted.pr) == (0, 1, 0, 0)
+    assert fitted.out_size(5, 4) == (3, 2)
+    assert geo.fitted(5, 4, ceil_mode=False) is geo
