@@ -434,9 +434,7 @@ class Tensor:
 
     def draw(self, **kwargs: Any) -> Any:
         """The graph that made this tensor; see :func:`tinygrad_cnn.viz.draw_graph`."""
-        from tinygrad_cnn.viz import draw_graph
-
-        return draw_graph(self, **kwargs)
+        return viz.draw_graph(self, **kwargs)
 
     def conv2d(self, weight: Any, *args: Any, **kwargs: Any) -> Tensor:
         """``conv2d(self, weight, bias, stride, padding, dilation, groups)``; see
@@ -454,8 +452,9 @@ class Tensor:
         return F.avg_pool2d(self, kernel_size, *args, **kwargs)
 
 
-# The declared upward imports: a Tensor's operators and methods are sugar for functional, and its
-# backward and in-place guard call the engine (which builds Tensors, so it imports this module).
-# tinygrad_cnn/__init__.py imports this module first, so both find Tensor defined.
-from tinygrad_cnn import autograd  # noqa: E402
+# The declared upward imports, the only ones in the package: a Tensor's operators and methods are
+# sugar for functional, its backward and in-place guard call the engine, and draw() calls viz. All
+# of those import this module, so they come last, once Tensor is defined; tinygrad_cnn/__init__.py
+# imports this module first. tests/test_layout.py checks that no other module reaches up.
+from tinygrad_cnn import autograd, viz  # noqa: E402
 from tinygrad_cnn import functional as F  # noqa: E402
