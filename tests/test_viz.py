@@ -151,3 +151,11 @@ def test_render_to_svg_with_the_real_dot(tmp_path):
     with open(path) as f:
         text = f.read()
     assert path.endswith(".svg") and "<svg" in text and "0: Conv2d" in text
+
+
+def test_pool_labels_show_the_arguments_as_given():
+    x = Tensor(np.zeros((1, 1, 5, 5), np.float32), requires_grad=True)
+    label = viz.trace(F.max_pool2d(x, 2, ceil_mode=True)).nodes[1].label
+    assert "padding=(0, 0)" in label and "ceil_mode=True" in label  # not the padding it adds
+    label = viz.trace(F.avg_pool2d(x, 3, 2, padding=1)).nodes[1].label
+    assert "kernel_size=(3, 3)" in label and "stride=(2, 2)" in label and "padding=(1, 1)" in label

@@ -64,8 +64,9 @@ def pool2d(
         )
     _args.windows_fit(fn, geo, x.shape, bool(ceil_mode))
     attrs = {
-        "geometry": geo.fitted(x.shape[2], x.shape[3], bool(ceil_mode)),
+        "geometry": geo,
         "mode": mode,
+        "ceil_mode": bool(ceil_mode),
         "count_include_pad": bool(count_include_pad),
     }
     return apply(Pool2d, (x,), attrs)

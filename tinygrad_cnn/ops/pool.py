@@ -34,17 +34,17 @@ def avg_divisor(h: int, w: int, geo: Geometry, ho: int, wo: int, count_include_p
 class Pool2d(Op):
     """Max or average pooling; ``mode`` is "max" or "average".
 
-    ``geometry`` holds the windows; with ``ceil_mode`` its bottom/right padding already includes
-    the extra rows and columns the last windows need (``Geometry.fitted``). Only the symmetric
-    part (top and left) counts towards ``count_include_pad``.
+    ``geometry`` holds the windows as the caller gave them; with ``ceil_mode`` the kernels work on
+    ``geometry.fitted(...)``, whose extra bottom/right padding the last windows need. Only the
+    caller's padding counts towards ``count_include_pad``.
     """
 
     name = "pool2d"
 
     @staticmethod
-    def forward(ctx, x, *, geometry, mode, count_include_pad=True):
-        geo = geometry
+    def forward(ctx, x, *, geometry, mode, ceil_mode=False, count_include_pad=True):
         n, c, h, w = x.shape
+        geo = geometry.fitted(h, w, ceil_mode)
         ho, wo = geo.out_size(h, w)
         ctx.geo, ctx.hw, ctx.x_shape, ctx.max_mode = geo, (ho, wo), x.shape, mode == "max"
         if mode == "max":

@@ -274,8 +274,12 @@ def pool2d_inputs(draw, mode=None):
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
     # max pooling: distinct values, so no window has a tie and finite differences are exact
     x = draw(distinct(shape)) if mode == "max" else draw(floats(shape, -1.0, 1.0))
-    geo = Geometry.from_args((kh, kw), (sh, sw), (ph, pw), (dh, dw)).fitted(h, w, ceil_mode)
-    attrs = {"geometry": geo, "mode": mode, "count_include_pad": draw(st.booleans())}
+    attrs = {
+        "geometry": Geometry.from_args((kh, kw), (sh, sw), (ph, pw), (dh, dw)),
+        "mode": mode,
+        "ceil_mode": ceil_mode,
+        "count_include_pad": draw(st.booleans()),
+    }
     return OpCase((x,), attrs)
 
 
