@@ -115,11 +115,20 @@ def test_too_many_nodes_is_refused_naming_the_option():
         tg.draw_graph(x, max_nodes=20)
 
 
-def test_a_freed_graph_shows_only_its_output():
-    a = Tensor([1.0], requires_grad=True)
-    y = (a * a).sum()
-    y.backward()
-    assert [n.kind for n in viz.trace(y).nodes] == ["op", "output"]
+def test_the_diagram_after_backward_has_the_same_nodes_and_edges():
+    model = small_model()
+    loss = step(model)
+    params = dict(model.named_parameters())
+    before = viz.trace(loss, params=params)
+    loss.backward()  # frees the saved arrays, keeps the structure
+    after = viz.trace(loss, params=params, show_grads=True)
+    assert [(n.id, n.kind, n.scope) for n in after.nodes] == [
+        (n.id, n.kind, n.scope) for n in before.nodes
+    ]
+    assert after.edges == before.edges and len(after.nodes) > 20
+    assert sum("|grad|" in n.label for n in after.nodes if n.kind == "param") == len(params)
+    with pytest.raises(RuntimeError, match=r"already freed, at op 'cross_entropy'"):
+        loss.backward()
 
 
 def test_tensor_draw_shortcut_and_rankdir():

@@ -16,6 +16,7 @@ from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn import data, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
+from tinygrad_cnn.backward import grad, hvp
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck
@@ -32,7 +33,9 @@ __all__ = [
     "enable_grad",
     "functional",
     "get_op",
+    "grad",
     "gradcheck",
+    "hvp",
     "is_grad_enabled",
     "data",
     "draw_graph",

@@ -1,15 +1,17 @@
-"""The engine: grad mode and module scope, graph nodes, op application, reverse-mode backward.
+"""The engine's forward half: grad mode and module scope, graph nodes, op application, and the
+rule that lifts arguments to Tensors. The reverse pass is in :mod:`tinygrad_cnn.backward`.
 
 A :class:`Node` is the record one op application leaves in the graph. It is also the
 ``ctx`` the op's ``forward`` saves into and its ``vjp`` reads from: ops set plain attributes
-on it (``ctx.x = x``). The engine keeps its own bookkeeping in ``__slots__`` and frees the
-op's attributes (and the edges to the inputs) after backward unless ``retain_graph=True``.
+on it (``ctx.x = x``). The engine keeps its own bookkeeping in ``__slots__``; backward frees the
+op's attributes (the saved arrays) unless ``retain_graph=True`` and keeps the rest.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +30,7 @@ Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 class _ThreadState(threading.local):
     enabled = True  # grad mode
+    recording_backward = False  # inside backward(create_graph=True): nodes are backward nodes
 
     def __init__(self) -> None:
         # The nn.Module forwards running in this thread, innermost last: each entry is the chain
@@ -99,8 +102,12 @@ class Node:
     Engine fields: ``op`` (the Op class), ``inputs`` (the input Tensors), ``attrs`` (the op's
     keyword attributes), ``needs_input_grad`` (one bool per input), ``saved_versions`` (for each
     input or output array the op saved on ctx: its version counter, the version when the op ran,
-    and its position, -1 for the output), ``out_dtype``, ``scope``. Everything else on it belongs
-    to the op.
+    and its position, -1 for the output), ``out_dtype``, ``scope``, ``freed`` (True once backward
+    released the saved arrays), ``backward`` (True for nodes recorded by a backward pass with
+    ``create_graph``). Everything else on it belongs to the op.
+
+    ``xp`` is the array namespace a VJP computes with: NumPy here; the recorded view that
+    backward hands a VJP under ``create_graph`` has Tensor functions of the same names instead.
     """
 
     __slots__ = (
@@ -111,16 +118,15 @@ class Node:
         "saved_versions",
         "out_dtype",
         "scope",
+        "freed",
+        "backward",
         "__dict__",
         "__weakref__",
     )
+    xp = np
 
     def __init__(self) -> None:
         self.needs_input_grad: tuple[bool, ...] = ()
-
-    @property
-    def freed(self) -> bool:
-        return self.inputs is None
 
     def __repr__(self) -> str:
         return f"<Node {self.op.name}>"
@@ -164,6 +170,8 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         ctx.out_dtype = out.dtype
         scope = _mode.scope
         ctx.scope = scope[-1] if scope else None
+        ctx.freed = False
+        ctx.backward = _mode.recording_backward
         result._node = ctx
     return result
 
@@ -188,6 +196,89 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
             checks.append((result._vc, 0, -1))
             break
     return tuple(checks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hooks on tensors (backward runs them)
+
+_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Tensor -> [fn, ...]
+
+
+class RemovableHandle:
+    """What registering a hook returns: ``handle.remove()`` unregisters it (twice is harmless)."""
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def register_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
+    """Call ``fn(grad)`` when the gradient with respect to ``t`` is computed; see
+    :meth:`Tensor.register_hook`."""
+    if not callable(fn):
+        raise TypeError(f"register_hook: hook must be callable, got {type(fn).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"register_hook: cannot register a hook on a tensor that does not require grad "
+            f"(shape {t.shape})"
+        )
+    hooks = _hooks.setdefault(t, [])
+    hooks.append(fn)
+    return RemovableHandle(hooks, fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a freed graph keeps
+
+
+class FreedTensor:
+    """An intermediate tensor as a freed graph remembers it: shape, dtype, name and the node
+    that made it, but not its values (so backward releases the activations).
+
+    ``grad`` is the tensor's ``.grad`` while the tensor itself is alive; a tensor that asked for
+    ``retain_grad()`` is kept, with its values, as that asks.
+    """
+
+    __slots__ = ("_node", "shape", "dtype", "name", "size", "ndim", "_ref", "_kept")
+    requires_grad = True
+    is_leaf = False
+    _retain = False
+
+    def __init__(self, t: Tensor) -> None:
+        self._node, self.shape, self.dtype, self.name = t._node, t.shape, t.dtype, t.name
+        self.size, self.ndim = t.size, t.ndim
+        self._ref = weakref.ref(t)
+        self._kept = t if t._retain else None
+
+    @property
+    def grad(self) -> Tensor | None:
+        t = self._ref()
+        return None if t is None else t.grad
+
+    @property
+    def op(self) -> str:
+        return self._node.op.name
+
+    def __repr__(self) -> str:
+        return f"FreedTensor(shape={self.shape}, dtype={self.dtype}, op={self.op})"
+
+
+def free(node: Node, ghosts: dict[int, FreedTensor]) -> None:
+    """Drop what the op saved, and the links that would keep intermediate values alive."""
+    node.__dict__.clear()
+    node.freed = True
+    inputs = []
+    for t in node.inputs:
+        if type(t) is not FreedTensor and t._node is not None:
+            ghost = ghosts.get(id(t))
+            if ghost is None:
+                ghost = ghosts[id(t)] = FreedTensor(t)
+            t = ghost
+        inputs.append(t)
+    node.inputs = tuple(inputs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,162 +326,3 @@ def lift(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
         like = Tensor(inputs[0])
         inputs = (like, *inputs[1:])
     return tuple([lift_scalar(x, like) for x in inputs])
-
-
-# ---------------------------------------------------------------------------------------------
-# Backward
-
-
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """Sum ``g`` down to ``shape`` (undoing NumPy broadcasting); None if it cannot be done."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if lead < 0:
-        return None
-    axes = list(range(lead))
-    for i, n in enumerate(shape):
-        m = g.shape[lead + i]
-        if n == 1 and m != 1:
-            axes.append(lead + i)
-        elif n != m:
-            return None
-    return g.sum(axis=tuple(axes)).reshape(shape)
-
-
-def _check_grad(node: Node, i: int, g: Any, inp: Tensor) -> np.ndarray:
-    """Un-broadcast one VJP result and check it against its input; raise naming the op."""
-    name = node.op.name
-    if type(g) is not np.ndarray:
-        if isinstance(g, (np.generic, float, int)):
-            g = np.asarray(g)
-        else:
-            raise TypeError(
-                f"op '{name}': vjp returned {type(g).__name__} for input {i}; "
-                "expected a numpy array or None"
-            )
-    x = inp.data
-    out = _unbroadcast(g, x.shape)
-    if out is None:
-        raise RuntimeError(
-            f"op '{name}': vjp returned a gradient of shape {g.shape} for input {i} "
-            f"of shape {x.shape}"
-        )
-    if out.dtype != x.dtype:
-        # A gradient may change dtype only where the forward itself promoted (mixed inputs).
-        if out.dtype.kind in "fc" and node.out_dtype != x.dtype:
-            out = out.astype(x.dtype)
-        else:
-            raise RuntimeError(
-                f"op '{name}': vjp returned a gradient of dtype {out.dtype} for input {i} "
-                f"of dtype {x.dtype}"
-            )
-    return out
-
-
-def topo_order(roots, only_grad: bool = True) -> list[Tensor]:
-    """Tensors reachable from ``roots`` through recorded nodes, each input before the ops that
-    use it (iterative depth-first search: no recursion limit). ``only_grad`` follows only the
-    inputs that need a gradient (backward's walk); otherwise every input (the diagrams')."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is None or node.inputs is None:
-            continue
-        for inp, need in zip(reversed(node.inputs), reversed(node.needs_input_grad)):
-            if (need or not only_grad) and id(inp) not in seen:
-                stack.append((inp, False))
-    return order
-
-
-_FREED = (
-    "backward through a graph that was already freed: a second backward over the same graph "
-    "(or backward after its saved arrays were released). Pass retain_graph=True to the first "
-    "backward if you need to call it again."
-)
-
-
-def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Reverse-mode pass from ``root``; see :meth:`Tensor.backward`."""
-    if not root.requires_grad:
-        raise RuntimeError(
-            "backward: the tensor does not require grad and has no graph; "
-            "create inputs with requires_grad=True"
-        )
-    if gradient is None:
-        if root.data.size != 1:
-            raise RuntimeError(
-                f"backward: gradient can be implied only for a one-element output, but the "
-                f"output has shape {root.shape}; pass gradient= of that shape"
-            )
-        g0 = np.ones(root.shape, dtype=root.dtype)
-    else:
-        g0 = np.asarray(getattr(gradient, "data", gradient))
-        if g0.shape != root.shape:
-            raise RuntimeError(
-                f"backward: gradient has shape {g0.shape} but the output has shape {root.shape}"
-            )
-        if g0.dtype != root.dtype:
-            g0 = g0.astype(root.dtype)
-    if root._node is not None and root._node.freed:
-        raise RuntimeError(_FREED)
-
-    order = topo_order((root,))
-    grads: dict[int, np.ndarray] = {id(root): g0}
-    for t in reversed(order):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        node = t._node
-        if node is None or t._retain:
-            _accumulate(t, g)
-        if node is None:
-            continue
-        if node.freed:
-            raise RuntimeError(_FREED)
-        _check_versions(node)
-        results = node.op.vjp(node, g)
-        if type(results) is not tuple:
-            results = (results,)
-        if len(results) != len(node.inputs):
-            raise RuntimeError(
-                f"op '{node.op.name}': vjp returned {len(results)} gradients for "
-                f"{len(node.inputs)} inputs"
-            )
-        for i, (inp, need, gi) in enumerate(zip(node.inputs, node.needs_input_grad, results)):
-            if not need or gi is None:
-                continue
-            gi = _check_grad(node, i, gi, inp)
-            prev = grads.get(id(inp))
-            grads[id(inp)] = gi if prev is None else prev + gi
-        if not retain_graph:
-            node.__dict__.clear()
-            node.inputs = None
-
-
-def _accumulate(t: Tensor, g: np.ndarray) -> None:
-    if t.grad is None:
-        t.grad = Tensor._wrap(np.array(g, dtype=t.dtype, copy=True), False)
-    else:
-        t.grad.data = t.grad.data + g
-
-
-def _check_versions(node: Node) -> None:
-    for cell, version, i in node.saved_versions:
-        if cell[0] != version:
-            what = "its output" if i < 0 else f"input {i} (shape {node.inputs[i].shape})"
-            raise RuntimeError(
-                f"op '{node.op.name}': {what} was saved for backward and then modified in "
-                f"place (version {cell[0]}, expected {version}); the gradient would be wrong. "
-                "Clone it before changing it in place."
-            )

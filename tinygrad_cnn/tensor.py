@@ -210,13 +210,22 @@ class Tensor:
     __hash__ = object.__hash__
 
     # -- autograd --------------------------------------------------------------------------
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires grad.
 
         ``gradient`` is the upstream gradient (same shape as self), needed unless self has one
-        element. The graph's saved arrays are freed afterwards unless ``retain_graph=True``.
-        """
-        autograd.backward(self, gradient, retain_graph)
+        element. The arrays ops saved are then freed unless ``retain_graph`` (default:
+        ``create_graph``); the graph's structure stays. ``create_graph=True`` records the pass,
+        so the gradients can be differentiated again."""
+        backward.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` once this tensor's gradient is complete (all uses summed), before
+        it flows further back or into ``.grad``; hooks run in the order registered, and a Tensor
+        one returns replaces the gradient. Returns a handle with ``.remove()``."""
+        return autograd.register_hook(self, hook)
 
     def zero_grad(self) -> None:
         """Forget this tensor's gradient (``.grad = None``)."""
@@ -453,8 +462,8 @@ class Tensor:
 
 
 # The declared upward imports, the only ones in the package: a Tensor's operators and methods are
-# sugar for functional, its backward and in-place guard call the engine, and draw() calls viz. All
+# sugar for functional, backward() and the in-place guard call the engine, draw() calls viz. All
 # of those import this module, so they come last, once Tensor is defined; tinygrad_cnn/__init__.py
 # imports this module first. tests/test_layout.py checks that no other module reaches up.
-from tinygrad_cnn import autograd, viz  # noqa: E402
+from tinygrad_cnn import autograd, backward, viz  # noqa: E402
 from tinygrad_cnn import functional as F  # noqa: E402

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import topo_order
+from tinygrad_cnn.backward import topo_order
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
 

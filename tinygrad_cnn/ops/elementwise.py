@@ -1,5 +1,8 @@
 """Elementwise ops. Each forward sits beside its VJP.
 
+Every VJP here is ``higher_order``: it computes with operators and ``ctx.xp`` only, so
+``backward(create_graph=True)`` records it (see :mod:`tinygrad_cnn.ops.xp`).
+
 Binary ops broadcast like NumPy; their VJPs return gradients at the output's shape and the engine
 sums them back down to each input's shape.
 
@@ -18,7 +21,7 @@ import numpy as np
 from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(linear_in=(0, 1))
+@register_op(linear_in=(0, 1), higher_order=True)
 class Add(Op):
     name = "add"
 
@@ -31,7 +34,7 @@ class Add(Op):
         return g, g
 
 
-@register_op(linear_in=(0, 1))
+@register_op(linear_in=(0, 1), higher_order=True)
 class Sub(Op):
     name = "sub"
 
@@ -44,7 +47,7 @@ class Sub(Op):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-@register_op(linear_in=(0, 1))
+@register_op(linear_in=(0, 1), higher_order=True)
 class Mul(Op):
     name = "mul"
 
@@ -59,7 +62,7 @@ class Mul(Op):
         return (g * ctx.b if na else None), (g * ctx.a if nb else None)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Div(Op):
     name = "div"
 
@@ -76,7 +79,7 @@ class Div(Op):
         return (ga if na else None), (-ga * ctx.out if nb else None)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Neg(Op):
     name = "neg"
 
@@ -89,7 +92,7 @@ class Neg(Op):
         return (-g,)
 
 
-@register_op
+@register_op(higher_order=True)
 class Pow(Op):
     """``a ** b``; the exponent's gradient ``out * log(a)`` is computed only when it is needed."""
 
@@ -106,11 +109,11 @@ class Pow(Op):
         na, nb = ctx.needs_input_grad
         a, b = ctx.a, ctx.b
         ga = g * b * a ** (b - 1) if na else None
-        gb = g * ctx.out * np.log(a) if nb else None
+        gb = g * ctx.out * ctx.xp.log(a) if nb else None
         return ga, gb
 
 
-@register_op
+@register_op(higher_order=True)
 class Exp(Op):
     name = "exp"
 
@@ -124,7 +127,7 @@ class Exp(Op):
         return (g * ctx.out,)
 
 
-@register_op
+@register_op(higher_order=True)
 class Log(Op):
     name = "log"
 
@@ -138,7 +141,7 @@ class Log(Op):
         return (g / ctx.a,)
 
 
-@register_op
+@register_op(higher_order=True)
 class Sqrt(Op):
     name = "sqrt"
 
@@ -152,7 +155,7 @@ class Sqrt(Op):
         return (g / (2 * ctx.out),)
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Abs(Op):
     name = "abs"
 
@@ -163,10 +166,10 @@ class Abs(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return (g * np.sign(ctx.a),)  # sign(0) == 0
+        return (g * ctx.xp.sign(ctx.a),)  # sign(0) == 0
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Relu(Op):
     name = "relu"
 
@@ -180,7 +183,7 @@ class Relu(Op):
         return (g * ctx.mask,)  # gradient 0 at a == 0
 
 
-@register_op
+@register_op(higher_order=True)
 class Sigmoid(Op):
     name = "sigmoid"
 
@@ -196,7 +199,7 @@ class Sigmoid(Op):
         return (g * s * (1 - s),)
 
 
-@register_op
+@register_op(higher_order=True)
 class Tanh(Op):
     name = "tanh"
 
@@ -218,7 +221,7 @@ def _split_ties(ctx, g, first_wins):
     return ga, gb
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Maximum(Op):
     name = "maximum"
 
@@ -232,7 +235,7 @@ class Maximum(Op):
         return _split_ties(ctx, g, ctx.first)
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Minimum(Op):
     name = "minimum"
 
@@ -246,7 +249,7 @@ class Minimum(Op):
         return _split_ties(ctx, g, ctx.first)
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Clip(Op):
     """Clamp to ``[min, max]`` (either may be None); the gradient passes where min <= a <= max."""
 
@@ -267,7 +270,7 @@ class Clip(Op):
         return (g * ctx.inside,)
 
 
-@register_op(linear_in=(1, 2))
+@register_op(linear_in=(1, 2), higher_order=True)
 class Where(Op):
     """``where(cond, a, b)``: ``a`` where cond is true, else ``b`` (all three broadcast)."""
 
@@ -281,11 +284,11 @@ class Where(Op):
     @staticmethod
     def vjp(ctx, g):
         _, na, nb = ctx.needs_input_grad
-        c = ctx.cond
-        return None, (np.where(c, g, 0) if na else None), (np.where(c, 0, g) if nb else None)
+        c, xp = ctx.cond, ctx.xp
+        return None, (xp.where(c, g, 0) if na else None), (xp.where(c, 0, g) if nb else None)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Clone(Op):
     name = "clone"
 
@@ -298,7 +301,7 @@ class Clone(Op):
         return (g,)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Cast(Op):
     """Convert to ``dtype``; the gradient is converted back to the input's dtype."""
 

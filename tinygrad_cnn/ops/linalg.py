@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(linear_in=(0, 1))
+@register_op(linear_in=(0, 1), higher_order=True)
 class MatMul(Op):
     """``a @ b``. A 1-D ``a`` is a row vector and a 1-D ``b`` a column vector, dropped from the
     result; leading (batch) dimensions broadcast and the engine sums their gradients back."""
@@ -31,11 +29,11 @@ class MatMul(Op):
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
-            ga = g @ np.swapaxes(b2, -1, -2)  # (..., n, m) @ (..., m, k) -> (..., n, k)
+            ga = g @ b2.swapaxes(-1, -2)  # (..., n, m) @ (..., m, k) -> (..., n, k)
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if nb:
-            gb = np.swapaxes(a2, -1, -2) @ g  # (..., k, n) @ (..., n, m) -> (..., k, m)
+            gb = a2.swapaxes(-1, -2) @ g  # (..., k, n) @ (..., n, m) -> (..., k, m)
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb

@@ -12,7 +12,7 @@ def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-@register_op
+@register_op(higher_order=True)
 class Softmax(Op):
     name = "softmax"
 
@@ -25,10 +25,10 @@ class Softmax(Op):
     @staticmethod
     def vjp(ctx, g):
         s = ctx.out
-        return (s * (g - np.sum(g * s, axis=ctx.axis, keepdims=True)),)
+        return (s * (g - ctx.xp.sum(g * s, axis=ctx.axis, keepdims=True)),)
 
 
-@register_op
+@register_op(higher_order=True)
 class LogSoftmax(Op):
     name = "log_softmax"
 
@@ -40,10 +40,11 @@ class LogSoftmax(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return (g - np.exp(ctx.out) * np.sum(g, axis=ctx.axis, keepdims=True),)
+        xp = ctx.xp
+        return (g - xp.exp(ctx.out) * xp.sum(g, axis=ctx.axis, keepdims=True),)
 
 
-@register_op
+@register_op(higher_order=True)
 class CrossEntropy(Op):
     """Mean/sum/per-sample ``-log softmax(logits)[target]`` for logits (N, C), target (N,) ints.
 
@@ -55,9 +56,9 @@ class CrossEntropy(Op):
     @staticmethod
     def forward(ctx, logits, target, *, reduction="mean"):
         logp = _log_softmax(logits, 1)
-        rows = np.arange(len(target))
-        losses = -logp[rows, target]
-        ctx.logp, ctx.target, ctx.reduction = logp, target, reduction
+        cells = (np.arange(len(target)), target)  # (row, label) of each sample
+        losses = -logp[cells]
+        ctx.logits, ctx.cells, ctx.reduction = logits, cells, reduction
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
@@ -65,10 +66,11 @@ class CrossEntropy(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        grad = np.exp(ctx.logp)  # softmax, (N, C)
-        grad[np.arange(len(ctx.target)), ctx.target] -= 1
-        if ctx.reduction == "none":
-            grad *= g[:, None]
-        else:
-            grad *= g / len(ctx.target) if ctx.reduction == "mean" else g
-        return grad, None
+        xp, x = ctx.xp, ctx.logits
+        e = xp.exp(x - xp.max(x, axis=1, keepdims=True))  # the shift cancels in the derivative
+        probs = e / xp.sum(e, axis=1, keepdims=True)  # softmax, (N, C)
+        onehot = np.zeros(probs.shape, probs.dtype)
+        onehot[ctx.cells] = 1
+        n = len(ctx.cells[0])
+        scale = g[:, None] if ctx.reduction == "none" else (g / n if ctx.reduction == "mean" else g)
+        return (probs - onehot) * scale, None

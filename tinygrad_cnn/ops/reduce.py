@@ -11,12 +11,12 @@ import numpy as np
 from tinygrad_cnn.ops.registry import Op, register_op
 
 
-def _expand(g: np.ndarray, ctx) -> np.ndarray:
+def _expand(g, ctx):
     """Put the reduced axes back into ``g`` (as size-1 dimensions) unless keepdims kept them."""
-    return g if ctx.keepdims else np.expand_dims(g, ctx.axes)
+    return g if ctx.keepdims else ctx.xp.expand_dims(g, ctx.axes)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Sum(Op):
     name = "sum"
 
@@ -27,10 +27,10 @@ class Sum(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return (np.broadcast_to(_expand(g, ctx), ctx.shape),)
+        return (ctx.xp.broadcast_to(_expand(g, ctx), ctx.shape),)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Mean(Op):
     name = "mean"
 
@@ -42,7 +42,7 @@ class Mean(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return (np.broadcast_to(_expand(g, ctx) / ctx.count, ctx.shape),)
+        return (ctx.xp.broadcast_to(_expand(g, ctx) / ctx.count, ctx.shape),)
 
 
 class _Extreme(Op):
@@ -58,23 +58,23 @@ class _Extreme(Op):
     @staticmethod
     def vjp(ctx, g):
         mask = ctx.mask
-        count = mask.sum(axis=ctx.axes, keepdims=True)
-        return (mask * (_expand(g, ctx) / count).astype(g.dtype, copy=False),)
+        count = mask.sum(axis=ctx.axes, keepdims=True).astype(g.dtype)
+        return (mask * (_expand(g, ctx) / count),)
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Max(_Extreme):
     name = "max"
     reduce = staticmethod(np.maximum.reduce)
 
 
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Min(_Extreme):
     name = "min"
     reduce = staticmethod(np.minimum.reduce)
 
 
-@register_op
+@register_op(higher_order=True)
 class LogSumExp(Op):
     """``log(sum(exp(a)))`` computed stably by shifting by the maximum."""
 
@@ -85,15 +85,16 @@ class LogSumExp(Op):
         m = np.max(a, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        out = out if keepdims else np.squeeze(out, axis=axis)
         ctx.a, ctx.out, ctx.axes, ctx.keepdims = a, out, axis, keepdims
-        return out if keepdims else np.squeeze(out, axis=axis)
+        return out
 
     @staticmethod
     def vjp(ctx, g):
-        return (_expand(g, ctx) * np.exp(ctx.a - ctx.out),)  # g * softmax(a)
+        return (_expand(g, ctx) * ctx.xp.exp(ctx.a - _expand(ctx.out, ctx)),)  # g * softmax(a)
 
 
-@register_op
+@register_op(higher_order=True)
 class Var(Op):
     """Variance ``sum((a - mean)**2) / (N - correction)``; correction=1 (unbiased) by default."""
 
@@ -103,14 +104,13 @@ class Var(Op):
     def forward(ctx, a, *, axis=None, keepdims=False, correction=1):
         n = int(np.prod([a.shape[i] for i in axis]))
         centered = a - np.mean(a, axis=axis, keepdims=True)
-        ctx.centered, ctx.axes, ctx.keepdims = centered, axis, keepdims
+        ctx.a, ctx.axes, ctx.keepdims = a, axis, keepdims
         ctx.denom = max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.sum(centered * centered, axis=axis, keepdims=keepdims) / ctx.denom
 
     @staticmethod
     def vjp(ctx, g):
-        scale = (
-            2.0 / ctx.denom if ctx.denom else float("nan")
-        )  # N <= correction: NaN, as in PyTorch
-        return (_expand(g, ctx) * ctx.centered * scale,)
+        scale = 2.0 / ctx.denom if ctx.denom else float("nan")  # N <= correction: as PyTorch
+        centered = ctx.a - ctx.xp.mean(ctx.a, axis=ctx.axes, keepdims=True)
+        return (_expand(g, ctx) * centered * scale,)

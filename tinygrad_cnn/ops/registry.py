@@ -35,6 +35,13 @@ Declarations used by the property tests (:mod:`tinygrad_cnn.testing`):
   the exact adjoint test ``<f(x), g> == <x, vjp(g)>``.
 - ``smooth``: False for ops with kinks or ties (relu, max, ...); their strategy must draw inputs
   away from them, and they need tests with forced ties of their own.
+- ``higher_order``: True when the VJP can be recorded, so ``backward(create_graph=True)`` and
+  second derivatives go through the op. Such a VJP computes only with the operators of its
+  arguments and the functions of ``ctx.xp`` (NumPy's names: ``xp.exp``, ``xp.sum``, ...): under
+  ``create_graph`` the engine hands it its saved inputs and output as Tensors and ``ctx.xp`` as
+  recorded functions (:mod:`tinygrad_cnn.ops.xp`). A NumPy call on a Tensor would silently treat
+  it as a constant, so this is off by default: the engine refuses ``create_graph`` through an op
+  without it, naming the op. ``gradgradcheck`` and the second-order property tests check it.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class Op:
     strategy: Callable[[], Any] | None = None
     linear_in: tuple[int, ...] = ()
     smooth: bool = True
+    higher_order: bool = False
 
     @staticmethod
     def forward(ctx: Node, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
@@ -67,6 +75,18 @@ class Op:
     @staticmethod
     def vjp(ctx: Node, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError
+
+    @classmethod
+    def vjp_graph(cls, node: Node, out: Tensor, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """The VJP, recorded: what ``backward(create_graph=True)`` calls (see ``higher_order``)."""
+        if not cls.higher_order:
+            raise RuntimeError(
+                f"op '{cls.name}' does not support create_graph (second-order gradients): its "
+                "vjp is not declared higher_order, i.e. written with ctx.xp and operators"
+            )
+        from tinygrad_cnn.ops.xp import Recorded  # imports the op families, which import this
+
+        return cls.vjp(Recorded(node, out), grad)
 
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
@@ -83,6 +103,7 @@ def register_op(
     strategy: Callable[[], Any] | None = None,
     linear_in: tuple[int, ...] | None = None,
     smooth: bool | None = None,
+    higher_order: bool | None = None,
     replace: bool = False,
 ) -> Any:
     """Register an :class:`Op` subclass under its ``name``; usable bare or with arguments.
@@ -100,6 +121,8 @@ def register_op(
             op.linear_in = tuple(linear_in)
         if smooth is not None:
             op.smooth = smooth
+        if higher_order is not None:
+            op.higher_order = higher_order
         if not op.name or not isinstance(op.name, str):
             raise ValueError(f"register_op: {op.__name__} needs a non-empty string `name`")
         if op.forward is Op.forward or op.vjp is Op.vjp:

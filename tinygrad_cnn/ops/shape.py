@@ -1,4 +1,5 @@
-"""Shape ops: every one is linear, so each passes the exact adjoint test.
+"""Shape ops: every one is linear, so each passes the exact adjoint test, and each VJP is another
+shape op (getitem's is scatter_add, whose VJP is getitem again): all are ``higher_order``.
 
 ``squeeze``, ``unsqueeze``, ``flatten`` and ``swapaxes`` are compositions (of ``reshape`` and
 ``transpose``) in :mod:`tinygrad_cnn.functional`.
@@ -11,7 +12,7 @@ import numpy as np
 from tinygrad_cnn.ops.registry import Op, register_op
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Reshape(Op):
     name = "reshape"
 
@@ -25,7 +26,7 @@ class Reshape(Op):
         return (g.reshape(ctx.shape),)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Transpose(Op):
     """Permute the axes (``axes`` is a full permutation)."""
 
@@ -41,7 +42,7 @@ class Transpose(Op):
         return (g.transpose(np.argsort(ctx.axes)),)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class BroadcastTo(Op):
     """Broadcast to ``shape`` (a read-only view); the engine sums the gradient back down."""
 
@@ -61,7 +62,7 @@ def is_advanced(index) -> bool:
     return any(isinstance(i, np.ndarray) for i in index)
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class GetItem(Op):
     """``a[index]``: basic and integer/boolean-array indexing. Repeated indices accumulate."""
 
@@ -74,15 +75,38 @@ class GetItem(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        if is_advanced(ctx.index):
-            np.add.at(out, ctx.index, g)
-        else:
-            out[ctx.index] = g
-        return (out,)
+        if ctx.xp is np:
+            return (scatter_add(g, ctx.shape, ctx.index),)
+        return (ctx.xp.scatter_add(g, ctx.shape, ctx.index),)
 
 
-@register_op(linear_in=(0, 1, 2))
+def scatter_add(g: np.ndarray, shape: tuple[int, ...], index: tuple) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if is_advanced(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+@register_op(linear_in=(0,), higher_order=True)
+class ScatterAdd(Op):
+    """The adjoint of ``getitem``: ``g`` added into zeros of ``shape`` at ``index``."""
+
+    name = "scatter_add"
+
+    @staticmethod
+    def forward(ctx, g, *, shape, index):
+        ctx.index = index
+        return scatter_add(g, shape, index)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g[ctx.index],)
+
+
+@register_op(linear_in=(0, 1, 2), higher_order=True)
 class Concatenate(Op):
     name = "concatenate"
 
@@ -94,10 +118,10 @@ class Concatenate(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return tuple(np.split(g, ctx.splits, axis=ctx.axis))
+        return tuple(ctx.xp.split(g, ctx.splits, axis=ctx.axis))
 
 
-@register_op(linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2), higher_order=True)
 class Stack(Op):
     name = "stack"
 
@@ -108,11 +132,11 @@ class Stack(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        g = np.moveaxis(g, ctx.axis, 0)
+        g = ctx.xp.moveaxis(g, ctx.axis, 0)
         return tuple(g[i] for i in range(g.shape[0]))
 
 
-@register_op(linear_in=(0,))
+@register_op(linear_in=(0,), higher_order=True)
 class Pad(Op):
     """Constant padding; ``widths`` is NumPy's ((before, after), ...) per dimension."""
 

@@ -152,6 +152,15 @@ def getitem_inputs(draw):
 
 
 @st.composite
+def scatter_add_inputs(draw):
+    """getitem's cases turned around: the gradient of ``x[index]``, put back into ``x``'s shape."""
+    case = draw(getitem_inputs())
+    x, index = case.args[0], case.attrs["index"]
+    g = draw(floats(x[index].shape))
+    return OpCase((g,), {"shape": x.shape, "index": index})
+
+
+@st.composite
 def concatenate_inputs(draw):
     shape = draw(shapes(min_dims=1))
     ax = draw(st.integers(0, len(shape) - 1))
@@ -330,6 +339,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "transpose": transpose_inputs,
     "broadcast_to": broadcast_inputs,
     "getitem": getitem_inputs,
+    "scatter_add": scatter_add_inputs,
     "concatenate": concatenate_inputs,
     "stack": stack_inputs,
     "pad": pad_inputs,
