@@ -19,7 +19,7 @@ from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
 from tinygrad_cnn.backward import grad, hvp
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed
-from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck
+from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.viz import draw_graph, trace
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "get_op",
     "grad",
     "gradcheck",
+    "gradgradcheck",
     "hvp",
     "is_grad_enabled",
     "data",

@@ -150,8 +150,12 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
             raise
         shapes = ", ".join(str(t.shape) for t in inputs)
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
+    if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
+        scalar, out = out, np.asarray(out)
+        if record:  # what the op saved as its output is the output: point it at the array
+            for key, value in ctx.__dict__.items():
+                if value is scalar:
+                    setattr(ctx, key, out)
     # Tensor._init, inlined: the call alone measured 0.8 us of ~7 us per op (bench_engine.py);
     # tests/test_tensor.py checks that every way of making a Tensor sets the same slots
     result = _new_tensor(Tensor)
@@ -201,7 +205,9 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
 # ---------------------------------------------------------------------------------------------
 # Hooks on tensors (backward runs them)
 
-_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Tensor -> [fn, ...]
+# id(tensor) -> [fn, ...]; an entry goes when its tensor does. (Not a WeakKeyDictionary: that
+# compares keys with ==, which is elementwise on Tensors.)
+_hooks: dict[int, list] = {}
 
 
 class RemovableHandle:
@@ -225,7 +231,10 @@ def register_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
             f"register_hook: cannot register a hook on a tensor that does not require grad "
             f"(shape {t.shape})"
         )
-    hooks = _hooks.setdefault(t, [])
+    hooks = _hooks.get(id(t))
+    if hooks is None:
+        hooks = _hooks[id(t)] = []
+        weakref.finalize(t, _hooks.pop, id(t), None)
     hooks.append(fn)
     return RemovableHandle(hooks, fn)
 

@@ -25,7 +25,7 @@ from tinygrad_cnn.tensor import Tensor
 
 
 def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
-    for fn in list(_hooks.get(t, ())):
+    for fn in list(_hooks.get(id(t), ())):
         new = fn(g if create_graph else Tensor._wrap(g, False))
         if new is None:
             continue
@@ -142,7 +142,7 @@ def _run(roots, seeds, retain_graph, create_graph, capture=None) -> dict[int, An
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if _hooks and t in _hooks:
+            if _hooks and id(t) in _hooks:
                 g = _run_hooks(t, g, create_graph)
             node = t._node
             if capture is not None:

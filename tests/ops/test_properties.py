@@ -93,6 +93,30 @@ def test_op_invariants(name, data):
     testing.check_invariants(op, data.draw(op_cases(name), label="case"))
 
 
+# -- second order: every op either records its VJP correctly or refuses create_graph clearly ---
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].higher_order])
+@given(data=st.data())
+def test_second_order_matches_finite_differences(name, data):
+    op = REGISTRY[name]
+    testing.check_double_vjp(op, data.draw(op_cases(name), label="case"))
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].higher_order])
+@given(data=st.data())
+def test_the_recorded_vjp_is_linear_in_the_upstream_gradient(name, data):
+    op = REGISTRY[name]
+    testing.check_vjp_adjoint(op, data.draw(op_cases(name), label="case"))
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if not REGISTRY[n].higher_order])
+@given(data=st.data())
+def test_ops_without_second_order_refuse_create_graph(name, data):
+    op = REGISTRY[name]
+    testing.check_refuses_create_graph(op, data.draw(op_cases(name), label="case"))
+
+
 @pytest.mark.parametrize("name", OPS)
 @given(data=st.data())
 def test_forward_records_nothing_under_no_grad(name, data):

@@ -45,6 +45,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_scope_name", type(self).__name__)
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
 
     # -- registration ----------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -76,14 +78,43 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._forward_pre_hooks):
+            new = hook(self, args)
+            if new is not None:
+                args = new if isinstance(new, tuple) else (new,)
         # record which module ran each op, for the graph diagrams: a chain of (name, class)
         scope = autograd.scope_stack()
         parent = scope[-1] if scope else ()
         scope.append((*parent, (self._scope_name, type(self).__name__)))
         try:
-            return self.forward(*args, **kwargs)
+            out = self.forward(*args, **kwargs)
         finally:
             scope.pop()
+        for hook in list(self._forward_hooks):
+            new = hook(self, args, out)
+            if new is not None:
+                out = new
+        return out
+
+    def register_forward_pre_hook(self, hook: Any) -> autograd.RemovableHandle:
+        """Call ``hook(module, inputs)`` before each forward (``inputs``: the positional
+        arguments, a tuple); what it returns, if not None, replaces them (a non-tuple is one
+        argument). Pre-hooks run in the order registered. Returns a handle with ``.remove()``.
+        """
+        return self._add_hook(self._forward_pre_hooks, hook, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Any) -> autograd.RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after each forward; what it returns, if not
+        None, replaces the output. Forward hooks run in the order registered, after the
+        pre-hooks and the forward, inside the caller's module scope. Returns a handle with
+        ``.remove()``."""
+        return self._add_hook(self._forward_hooks, hook, "register_forward_hook")
+
+    def _add_hook(self, hooks: list, hook: Any, fn: str) -> autograd.RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{fn}: hook must be callable, got {type(hook).__name__}")
+        hooks.append(hook)
+        return autograd.RemovableHandle(hooks, hook)
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():

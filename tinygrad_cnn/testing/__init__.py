@@ -23,20 +23,32 @@ from typing import Any
 from tinygrad_cnn.testing.checks import (
     OpCase,
     check_adjoint,
+    check_double_vjp,
     check_invariants,
     check_op,
+    check_refuses_create_graph,
     check_vjp,
+    check_vjp_adjoint,
 )
-from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, numerical_grad
+from tinygrad_cnn.testing.gradcheck import (
+    GradcheckError,
+    gradcheck,
+    gradgradcheck,
+    numerical_grad,
+)
 
 __all__ = [
     "GradcheckError",
     "OpCase",
     "check_adjoint",
+    "check_double_vjp",
     "check_invariants",
     "check_op",
+    "check_refuses_create_graph",
     "check_vjp",
+    "check_vjp_adjoint",
     "gradcheck",
+    "gradgradcheck",
     "numerical_grad",
 ]
 

@@ -6,7 +6,11 @@ Each takes an op and an :class:`OpCase` (one valid call, as a strategy draws it)
 - :func:`check_vjp`: the VJP against central differences, in float64;
 - :func:`check_adjoint`: for each input the op is linear in, ``<f(x) - f(0), g> == <x, vjp(g)>``;
 - :func:`check_invariants`: no mutated inputs, no shared memory, dtypes kept;
-- :func:`check_op`: all three.
+- :func:`check_op`: all three;
+- second order, for ``higher_order`` ops: :func:`check_double_vjp` (the recorded VJP against
+  finite differences, in all inputs and the upstream gradient) and :func:`check_vjp_adjoint`
+  (the VJP is linear in the upstream gradient, so its own VJP is its exact adjoint);
+  :func:`check_refuses_create_graph` for the others.
 
 They need no hypothesis; the strategies that draw cases do (``tinygrad_cnn.testing``).
 """
@@ -20,7 +24,7 @@ import numpy as np
 
 from tinygrad_cnn.ops.registry import Op
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.testing.gradcheck import gradcheck
+from tinygrad_cnn.testing.gradcheck import gradcheck, gradgradcheck
 
 
 @dataclasses.dataclass
@@ -113,3 +117,55 @@ def check_op(op: type[Op], case: OpCase) -> None:
     check_vjp(op, case)
     check_adjoint(op, case)
     check_invariants(op, case)
+
+
+def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
+    """The op's recorded VJP agrees with finite differences of it, in float64, along one random
+    direction of all inputs and the upstream gradient together (``gradgradcheck``'s fast mode)."""
+    tolerances.setdefault("fast_mode", True)
+    gradgradcheck(lambda *xs: op.apply(*xs, **case.attrs), _inputs(case), **tolerances)
+
+
+def check_vjp_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
+    """A VJP is linear in the upstream gradient ``g``: for each input ``x``,
+    ``<vjp_x(g), w> == <g, d/dg <vjp_x(g), w>>`` exactly, the right side by double backward."""
+    from tinygrad_cnn.backward import grad
+
+    xs = _inputs(case)
+    out = op.apply(*xs, **case.attrs)
+    g = Tensor(_upstream(out.shape, np.float64, seed=7), requires_grad=True)
+    for i, x in enumerate(xs):
+        if not x.requires_grad:
+            continue
+        (gx,) = grad(op.apply(*xs, **case.attrs), x, g, create_graph=True, allow_unused=True)
+        if gx is None:
+            continue
+        w = _upstream(x.shape, np.float64, seed=11 + i)
+        lhs = float(np.sum(gx.data * w))
+        if not gx.requires_grad:  # the VJP does not depend on g at all: it must be zero
+            rhs = 0.0
+        else:
+            (dg,) = grad((gx * Tensor(w)).sum(), g, allow_unused=True)
+            rhs = 0.0 if dg is None else float(np.sum(g.data * dg.data))
+        scale = float(np.sum(np.abs(gx.data * w))) + 1e-300
+        if abs(lhs - rhs) > rtol * scale:
+            raise AssertionError(
+                f"op '{op.name}': the VJP for input {i} is not linear in the upstream gradient "
+                f"as recorded: <vjp(g), w> = {lhs!r} but <g, d/dg <vjp(g), w>> = {rhs!r}"
+            )
+
+
+def check_refuses_create_graph(op: type[Op], case: OpCase) -> None:
+    """An op that is not ``higher_order`` refuses ``create_graph`` with an error naming it."""
+    from tinygrad_cnn.backward import grad
+
+    xs = _inputs(case)
+    wanted = [x for x in xs if x.requires_grad]
+    out = op.apply(*xs, **case.attrs)
+    try:
+        grad(out, wanted, _upstream(out.shape, np.float64), create_graph=True)
+    except RuntimeError as e:
+        if f"op '{op.name}' does not support create_graph" in str(e):
+            return
+        raise
+    raise AssertionError(f"op '{op.name}' is not higher_order but accepted create_graph")

@@ -103,10 +103,10 @@ def gradcheck(
         us = [rng.standard_normal(xs[i].shape) for i in wanted]
         saved = [xs[i].data.copy() for i in wanted]
         for i, u in zip(wanted, us):
-            xs[i].data = saved[wanted.index(i)] + eps * u
+            xs[i].data = np.asarray(saved[wanted.index(i)] + eps * u)  # 0-d stays an array
         plus = _value(fn, xs, v)
         for i, u in zip(wanted, us):
-            xs[i].data = saved[wanted.index(i)] - eps * u
+            xs[i].data = np.asarray(saved[wanted.index(i)] - eps * u)
         minus = _value(fn, xs, v)
         for k, i in enumerate(wanted):
             xs[i].data = saved[k]
@@ -140,3 +140,62 @@ def gradcheck(
                 raise GradcheckError(msg)
             return False
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Any,
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    fast_mode: bool = False,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check second derivatives: the recorded VJP of ``fn`` against finite differences of it.
+
+    The VJP ``(x, g) -> g^T J(x)`` is computed with ``grad(..., create_graph=True)`` and checked
+    by :func:`gradcheck` in all its inputs: the checked inputs of ``fn`` and the upstream
+    gradient ``g`` (``grad_outputs``, random if None), which is the last input in the report.
+    Raises :class:`GradcheckError` like ``gradcheck`` (or returns False); an op that cannot
+    record its VJP makes ``grad`` raise a RuntimeError naming it.
+
+    >>> from tinygrad_cnn import Tensor, gradgradcheck
+    >>> gradgradcheck(lambda x: x.tanh() * x, [Tensor([0.5, -1.0], requires_grad=True)])
+    True
+    """
+    from tinygrad_cnn.autograd import enable_grad
+    from tinygrad_cnn.backward import grad
+    from tinygrad_cnn.functional import concatenate
+
+    xs, wanted = _prepare(inputs)
+    out = fn(*xs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradgradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if grad_outputs is None:
+        g0 = np.random.default_rng(seed + 1).standard_normal(out.shape)
+    else:
+        g0 = np.asarray(getattr(grad_outputs, "data", grad_outputs), dtype=np.float64)
+        if g0.shape != out.shape:
+            raise ValueError(
+                f"gradgradcheck: grad_outputs has shape {g0.shape}, the output {out.shape}"
+            )
+
+    def vjp(*args: Tensor) -> Tensor:
+        *ins, g = args
+        with enable_grad():  # gradcheck evaluates under no_grad; the VJP needs the graph
+            y = fn(*ins)
+            gs = grad(y, [ins[i] for i in wanted], g, create_graph=True, allow_unused=True)
+            flat = [
+                (gi if gi is not None else Tensor(np.zeros(ins[i].shape))).reshape(-1)
+                for i, gi in zip(wanted, gs)
+            ]
+            return concatenate(flat)
+
+    g = Tensor(g0, requires_grad=True)
+    return gradcheck(
+        vjp, [*xs, g], eps, atol, rtol, fast_mode=fast_mode, seed=seed,
+        raise_exception=raise_exception,
+    )  # fmt: skip
