@@ -14,7 +14,10 @@ Three array kernels do all the work, and the two ops share them with roles swapp
   offsets (never over output pixels): each offset adds one strided slab.
 
 conv2d forward = im2col + GEMM; its input gradient = GEMM (W^T @ dY) + col2im, which *is*
-conv_transpose2d's forward; and conv_transpose2d's input gradient is conv2d's forward.
+conv_transpose2d's forward; and conv_transpose2d's input gradient is conv2d's forward. Both
+weight gradients are :func:`correlate` (the ``conv2d_weight`` op), whose own gradients are
+conv2d and conv_transpose2d again: so under ``create_graph`` each VJP is recorded as those ops,
+and any order of derivative goes through the same three kernels.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_cnn.autograd import apply
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, register_op
+from tinygrad_cnn.ops.shape import GetItem
 
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns.
 MAX_WIDTH_WASTE = 0.5
@@ -237,12 +242,47 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
 # --8<-- [end:input_grad]
 
 
-def _bias_grad(g: np.ndarray) -> np.ndarray:
-    return g.sum(axis=(0, 2, 3))
+def correlate(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> np.ndarray:
+    """conv2d's weight gradient: (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
+    over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows)."""
+    cols, _, _, width = im2col(x, geo, dy.shape[2:])
+    w_shape = (dy.shape[1], x.shape[1] // groups, geo.kh, geo.kw)
+    return weight_grad(to_gemm_layout(dy, width), cols, w_shape, groups)
+
+
+def convolve(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
+    """conv2d on arrays, without bias; ``out_hw`` keeps only the first Ho x Wo windows."""
+    y2, _, (ho, wo, width) = conv_forward(x, w, geo, groups, out_hw)
+    return from_gemm_layout(y2, x.shape[0], ho, wo, width)
+
+
+# Under create_graph (ctx.xp is not NumPy) the VJPs below are recorded as the ops whose forwards
+# are the kernels the first-order path calls: convolve -> conv2d, conv_input_grad ->
+# conv_transpose2d, correlate -> conv2d_weight.
+
+
+def _conv_op(x, w, geo: Geometry, groups: int, out_hw):
+    y = apply(Conv2d, (x, w), {"geometry": geo, "groups": groups})
+    if y.shape[2:] == tuple(out_hw):
+        return y
+    index = (slice(None), slice(None), slice(0, out_hw[0]), slice(0, out_hw[1]))
+    return apply(GetItem, (y,), {"index": index})
+
+
+def _conv_t_op(g, w, geo: Geometry, groups: int, out_hw):
+    return apply(ConvTranspose2d, (g, w), {"geometry": geo, "groups": groups, "out_hw": out_hw})
+
+
+def _correlate_op(x, dy, geo: Geometry, groups: int):
+    return apply(Conv2dWeight, (x, dy), {"geometry": geo, "groups": groups})
+
+
+def _bias_grad(ctx, g):
+    return ctx.xp.sum(g, axis=(0, 2, 3))
 
 
 # --8<-- [start:conv2d_op]
-@register_op(linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2), higher_order=True)
 class Conv2d(Op):
     """2-D cross-correlation: ``y[n, o] = b[o] + sum_c W[o, c] * x[n, c]`` over each window."""
 
@@ -253,32 +293,37 @@ class Conv2d(Op):
         y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
         if b is not None:
             y2 += b[:, None]
-        ctx.w, ctx.x_shape, ctx.width = w, x.shape, width
+        ctx.x, ctx.w, ctx.width = x, w, width
         ctx.geo, ctx.groups = geometry, groups
         if ctx.needs_input_grad and ctx.needs_input_grad[1]:
-            ctx.cols = cols  # only the weight gradient needs the columns
+            ctx.cols = cols  # the weight gradient reuses the columns
         return from_gemm_layout(y2, x.shape[0], ho, wo, width)
 
     @staticmethod
     def vjp(ctx, g):
-        geo, groups, need = ctx.geo, ctx.groups, ctx.needs_input_grad
+        geo, groups, need, x = ctx.geo, ctx.groups, ctx.needs_input_grad, ctx.x
         gx = gw = gb = None
-        # dY in the GEMM layout (O, N*Ho*width): the weight gradient needs it, and the input
-        # gradient reuses it (making its own only when the weight gradient is not wanted)
-        g2 = to_gemm_layout(g, ctx.width) if need[1] else None
-        if need[0]:
-            gx = conv_input_grad(g, ctx.w, ctx.x_shape, geo, groups, g2)
-        if need[1]:
-            gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups)
+        if ctx.xp is not np:  # recorded: the same kernels, as ops
+            gx = _conv_t_op(g, ctx.w, geo, groups, x.shape[2:]) if need[0] else None
+            gw = _correlate_op(x, g, geo, groups) if need[1] else None
+        else:
+            # dY in the GEMM layout (O, N*Ho*width): the weight gradient needs it, and the
+            # input gradient reuses it (making its own only when the weight gradient is not
+            # wanted); the weight gradient is correlate() on the columns forward made
+            g2 = to_gemm_layout(g, ctx.width) if need[1] else None
+            if need[0]:
+                gx = conv_input_grad(g, ctx.w, x.shape, geo, groups, g2)
+            if need[1]:
+                gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups)
         if len(need) > 2 and need[2]:
-            gb = _bias_grad(g)
+            gb = _bias_grad(ctx, g)
         return (gx, gw, gb)[: len(need)]
 
 
 # --8<-- [end:conv2d_op]
 
 
-@register_op(linear_in=(0, 1, 2))
+@register_op(linear_in=(0, 1, 2), higher_order=True)
 class ConvTranspose2d(Op):
     """The adjoint of conv2d in its input: each input pixel scatters ``W`` into the output."""
 
@@ -297,14 +342,47 @@ class ConvTranspose2d(Op):
     def vjp(ctx, g):
         geo, groups, need, x = ctx.geo, ctx.groups, ctx.needs_input_grad, ctx.x
         n, _, h, wd = x.shape
-        # conv2d's forward on dY. Only the first H x W windows: with an output_padding >= stride
-        # (allowed when < dilation) dY has room for more.
-        y2, gcols, (_, _, width) = conv_forward(g, ctx.w, geo, groups, (h, wd))
         gx = gw = gb = None
-        if need[0]:
-            gx = from_gemm_layout(y2, n, h, wd, width)
-        if need[1]:
-            gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups)
+        # conv2d's forward on dY, and the weight gradient with the roles of x and dY swapped.
+        # Only the first H x W windows: with an output_padding >= stride (allowed when
+        # < dilation) dY has room for more.
+        if ctx.xp is not np:  # recorded: the same kernels, as ops
+            gx = _conv_op(g, ctx.w, geo, groups, (h, wd)) if need[0] else None
+            gw = _correlate_op(g, x, geo, groups) if need[1] else None
+        else:
+            y2, gcols, (_, _, width) = conv_forward(g, ctx.w, geo, groups, (h, wd))
+            if need[0]:
+                gx = from_gemm_layout(y2, n, h, wd, width)
+            if need[1]:
+                gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups)
         if len(need) > 2 and need[2]:
-            gb = _bias_grad(g)
+            gb = _bias_grad(ctx, g)
         return (gx, gw, gb)[: len(need)]
+
+
+@register_op(linear_in=(0, 1), higher_order=True)
+class Conv2dWeight(Op):
+    """conv2d's weight gradient as an op: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW).
+
+    Bilinear; its VJP is conv_transpose2d (in x) and conv2d (in dY) with the upstream gradient
+    as the kernel, which is what makes conv2d's second derivatives.
+    """
+
+    name = "conv2d_weight"
+
+    @staticmethod
+    def forward(ctx, x, dy, *, geometry, groups=1):
+        ctx.x, ctx.dy, ctx.geo, ctx.groups = x, dy, geometry, groups
+        return correlate(x, dy, geometry, groups)
+
+    @staticmethod
+    def vjp(ctx, u):
+        geo, groups, (nx, ndy) = ctx.geo, ctx.groups, ctx.needs_input_grad
+        x, dy = ctx.x, ctx.dy
+        if ctx.xp is not np:
+            gx = _conv_t_op(dy, u, geo, groups, x.shape[2:]) if nx else None
+            gdy = _conv_op(x, u, geo, groups, dy.shape[2:]) if ndy else None
+        else:
+            gx = conv_input_grad(dy, u, x.shape, geo, groups) if nx else None
+            gdy = convolve(x, u, geo, groups, dy.shape[2:]) if ndy else None
+        return gx, gdy

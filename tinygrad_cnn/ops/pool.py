@@ -4,12 +4,17 @@ Max pooling keeps, per window, the index (0 .. kH*kW-1) of its first maximum in 
 its VJP routes each window's gradient to that one element, so a window's input gradients sum to
 its output gradient, and overlapping windows accumulate. Average pooling divides by the window's
 count (padding included or not, ``count_include_pad``) and spreads the gradient evenly.
+
+Both VJPs are :func:`spread`, and its adjoint is :func:`gather` (max: read each window's chosen
+element; average: the scaled window sum). Registered as the ops ``pool2d_spread`` and
+``pool2d_gather``, each the other's VJP, they make pooling differentiable to any order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_cnn.autograd import apply
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, register_op
@@ -29,8 +34,20 @@ def avg_divisor(h: int, w: int, geo: Geometry, ho: int, wo: int, count_include_p
     return np.outer(ch, cw)
 
 
+def window_sum(x: np.ndarray, geo: Geometry, ho: int, wo: int) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, Ho, Wo): each window's sum, separably (kH rows, then kW columns)."""
+    xp = pad_nchw(x, geo)
+    rows = xp[:, :, strided_slice(0, ho, geo.sh), :].copy()  # (N, C, Ho, Wp)
+    for p in range(1, geo.kh):
+        rows += xp[:, :, strided_slice(p, ho, geo.sh), :]
+    out = rows[..., strided_slice(0, wo, geo.sw)].copy()  # (N, C, Ho, Wo)
+    for q in range(1, geo.kw):
+        out += rows[..., strided_slice(q, wo, geo.sw)]
+    return out
+
+
 # --8<-- [start:pool_op]
-@register_op(smooth=False)
+@register_op(smooth=False, higher_order=True)
 class Pool2d(Op):
     """Max or average pooling; ``mode`` is "max" or "average".
 
@@ -46,7 +63,7 @@ class Pool2d(Op):
         n, c, h, w = x.shape
         geo = geometry.fitted(h, w, ceil_mode)
         ho, wo = geo.out_size(h, w)
-        ctx.geo, ctx.hw, ctx.x_shape, ctx.max_mode = geo, (ho, wo), x.shape, mode == "max"
+        ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geo, x.shape, None, None
         if mode == "max":
             xp = pad_nchw(x, geo, fill=-np.inf)
             views = [xp[:, :, hs, ws] for _, _, hs, ws in geo.offsets(ho, wo)]  # (N, C, Ho, Wo)
@@ -59,46 +76,101 @@ class Pool2d(Op):
                 argmax += better * (k - argmax)
             ctx.argmax = argmax
             return out
-        # average pooling is separable: sum the kH rows of each window, then its kW columns
-        xp = pad_nchw(x, geo)
-        rows = xp[:, :, strided_slice(0, ho, geo.sh), :].copy()  # (N, C, Ho, Wp)
-        for p in range(1, geo.kh):
-            rows += xp[:, :, strided_slice(p, ho, geo.sh), :]
-        out = rows[..., strided_slice(0, wo, geo.sw)].copy()  # (N, C, Ho, Wo)
-        for q in range(1, geo.kw):
-            out += rows[..., strided_slice(q, wo, geo.sw)]
+        out = window_sum(x, geo, ho, wo)
         ctx.scale = (1.0 / avg_divisor(h, w, geo, ho, wo, count_include_pad)).astype(x.dtype)
         out *= ctx.scale
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        geo, (ho, wo) = ctx.geo, ctx.hw
-        n, c, h, w = ctx.x_shape
-        hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
-        max_mode = ctx.max_mode
-        span_h, span_w = geo.span
-        overlap = geo.sh < span_h or geo.sw < span_w
-        # windows that tile the input exactly write every element below: no need to zero it
-        exact = ho * geo.sh == hp and wo * geo.sw == wp
-        tiles = exact and (geo.kh, geo.kw, geo.dh, geo.dw) == (geo.sh, geo.sw, 1, 1)
-        alloc = workspace.empty if max_mode and tiles else workspace.zeros
-        acc = alloc((n, c, hp, wp), g.dtype)
-        if max_mode:
-            argmax = ctx.argmax
-            for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
-                if overlap:
-                    acc[:, :, hs, ws] += g * (argmax == k)
-                else:  # each input element is in at most one window: write, do not add
-                    np.multiply(g, argmax == k, out=acc[:, :, hs, ws])
-        else:  # the transpose of the separable sum: spread over columns, then over rows
-            gs = g * ctx.scale
-            cols = np.zeros((n, c, ho, wp), g.dtype)
-            for q in range(geo.kw):
-                cols[..., strided_slice(q, wo, geo.sw)] += gs
-            for p in range(geo.kh):
-                acc[:, :, strided_slice(p, ho, geo.sh), :] += cols
-        return (acc if (hp, wp) == (h, w) else crop(acc, geo, h, w),)
+        if ctx.xp is np:
+            return (spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
+        return (apply(PoolSpread, (g,), _windows(ctx)),)
+
+
+def _windows(ctx) -> dict:
+    """The attributes of pool2d_spread and pool2d_gather, from what pool2d saved."""
+    return {"geometry": ctx.geo, "x_shape": ctx.x_shape, "argmax": ctx.argmax, "scale": ctx.scale}
+
+
+def spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
+    """pool2d's VJP: dY (N, C, Ho, Wo) -> dX ``x_shape``. With ``argmax``, each window's gradient
+    goes to its chosen element; otherwise ``g * scale`` is spread over the window."""
+    ho, wo = g.shape[2:]
+    n, c, h, w = x_shape
+    hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
+    span_h, span_w = geo.span
+    overlap = geo.sh < span_h or geo.sw < span_w
+    # windows that tile the input exactly write every element below: no need to zero it
+    exact = ho * geo.sh == hp and wo * geo.sw == wp
+    tiles = exact and (geo.kh, geo.kw, geo.dh, geo.dw) == (geo.sh, geo.sw, 1, 1)
+    alloc = workspace.empty if argmax is not None and tiles else workspace.zeros
+    acc = alloc((n, c, hp, wp), g.dtype)
+    if argmax is not None:
+        for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
+            if overlap:
+                acc[:, :, hs, ws] += g * (argmax == k)
+            else:  # each input element is in at most one window: write, do not add
+                np.multiply(g, argmax == k, out=acc[:, :, hs, ws])
+    else:  # the transpose of the separable sum: spread over columns, then over rows
+        gs = g * scale.astype(g.dtype, copy=False)
+        cols = np.zeros((n, c, ho, wp), g.dtype)
+        for q in range(geo.kw):
+            cols[..., strided_slice(q, wo, geo.sw)] += gs
+        for p in range(geo.kh):
+            acc[:, :, strided_slice(p, ho, geo.sh), :] += cols
+    return acc if (hp, wp) == (h, w) else crop(acc, geo, h, w)
 
 
 # --8<-- [end:pool_op]
+
+
+def gather(u, geo: Geometry, hw, argmax=None, scale=None) -> np.ndarray:
+    """The adjoint of :func:`spread`: (N, C, H, W) -> (N, C, Ho, Wo), each window's chosen
+    element (with ``argmax``) or its sum times ``scale``."""
+    ho, wo = hw
+    if argmax is None:
+        return window_sum(u, geo, ho, wo) * scale.astype(u.dtype, copy=False)
+    up = pad_nchw(u, geo)
+    out = np.zeros((*u.shape[:2], ho, wo), u.dtype)
+    for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
+        out += up[:, :, hs, ws] * (argmax == k)
+    return out
+
+
+@register_op(linear_in=(0,), higher_order=True)
+class PoolSpread(Op):
+    """pool2d's VJP as an op (see :func:`spread`); its own VJP is ``pool2d_gather``."""
+
+    name = "pool2d_spread"
+
+    @staticmethod
+    def forward(ctx, g, *, geometry, x_shape, argmax=None, scale=None):
+        ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
+        ctx.hw = g.shape[2:]
+        return spread(g, geometry, x_shape, argmax, scale)
+
+    @staticmethod
+    def vjp(ctx, u):
+        if ctx.xp is np:
+            return (gather(u, ctx.geo, ctx.hw, ctx.argmax, ctx.scale),)
+        return (apply(PoolGather, (u,), _windows(ctx)),)
+
+
+@register_op(linear_in=(0,), higher_order=True)
+class PoolGather(Op):
+    """The adjoint of ``pool2d_spread`` (see :func:`gather`); its VJP is ``pool2d_spread``."""
+
+    name = "pool2d_gather"
+
+    @staticmethod
+    def forward(ctx, u, *, geometry, x_shape, argmax=None, scale=None):
+        hw = argmax.shape[2:] if argmax is not None else scale.shape
+        ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
+        return gather(u, geometry, hw, argmax, scale)
+
+    @staticmethod
+    def vjp(ctx, g):
+        if ctx.xp is np:
+            return (spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
+        return (apply(PoolSpread, (g,), _windows(ctx)),)

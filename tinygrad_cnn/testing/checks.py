@@ -120,8 +120,24 @@ def check_op(op: type[Op], case: OpCase) -> None:
 
 
 def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
-    """The op's recorded VJP agrees with finite differences of it, in float64, along one random
-    direction of all inputs and the upstream gradient together (``gradgradcheck``'s fast mode)."""
+    """The op's recorded VJP gives the first-order gradients the plain one does, and agrees with
+    finite differences of itself, in float64, along one random direction of all inputs and the
+    upstream gradient together (``gradgradcheck``'s fast mode)."""
+    from tinygrad_cnn.backward import grad
+
+    xs = _inputs(case)
+    wanted = [x for x in xs if x.requires_grad]
+    out = op.apply(*xs, **case.attrs)
+    g = _upstream(out.shape, np.float64, seed=3)
+    plain = grad(out, wanted, g, retain_graph=True, allow_unused=True)
+    recorded = grad(out, wanted, g, create_graph=True, allow_unused=True)
+    for i, (a, b) in enumerate(zip(plain, recorded)):
+        if (a is None) != (b is None) or (
+            a is not None and not np.allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+        ):
+            raise AssertionError(
+                f"op '{op.name}': gradient {i} differs between the plain and the recorded VJP"
+            )
     tolerances.setdefault("fast_mode", True)
     gradgradcheck(lambda *xs: op.apply(*xs, **case.attrs), _inputs(case), **tolerances)
 
