@@ -168,3 +168,16 @@ def test_pool_labels_show_the_arguments_as_given():
     assert "padding=(0, 0)" in label and "ceil_mode=True" in label  # not the padding it adds
     label = viz.trace(F.avg_pool2d(x, 3, 2, padding=1)).nodes[1].label
     assert "kernel_size=(3, 3)" in label and "stride=(2, 2)" in label and "padding=(1, 1)" in label
+
+
+def test_draw_graph_is_a_digraph_and_tells_backward_nodes_apart():
+    import graphviz
+
+    x = Tensor([0.5], requires_grad=True)
+    (g,) = tg.grad(x.tanh().sum(), x, create_graph=True)
+    d = tg.draw_graph(g)
+    assert isinstance(d, graphviz.Digraph)
+    d.attr(label="second derivative")  # the graphviz API works as usual
+    ops = [n for n in d.graph.nodes if n.kind == "op"]
+    assert {n.label.split("\n")[0] for n in ops if not n.backward} == {"tanh"}
+    assert any(n.backward for n in ops) and "pink" in d.source and "second derivative" in d.source

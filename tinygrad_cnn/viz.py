@@ -14,6 +14,8 @@ Legend (what the picture shows):
 - **the green ellipse** is the output (each root you pass).
 - **dashed clusters** group the ops recorded inside an ``nn.Module``'s forward, labelled
   ``name: Class``; ``collapse=True`` draws each innermost module as one node instead.
+- **pink boxes, and dashed ellipses** are ops and tensors recorded by a backward pass with
+  ``create_graph=True``: the graph of a gradient, next to the forward graph it came from.
 - With ``show_grads=True`` (after backward), each tensor that has a gradient shows its norm
   ``|grad|``; a gradient holding NaN or Inf is drawn **red**. Leaves keep gradients; to see the
   intermediate ones, call :func:`retain_grads` on the output before backward.
@@ -33,6 +35,7 @@ import dataclasses
 import shutil
 from typing import Any
 
+import graphviz
 import numpy as np
 
 from tinygrad_cnn.backward import topo_order
@@ -54,6 +57,11 @@ STYLE = {
     "output": {"shape": "ellipse", "style": "filled", "fillcolor": "darkolivegreen1"},
     "module": {"shape": "box3d", "style": "filled", "fillcolor": "lightgrey"},
 }
+BACKWARD_STYLE = {  # what a backward pass with create_graph=True recorded
+    "op": {"fillcolor": "pink"},
+    "tensor": {"style": "dashed"},
+    "output": {"style": "filled,dashed"},
+}
 
 
 @dataclasses.dataclass
@@ -63,6 +71,7 @@ class GraphNode:
     label: str
     scope: tuple = ()  # ((name, class), ...) of the modules whose forward recorded it
     bad_grad: bool = False
+    backward: bool = False  # recorded by a backward pass (create_graph=True)
 
 
 @dataclasses.dataclass
@@ -148,7 +157,9 @@ def trace(
                     lines.append(f"const {i.data.item():.4g}")
                     continue
                 edges.append((tid[id(i)], op_id))
-            nodes.append(GraphNode(op_id, "op", "\n".join(lines), node.scope or ()))
+            nodes.append(
+                GraphNode(op_id, "op", "\n".join(lines), node.scope or (), backward=node.backward)
+            )
         if _is_small_const(t) and id(t) not in root_ids:
             continue
         if id(t) in root_ids:
@@ -169,7 +180,9 @@ def trace(
             text, bad = _grad_text(t)
             label += text
         tid[id(t)] = f"t{len(tid)}"
-        nodes.append(GraphNode(tid[id(t)], kind, label, node.scope or () if node else (), bad))
+        made_by_backward = node is not None and node.backward
+        scope = node.scope or () if node else ()
+        nodes.append(GraphNode(tid[id(t)], kind, label, scope, bad, made_by_backward))
         if op_id is not None:
             edges.append((op_id, tid[id(t)]))
     # a parameter sits in the cluster of the first op that uses it
@@ -216,23 +229,18 @@ def _collapse(g: Graph) -> Graph:
     return Graph(nodes, edges, labels)
 
 
-class Diagram:
-    """What :func:`draw_graph` returns: a thin wrapper of ``graphviz.Digraph``.
+class Diagram(graphviz.Digraph):
+    """What :func:`draw_graph` returns: a ``graphviz.Digraph`` (``.source``, ``.attr``,
+    ``.node``, ``.edge``, ``.format``, ``.view`` as usual) that also keeps the traced ``graph``.
 
-    ``.source`` is the DOT text (no Graphviz program needed); ``.render(...)`` and ``.pipe(...)``
-    need Graphviz's ``dot`` and fail early, saying how to install it, when it is missing.
+    ``.render(...)`` and ``.pipe(...)`` need Graphviz's ``dot`` and fail early, saying how to
+    install it, when it is missing; ``.save(filename)`` writes the DOT source without it.
     Jupyter shows it inline (as SVG, or the DOT source without ``dot``).
     """
 
-    def __init__(self, digraph: Any, graph: Graph) -> None:
-        self.digraph, self.graph = digraph, graph
-
-    @property
-    def source(self) -> str:
-        return self.digraph.source
-
-    def __str__(self) -> str:
-        return self.source
+    def __init__(self, graph: Graph | None = None, name: str = "tinygrad_cnn", **kw: Any) -> None:
+        super().__init__(name, **kw)  # graphviz makes subgraphs (clusters) through this too
+        self.graph = graph
 
     @staticmethod
     def dot_available() -> bool:
@@ -242,24 +250,17 @@ class Diagram:
         if not self.dot_available():
             raise RuntimeError(INSTALL_HINT)
 
-    def render(
-        self, filename: str = "graph", format: str = "svg", cleanup: bool = True, **kw: Any
-    ) -> str:
-        """Write ``filename.<format>`` (svg, png, pdf, ...) and return its path."""
+    def render(self, filename: Any = None, *args: Any, format: str = "svg", **kw: Any) -> str:
+        """Write ``filename.<format>`` (svg by default; png, pdf, ...) and return its path."""
         self._need_dot()
-        return self.digraph.render(filename, format=format, cleanup=cleanup, **kw)
+        kw.setdefault("cleanup", True)
+        return super().render(filename, *args, format=format, **kw)
 
-    def pipe(self, format: str = "svg", **kw: Any) -> bytes:
+    def pipe(self, format: str | None = "svg", *args: Any, **kw: Any) -> Any:
         self._need_dot()
-        return self.digraph.pipe(format=format, **kw)
+        return super().pipe(format, *args, **kw)
 
-    def save(self, filename: str) -> str:
-        """Write the DOT source to ``filename`` (no Graphviz needed)."""
-        with open(filename, "w") as f:
-            f.write(self.source)
-        return filename
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict:
         if self.dot_available():
             return {"image/svg+xml": self.pipe("svg").decode()}
         return {"text/plain": self.source}
@@ -280,8 +281,6 @@ def draw_graph(
     ``params`` names parameters (``dict(model.named_parameters())``); ``rankdir`` is Graphviz's
     layout direction ("TB", "LR", ...); a graph of more than ``max_nodes`` nodes is refused.
     """
-    import graphviz
-
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: rankdir must be TB, LR, BT or RL, got {rankdir!r}")
     g = trace(
@@ -294,8 +293,8 @@ def draw_graph(
             f"draw_graph: the graph has {len(g.nodes)} nodes, more than max_nodes={max_nodes}; "
             "raise max_nodes, or pass collapse=True to draw each module as one node"
         )
-    dot = graphviz.Digraph(
-        "tinygrad_cnn",
+    dot = Diagram(
+        g,
         graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
         node_attr={"fontname": "Helvetica", "fontsize": "10"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9"},
@@ -312,6 +311,8 @@ def draw_graph(
     def emit(target: Any, scope: tuple) -> None:
         for n in clusters.get(scope, []):
             attrs = dict(STYLE[n.kind])
+            if n.backward:
+                attrs.update(BACKWARD_STYLE.get(n.kind, {}))
             if n.bad_grad:
                 attrs.update(color="red", fontcolor="red", penwidth="2")
             target.node(n.id, n.label, **attrs)
@@ -325,7 +326,7 @@ def draw_graph(
     for a, b in g.edges:
         label = g.edge_labels.get((a, b))
         dot.edge(a, b, label=label) if label else dot.edge(a, b)
-    return Diagram(dot, g)
+    return dot
 
 
 def _module_label(name: str, cls: str) -> str:
