@@ -49,7 +49,9 @@ OPS = ["add", "mul", "matmul", "tanh", "sum", "mul_scalar", "chain"]
 
 def count(tree: Path, op: str, n: int) -> int:
     """Instructions callgrind counts for the workload making ``op`` n times."""
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    # one BLAS thread: idle worker threads spin for a time that depends on the machine's load
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
+    env["TINYGRAD_CNN_NUM_THREADS"] = "1"
     # address-space randomisation moves counts by about 0.5% between identical runs: turn it off
     cmd = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else []
     cmd += ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]

@@ -16,6 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
         ("step_by_step.py", [], "all steps match"),
         ("train_digits.py", ["--epochs", "2"], "epoch  2"),
         ("draw_graph.py", ["--out", "{tmp}"], "wrote"),
+        ("higher_order.py", ["--out", "{tmp}"], "(converged)"),
     ],
 )
 def test_example_runs(name, args, expect, capsys, monkeypatch, tmp_path):

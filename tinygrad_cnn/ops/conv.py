@@ -360,6 +360,7 @@ class ConvTranspose2d(Op):
         return (gx, gw, gb)[: len(need)]
 
 
+# --8<-- [start:conv2d_weight_op]
 @register_op(linear_in=(0, 1), higher_order=True)
 class Conv2dWeight(Op):
     """conv2d's weight gradient as an op: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW).
@@ -386,3 +387,6 @@ class Conv2dWeight(Op):
             gx = conv_input_grad(dy, u, x.shape, geo, groups) if nx else None
             gdy = convolve(x, u, geo, groups, dy.shape[2:]) if ndy else None
         return gx, gdy
+
+
+# --8<-- [end:conv2d_weight_op]

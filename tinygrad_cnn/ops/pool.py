@@ -125,6 +125,7 @@ def spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
 # --8<-- [end:pool_op]
 
 
+# --8<-- [start:pool_adjoints]
 def gather(u, geo: Geometry, hw, argmax=None, scale=None) -> np.ndarray:
     """The adjoint of :func:`spread`: (N, C, H, W) -> (N, C, Ho, Wo), each window's chosen
     element (with ``argmax``) or its sum times ``scale``."""
@@ -174,3 +175,6 @@ class PoolGather(Op):
         if ctx.xp is np:
             return (spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
         return (apply(PoolSpread, (g,), _windows(ctx)),)
+
+
+# --8<-- [end:pool_adjoints]
