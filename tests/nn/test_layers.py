@@ -227,3 +227,37 @@ def test_batchnorm_gradients_match_finite_differences():
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((3, 2, 2, 2)), np.array([1.5, -0.5]), np.array([0.1, 0.2])
     assert gradcheck(f, [Tensor(a, requires_grad=True) for a in (x, w, b)])
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64), (2, 2, 4, 4)),
+        (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, dtype=np.float64), (1, 2, 3, 3)),
+        (lambda: nn.BatchNorm2d(2, dtype=np.float64), (3, 2, 3, 3)),
+        (lambda: nn.Linear(4, 3, dtype=np.float64), (2, 4)),
+        (lambda: nn.Sequential(nn.MaxPool2d(2), nn.Flatten()), (2, 1, 4, 4)),
+    ],
+)
+def test_layers_have_correct_second_derivatives(make, shape):
+    tg.manual_seed(0)
+    layer = make()
+    x = Tensor(np.random.default_rng(1).permutation(np.prod(shape)).reshape(shape) * 0.1,
+               requires_grad=True)  # fmt: skip
+    names = [n for n, _ in layer.named_parameters()]  # all on the layer itself here
+    assert tg.gradgradcheck(lambda x: layer(x).tanh(), [x])
+    if names:
+        values = [getattr(layer, n).detach() for n in names]
+        assert tg.gradgradcheck(lambda *ps: with_parameters(layer, names, ps, x), values)
+
+
+def with_parameters(layer, names, values, x):
+    """``layer(x).tanh()`` with its parameters replaced by ``values`` (Tensors in the graph)."""
+    saved = [getattr(layer, n) for n in names]
+    try:
+        for n, v in zip(names, values):
+            object.__setattr__(layer, n, v)
+        return layer(x).tanh()
+    finally:
+        for n, p in zip(names, saved):
+            object.__setattr__(layer, n, p)
