@@ -7,7 +7,15 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Op, Tensor, enable_grad, is_grad_enabled, no_grad, register_op
+from tinygrad_cnn import (
+    Op,
+    Tensor,
+    enable_grad,
+    gradgradcheck,
+    is_grad_enabled,
+    no_grad,
+    register_op,
+)
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops.registry import REGISTRY
 
@@ -331,7 +339,7 @@ def test_register_op_requires_a_name_and_both_methods_and_refuses_duplicates():
 
 
 def test_a_user_op_registers_and_runs_through_the_engine():
-    @register_op(strategy=lambda: None, replace=True)
+    @register_op(strategy=lambda: None, higher_order=True, replace=True)
     class Cube(Op):
         name = "test_cube"
 
@@ -342,12 +350,13 @@ def test_a_user_op_registers_and_runs_through_the_engine():
 
         @staticmethod
         def vjp(ctx, g):
-            return (3 * ctx.a**2 * g,)
+            return (3 * ctx.a**2 * g,)  # operators only: recordable, as declared
 
     try:
         x = leaf([1.0, 2.0])
         Cube.apply(x).sum().backward()
         np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+        assert gradgradcheck(Cube.apply, [leaf([0.5, -1.2])])
     finally:
         del REGISTRY["test_cube"]
 

@@ -10,9 +10,8 @@ from hypothesis import given
 
 import tinygrad_cnn as tg
 from tests.ops.test_properties import programs, run_program
-from tinygrad_cnn import Op, Tensor, grad, gradgradcheck, hvp, nn, register_op
+from tinygrad_cnn import Op, Tensor, grad, gradgradcheck, hvp, nn
 from tinygrad_cnn.autograd import FreedTensor
-from tinygrad_cnn.ops.registry import REGISTRY
 
 
 def leaf(values):
@@ -141,26 +140,6 @@ def test_an_op_without_second_order_refuses_and_gradgradcheck_catches_a_wrong_on
     Square.higher_order = True  # declared, but its VJP is not recordable: caught
     with pytest.raises(tg.GradcheckError):
         gradgradcheck(Square.apply, [x])
-
-
-def test_register_op_takes_higher_order():
-    @register_op(higher_order=True, strategy=lambda: None, replace=True)
-    class Cube(Op):
-        name = "test_cube2"
-
-        @staticmethod
-        def forward(ctx, a):
-            ctx.a = a
-            return a**3
-
-        @staticmethod
-        def vjp(ctx, g):
-            return (3 * ctx.a * ctx.a * g,)  # operators only: recordable
-
-    try:
-        assert gradgradcheck(Cube.apply, [leaf([0.5, -1.2])])
-    finally:
-        del REGISTRY["test_cube2"]
 
 
 # -- hooks --------------------------------------------------------------------------------------
