@@ -20,6 +20,7 @@ from tinygrad_cnn.backward import grad, hvp
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_cnn.testing.graphcheck import check_graph
 from tinygrad_cnn.viz import draw_graph, trace
 
 __version__ = "0.1.0"
@@ -30,6 +31,7 @@ __all__ = [
     "GradcheckError",
     "Op",
     "Tensor",
+    "check_graph",
     "enable_grad",
     "functional",
     "get_op",
