@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_cnn"
 # Lower layers first. A module may import its own layer's modules and any layer below.
 LAYERS = [
     {"tensor", "random", "data", "reference"},
-    {"autograd", "backward"},
+    {"autograd", "backward", "anomaly"},
     {"ops"},
     {"functional", "testing"},
     {"nn", "optim", "viz"},

@@ -15,6 +15,7 @@ from tinygrad_cnn.tensor import Tensor
 
 from tinygrad_cnn import data, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.anomaly import detect_anomaly
 from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
 from tinygrad_cnn.backward import grad, hvp
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
@@ -32,6 +33,7 @@ __all__ = [
     "Op",
     "Tensor",
     "check_graph",
+    "detect_anomaly",
     "enable_grad",
     "functional",
     "get_op",

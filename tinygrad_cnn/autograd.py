@@ -92,6 +92,11 @@ class enable_grad(_SetGradMode):
     _target = True
 
 
+# Anomaly mode (tinygrad_cnn.anomaly.detect_anomaly): process-wide, as in PyTorch, and a plain
+# global, so that when it is off apply pays one lookup for it.
+_anomaly = 0  # how many detect_anomaly() blocks are active
+
+
 # ---------------------------------------------------------------------------------------------
 # Graph nodes
 
@@ -120,6 +125,7 @@ class Node:
         "scope",
         "freed",
         "backward",
+        "where",
         "__dict__",
         "__weakref__",
     )
@@ -150,6 +156,10 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
             raise
         shapes = ", ".join(str(t.shape) for t in inputs)
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
+    if _anomaly:
+        from tinygrad_cnn.anomaly import check_forward  # only in anomaly mode
+
+        check_forward(op, inputs, out, _mode.scope[-1] if _mode.scope else None)
     if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
         scalar, out = out, np.asarray(out)
         if record:  # what the op saved as its output is the output: point it at the array
@@ -176,6 +186,10 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         ctx.scope = scope[-1] if scope else None
         ctx.freed = False
         ctx.backward = _mode.recording_backward
+        if _anomaly:
+            from tinygrad_cnn.anomaly import user_frame
+
+            ctx.where = user_frame()  # for the message of an anomaly in backward
         result._node = ctx
     return result
 

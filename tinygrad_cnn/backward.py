@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import autograd
 from tinygrad_cnn.autograd import FreedTensor, Node, _hooks, _mode, free
 from tinygrad_cnn.tensor import Tensor
 
@@ -170,6 +171,10 @@ def _run(roots, seeds, retain_graph, create_graph, capture=None) -> dict[int, An
                 if not need or gi is None:
                     continue
                 gi = _check_grad(node, i, gi, inp)
+                if autograd._anomaly:
+                    from tinygrad_cnn.anomaly import check_backward
+
+                    check_backward(node, i, g, gi)
                 prev = grads.get(id(inp))
                 grads[id(inp)] = gi if prev is None else prev + gi
             if not retain_graph:

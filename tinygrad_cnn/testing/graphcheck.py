@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from tinygrad_cnn.anomaly import module_path
 from tinygrad_cnn.autograd import Node, no_grad
 from tinygrad_cnn.backward import topo_order
 from tinygrad_cnn.tensor import Tensor
@@ -58,12 +59,6 @@ class GraphReport:
         return "\n".join(lines)
 
 
-def _module_path(node: Node) -> str | None:
-    if not node.scope:
-        return None
-    return ".".join(name for name, _ in node.scope[1:])
-
-
 def _directional(node: Node, xs: list[Tensor], us: list, v: np.ndarray, eps: float):
     """<v, J u> of the node's op at ``xs``: from its VJP, and by central and one-sided
     differences (the one-sided pair tells a kink or a tie)."""
@@ -104,7 +99,7 @@ def check_graph(
     checks: list[NodeCheck] = []
     nodes = [t._node for t in topo_order(roots, only_grad=False) if t._node is not None]
     for index, node in enumerate(nodes):
-        name, module = node.op.name, _module_path(node)
+        name, module = node.op.name, module_path(node.scope)
         if node.freed or any(not isinstance(t, Tensor) for t in node.inputs):
             raise RuntimeError(
                 f"check_graph: the graph was freed by backward (at op '{name}'); call it before "
