@@ -181,3 +181,22 @@ def test_draw_graph_is_a_digraph_and_tells_backward_nodes_apart():
     ops = [n for n in d.graph.nodes if n.kind == "op"]
     assert {n.label.split("\n")[0] for n in ops if not n.backward} == {"tanh"}
     assert any(n.backward for n in ops) and "pink" in d.source and "second derivative" in d.source
+
+
+def test_show_values_gives_ranges_and_flags_nan_in_red():
+    a = Tensor(np.array([1.0, -2.0, 4.0]), requires_grad=True)
+    y = (a * 2).sum()
+    y.backward(retain_graph=True)
+    labels = {n.kind: n.label for n in viz.trace(y, show_values=True, show_grads=True).nodes}
+    assert "min/mean/max -2 / 1 / 4" in labels["param"]
+    assert "grad min/max 2 / 2" in labels["param"]
+    b = Tensor(np.array([1.0, np.inf]), requires_grad=True)
+    z = (b * 0.5).sum()
+    with np.errstate(invalid="ignore"):
+        z.backward(retain_graph=True)
+    b.grad.data[0] = np.nan
+    node = next(
+        n for n in viz.trace(z, show_values=True, show_grads=True).nodes if n.kind == "param"
+    )
+    assert "1 NaN/Inf" in node.label and node.bad_grad
+    assert "red" in tg.draw_graph(z, show_values=True, show_grads=True).source

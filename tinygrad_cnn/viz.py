@@ -16,6 +16,8 @@ Legend (what the picture shows):
   ``name: Class``; ``collapse=True`` draws each innermost module as one node instead.
 - **pink boxes, and dashed ellipses** are ops and tensors recorded by a backward pass with
   ``create_graph=True``: the graph of a gradient, next to the forward graph it came from.
+- With ``show_values=True``, each tensor shows the min / mean / max of its values (and how many
+  are NaN/Inf) under its shape, and, with ``show_grads``, its gradient's min and max too.
 - With ``show_grads=True`` (after backward), each tensor that has a gradient shows its norm
   ``|grad|``; a gradient holding NaN or Inf is drawn **red**. Leaves keep gradients; to see the
   intermediate ones, call :func:`retain_grads` on the output before backward.
@@ -38,6 +40,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from tinygrad_cnn.autograd import FreedTensor
 from tinygrad_cnn.backward import topo_order
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
@@ -104,14 +107,33 @@ def _is_small_const(t: Tensor) -> bool:
     return t._node is None and not t.requires_grad and t.data.size == 1
 
 
-def _grad_text(t: Tensor) -> tuple[str, bool]:
+def _range(a: np.ndarray, mean: bool = True) -> str:
+    """min(/mean)/max of the finite values, and how many are not finite."""
+    finite = np.isfinite(a)
+    if not finite.any():
+        return "all NaN/Inf"
+    v = a[finite].astype(np.float64)
+    stats = (v.min(), v.mean(), v.max()) if mean else (v.min(), v.max())
+    text = " / ".join(f"{x:.3g}" for x in stats)
+    return text if finite.all() else f"{text}, {a.size - int(finite.sum())} NaN/Inf"
+
+
+def _value_text(t: Any) -> str:
+    if isinstance(t, FreedTensor) or t.dtype.kind not in "fc" or t.size == 0:
+        return ""  # a freed graph keeps no values
+    return f"\nmin/mean/max {_range(t.data)}"
+
+
+def _grad_text(t: Any, show_values: bool) -> tuple[str, bool]:
     if t.grad is None:
         return "", False
     g = t.grad.data
     finite = bool(np.all(np.isfinite(g)))
-    if not finite:
-        return "\ngrad has NaN/Inf", True
-    return f"\n|grad| = {float(np.linalg.norm(g.astype(np.float64))):.3g}", False
+    norm = "has NaN/Inf" if not finite else f"= {float(np.linalg.norm(g.astype(np.float64))):.3g}"
+    text = f"\n|grad| {norm}"
+    if show_values and g.size:
+        text += f"\ngrad min/max {_range(g, mean=False)}"
+    return text, not finite
 
 
 def retain_grads(*roots: Tensor) -> None:
@@ -127,6 +149,7 @@ def trace(
     show_attrs: bool = True,
     show_shapes: bool = True,
     show_grads: bool = False,
+    show_values: bool = False,
 ) -> Graph:
     """The recorded graph behind ``roots`` as nodes (tensors and ops) and edges, no Graphviz.
 
@@ -176,8 +199,10 @@ def trace(
         if show_shapes:
             label = f"{label}\n{_tensor_text(t)}" if label else _tensor_text(t)
         bad = False
+        if show_values:
+            label += _value_text(t)
         if show_grads:
-            text, bad = _grad_text(t)
+            text, bad = _grad_text(t, show_values)
             label += text
         tid[id(t)] = f"t{len(tid)}"
         made_by_backward = node is not None and node.backward
@@ -275,6 +300,7 @@ def draw_graph(
     rankdir: str = "TB",
     max_nodes: int = 500,
     collapse: bool = False,
+    show_values: bool = False,
 ) -> Diagram:
     """Draw the graph behind ``roots``; see the module docstring for the legend.
 
@@ -284,7 +310,12 @@ def draw_graph(
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"draw_graph: rankdir must be TB, LR, BT or RL, got {rankdir!r}")
     g = trace(
-        *roots, params=params, show_attrs=show_attrs, show_shapes=show_shapes, show_grads=show_grads
+        *roots,
+        params=params,
+        show_attrs=show_attrs,
+        show_shapes=show_shapes,
+        show_grads=show_grads,
+        show_values=show_values,
     )
     if collapse:
         g = _collapse(g)
