@@ -15,7 +15,7 @@ LAYERS = [
     {"ops"},
     {"functional", "testing"},
     {"nn", "optim", "viz"},
-    {"models"},
+    {"models", "explain"},
     {"cli"},
     {"__init__", "__main__"},
 ]

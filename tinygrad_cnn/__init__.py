@@ -13,7 +13,7 @@ from tinygrad_cnn.tensor import Tensor
 
 # isort: split
 
-from tinygrad_cnn import data, functional, nn, optim, reference
+from tinygrad_cnn import data, explain, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.anomaly import detect_anomaly
 from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
@@ -43,6 +43,7 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "data",
+    "explain",
     "draw_graph",
     "manual_seed",
     "nn",

@@ -1,0 +1,172 @@
+"""What a trained network looks at: saliency maps, Grad-CAM, feature maps and filters.
+
+Each takes a model (an ``nn.Module`` mapping (N, C, H, W) images to (N, classes) logits) and
+images as an array or Tensor, and returns NumPy arrays. They read gradients with
+:func:`tinygrad_cnn.grad` and activations with forward hooks, so no ``.grad`` and no model state
+changes; call ``model.eval()`` first if it has dropout or batch normalisation. ``plot_grid``
+writes any of them as a PNG (matplotlib).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import nn
+from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.backward import grad
+from tinygrad_cnn.tensor import Tensor
+
+
+def _images(fn: str, x: Any) -> np.ndarray:
+    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if a.ndim != 4 or a.dtype.kind != "f":
+        raise ValueError(f"{fn}: x must be float images (N, C, H, W), got {a.dtype} {a.shape}")
+    return a
+
+
+def _targets(fn: str, target: Any, logits: np.ndarray) -> np.ndarray:
+    """One class per image: ``target`` (an int, or one int per image), or the predicted one."""
+    n, classes = logits.shape
+    if target is None:
+        return logits.argmax(axis=1)
+    t = np.broadcast_to(np.asarray(target), (n,)) if np.ndim(target) == 0 else np.asarray(target)
+    if t.shape != (n,) or t.dtype.kind not in "iu" or t.min() < 0 or t.max() >= classes:
+        raise ValueError(
+            f"{fn}: target must be an int or {n} ints in [0, {classes}), got {target!r}"
+        )
+    return t
+
+
+def _target_logit(logits: Tensor, t: np.ndarray) -> Tensor:
+    """The sum over images of each image's target logit (its gradient is per image)."""
+    onehot = np.zeros(logits.shape, logits.dtype)
+    onehot[np.arange(len(t)), t] = 1
+    return (logits * onehot).sum()
+
+
+def saliency(model: nn.Module, x: Any, target: Any = None) -> np.ndarray:
+    """|d logit_target / d x|, the largest over channels: (N, H, W) (Simonyan et al. 2014).
+
+    ``target``: an int, one int per image, or None for each image's predicted class.
+    """
+    images = Tensor(_images("saliency", x).copy(), requires_grad=True)
+    logits = model(images)
+    t = _targets("saliency", target, logits.data)
+    (g,) = grad(_target_logit(logits, t), images)
+    return np.abs(g.data).max(axis=1)
+
+
+def grad_cam(
+    model: nn.Module,
+    layer: nn.Module,
+    x: Any,
+    target: Any = None,
+    upsample: bool = True,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017): ``ReLU(sum_k alpha_k A_k)`` for the output ``A`` of
+    ``layer`` (a module of ``model``), ``alpha_k`` the spatial mean of d logit_target / d A_k.
+
+    With ``upsample=False, normalize=False``: the raw map at the layer's resolution, (N, h, w).
+    Otherwise resized to the input (bilinear) and scaled to [0, 1] per image.
+    """
+    images = _images("grad_cam", x)
+    if not any(m is layer for m in model.modules()):
+        raise ValueError(f"grad_cam: layer {type(layer).__name__} is not a module of the model")
+    seen: list[Tensor] = []
+    handle = layer.register_forward_hook(lambda m, inputs, out: seen.append(out))
+    try:
+        logits = model(Tensor(images))
+    finally:
+        handle.remove()
+    if len(seen) != 1 or seen[0].ndim != 4 or not seen[0].requires_grad:
+        raise ValueError(
+            "grad_cam: layer must run once per forward and output (N, K, h, w) activations "
+            "that depend on the model's parameters"
+        )
+    acts = seen[0]
+    t = _targets("grad_cam", target, logits.data)
+    (g,) = grad(_target_logit(logits, t), acts)
+    alpha = g.data.mean(axis=(2, 3), keepdims=True)  # (N, K, 1, 1)
+    cam = np.maximum((alpha * acts.data).sum(axis=1), 0)  # (N, h, w)
+    if upsample:
+        cam = resize_bilinear(cam, images.shape[2:])
+    if normalize:
+        top = cam.max(axis=(1, 2), keepdims=True)
+        cam = np.divide(cam, top, out=np.zeros_like(cam), where=top > 0)
+    return cam
+
+
+def resize_bilinear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, h, w) -> (N, H, W), bilinear with half-pixel centres (PyTorch's
+    ``interpolate(mode="bilinear", align_corners=False)``)."""
+    n, h, w = maps.shape
+
+    def axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.clip((np.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, src - 1)
+        return lo, hi, pos - lo
+
+    (y0, y1, fy), (x0, x1, fx) = axis(h, size[0]), axis(w, size[1])
+    top = maps[:, y0][:, :, x0] * (1 - fx) + maps[:, y0][:, :, x1] * fx
+    bottom = maps[:, y1][:, :, x0] * (1 - fx) + maps[:, y1][:, :, x1] * fx
+    return top * (1 - fy)[:, None] + bottom * fy[:, None]
+
+
+def feature_maps(model: nn.Module, x: Any) -> dict[str, np.ndarray]:
+    """Every submodule's output for ``x``, by module path (``"features.3"``), via forward hooks."""
+    images = _images("feature_maps", x)
+    maps: dict[str, np.ndarray] = {}
+    handles = []
+    for path, module in model.named_modules():
+        if path:  # not the model itself
+
+            def keep(m: Any, inputs: Any, out: Any, path: str = path) -> None:
+                maps[path] = np.array(out.data)
+
+            handles.append(module.register_forward_hook(keep))
+    try:
+        with no_grad():
+            model(Tensor(images))
+    finally:
+        for h in handles:
+            h.remove()
+    return maps
+
+
+def filters(conv: nn.Module) -> np.ndarray:
+    """A conv layer's filters, (C_out, C_in/groups, kH, kW), as a copy."""
+    if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
+        raise TypeError(f"filters: expected a Conv2d or ConvTranspose2d, got {type(conv).__name__}")
+    return conv.weight.data.copy()
+
+
+def plot_grid(path: str, images: Any, titles: Any = None, cmap: str = "gray", cols: int = 8):
+    """Write (N, H, W) images (or (N, 1, H, W)) as one PNG grid, each panel titled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"plot_grid: expected (N, H, W) images, got shape {images.shape}")
+    n = len(images)
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap, interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
