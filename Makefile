@@ -1,5 +1,6 @@
 # make test: set up .venv (and Graphviz's dot) if missing, then run the test suite.
-# make demo: the same set-up, then train the CNN on the embedded digits (outputs in runs/demo).
+# make demo: the same set-up, then train the CNN on the embedded digits and show what it looks at
+# (outputs in runs/demo).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -40,6 +41,7 @@ lint: setup
 
 demo: setup
 	$(PY) -m tinygrad_cnn train --out runs/demo
+	$(PY) -m tinygrad_cnn explain --model runs/demo/model.npz --out runs/demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build site *.egg-info

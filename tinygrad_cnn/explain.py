@@ -144,8 +144,9 @@ def filters(conv: nn.Module) -> np.ndarray:
     return conv.weight.data.copy()
 
 
-def plot_grid(path: str, images: Any, titles: Any = None, cmap: str = "gray", cols: int = 8):
-    """Write (N, H, W) images (or (N, 1, H, W)) as one PNG grid, each panel titled."""
+def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", cols: int = 8):
+    """Write (N, H, W) images (or (N, 1, H, W)) as one PNG grid, each panel titled; ``cmap`` is
+    one matplotlib colormap name, or one per panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,13 +158,14 @@ def plot_grid(path: str, images: Any, titles: Any = None, cmap: str = "gray", co
     if images.ndim != 3:
         raise ValueError(f"plot_grid: expected (N, H, W) images, got shape {images.shape}")
     n = len(images)
+    cmaps = [cmap] * n if isinstance(cmap, str) else list(cmap)
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], cmap=cmap, interpolation="nearest")
+            ax.imshow(images[i], cmap=cmaps[i], interpolation="nearest")
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tinygrad_cnn train | graph | bench`` (also ``tinygrad-cnn ...``)."""
+"""Command line: ``python -m tinygrad_cnn train | explain | graph | bench``."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ def load_bench() -> ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tinygrad_cnn.cli import train
+    from tinygrad_cnn.cli import explain, train
 
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the classic CNN (default: the embedded digits)")
     train.add_arguments(t)
+    e = sub.add_parser("explain", help="filters, feature maps, saliency and Grad-CAM as PNGs")
+    explain.add_arguments(e)
     g = sub.add_parser("graph", help="draw the default CNN's training step")
     g.add_argument("--out", metavar="DIR", default=".")
     g.add_argument("--seed", type=int, default=0)
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "train":
         train.run(args)
+    elif args.command == "explain":
+        explain.run(args, e)
     elif args.command == "graph":
         train.graph_command(args)
     else:

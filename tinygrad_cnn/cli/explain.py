@@ -1,0 +1,66 @@
+"""The ``explain`` command: what a trained digits CNN looks at, as four PNG pictures.
+
+``python -m tinygrad_cnn explain --model runs/demo/model.npz --out DIR [--count N]`` loads the
+default CNN's weights (as ``train`` writes them), takes the first N held-out digits, and writes
+``filters.png`` (the first conv layer's filters), ``feature_maps.png`` (that layer's activations
+for the first digit), ``saliency.png`` and ``gradcam.png`` (each digit beside its map, titled with
+the true and predicted label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from tinygrad_cnn import data, explain
+from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.models import default_model
+from tinygrad_cnn.tensor import Tensor
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``explain`` command's options."""
+    p.add_argument("--model", metavar="NPZ", required=True, help="model.npz written by train")
+    p.add_argument("--out", metavar="DIR", default=".", help="where the PNGs go")
+    p.add_argument("--count", type=int, default=8, help="held-out digits to explain (1-64)")
+
+
+def _pairs(images: np.ndarray, maps: np.ndarray, titles: list[str], what: str, cmap: str):
+    """Each digit (gray) followed by its map (``cmap``): panels, titles, colormaps."""
+    panels = np.stack([images, maps], axis=1).reshape(-1, *images.shape[1:])
+    names = [name for t in titles for name in (t, what)]
+    return panels, names, ["gray", cmap] * len(images)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """Write the four pictures; a user mistake is one line on stderr and exit status 2."""
+    if not 1 <= args.count <= 64:
+        parser.error(f"--count must be between 1 and 64, got {args.count}")
+    ds = data.load_digits()
+    model = default_model(ds.x_train.shape[1:], ds.num_classes)
+    try:
+        model.load(args.model)
+    except (OSError, ValueError, KeyError) as e:
+        parser.error(f"--model {args.model}: {str(e).splitlines()[0]}")
+    model.eval()
+    os.makedirs(args.out, exist_ok=True)
+    x, y = ds.x_test[: args.count], ds.y_test[: args.count]
+    with no_grad():
+        pred = model(Tensor(x)).data.argmax(axis=1)
+    titles = [f"true {t}, pred {p}" for t, p in zip(y, pred)]
+    images = x[:, 0]
+    paths = [os.path.join(args.out, f) for f in ("filters", "feature_maps", "saliency", "gradcam")]
+    w = explain.filters(model[0])[:, 0]
+    explain.plot_grid(paths[0] + ".png", w, [f"filter {k}" for k in range(len(w))], "coolwarm")
+    maps = explain.feature_maps(model, x[:1])["1"][0]  # conv 1 after its ReLU, first digit
+    names = [f"{titles[0]}: ch {k}" if k == 0 else f"ch {k}" for k in range(len(maps))]
+    explain.plot_grid(paths[1] + ".png", maps, names, "viridis")
+    sal = explain.saliency(model, x)
+    explain.plot_grid(paths[2] + ".png", *_pairs(images, sal, titles, "saliency", "hot"))
+    cam = explain.grad_cam(model, model[4], x)  # conv 2 after its ReLU
+    explain.plot_grid(paths[3] + ".png", *_pairs(images, cam, titles, "Grad-CAM", "jet"))
+    written = [p + ".png" for p in paths]
+    print("wrote " + ", ".join(os.path.basename(p) for p in written) + f" to {args.out}")
+    return written
