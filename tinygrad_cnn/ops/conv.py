@@ -31,8 +31,12 @@ from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, register_op
 from tinygrad_cnn.ops.shape import GetItem
 
-# Use the padded-width layout while it wastes at most this fraction of the GEMM's columns.
+# Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
+# (tests set it to -1 or inf to force the strided or the padded-width layout).
 MAX_WIDTH_WASTE = 0.5
+# conv_input_grad's path: "auto" picks the one that copies less; tests force "full" (where it
+# applies) or "transpose".
+INPUT_GRAD_PATH = "auto"
 
 
 def column_width(geo: Geometry, w: int, wo: int) -> int:
@@ -229,7 +233,9 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
     # the full correlation copies O*kH*kW columns, the transpose path writes C*kH*kW and then
     # scatters them: take the full correlation only where it does not copy more
-    if geo.sh == geo.sw == 1 and min(pads) >= 0 and g.shape[1] <= c:
+    applies = geo.sh == geo.sw == 1 and min(pads) >= 0
+    chosen = INPUT_GRAD_PATH == "full" or (INPUT_GRAD_PATH == "auto" and g.shape[1] <= c)
+    if applies and chosen:
         full = geo._replace(sh=1, sw=1, pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
         return from_gemm_layout(y2, n, h, wd, width)

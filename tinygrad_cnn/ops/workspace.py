@@ -11,10 +11,11 @@ NumPy; the pool keeps at most ``MAX_BUFFERS`` and drops the least recently used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -65,6 +66,23 @@ _executor: ThreadPoolExecutor | None = None
 PARALLEL_MIN_BYTES = 1 << 21
 
 
+@contextlib.contextmanager
+def threads(count: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Iterator[None]:
+    """Split copies over ``count`` threads once they move ``min_bytes`` or more, inside the
+    block (for tests: ``threads(3, 0)`` sends even tiny arrays down the threaded branch)."""
+    global _THREADS, PARALLEL_MIN_BYTES
+    if count < 1 or min_bytes < 0:
+        raise ValueError(
+            f"threads: count must be >= 1 and min_bytes >= 0, got {count}, {min_bytes}"
+        )
+    saved = _THREADS, PARALLEL_MIN_BYTES
+    _THREADS, PARALLEL_MIN_BYTES = count, min_bytes
+    try:
+        yield
+    finally:
+        _THREADS, PARALLEL_MIN_BYTES = saved
+
+
 def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
     """Call ``fn(start, stop)`` over a split of ``range(n)``: in threads when the work is big."""
     global _executor
@@ -72,8 +90,8 @@ def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None
     if parts < 2 or nbytes < PARALLEL_MIN_BYTES:
         fn(0, n)
         return
-    if _executor is None:
-        _executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="tinygrad_cnn")
+    if _executor is None or _executor._max_workers < parts:
+        _executor = ThreadPoolExecutor(parts, thread_name_prefix="tinygrad_cnn")
     bounds = [n * i // parts for i in range(parts + 1)]
     futures = [_executor.submit(fn, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     errors = [f.exception() for f in futures]  # wait for all before raising the first

@@ -1,0 +1,87 @@
+"""Every branch of the conv and pool kernels, reached on purpose: the threaded copies (which
+real runs take for buffers of 2 MB and more, and test arrays never reach by themselves), both
+column layouts and both input-gradient paths. The property checks run under each setting, and
+threaded results equal single-threaded ones bit for bit."""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_cnn import REGISTRY, Tensor, testing
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import conv, workspace
+
+SETTINGS = {  # name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH)
+    "one thread": (1, 0, 0.5, "auto"),
+    "two threads from 0 bytes": (2, 0, 0.5, "auto"),
+    "three threads from 0 bytes": (3, 0, 0.5, "auto"),
+    "strided columns": (1, 0, -1.0, "auto"),
+    "padded-width columns": (1, 0, float("inf"), "auto"),
+    "input gradient by full correlation": (2, 0, 0.5, "full"),
+    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose"),
+}
+OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread", "pool2d_gather"]
+
+
+@contextlib.contextmanager
+def branch(setting):
+    count, min_bytes, waste, path = SETTINGS[setting]
+    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH
+    conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH = waste, path
+    try:
+        with workspace.threads(count, min_bytes):
+            yield
+    finally:
+        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH = saved
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("name", OPS)
+@given(data=st.data())
+def test_the_property_checks_hold_on_every_branch(setting, name, data):
+    op = REGISTRY[name]
+    case = data.draw(testing.strategy_for(op), label="case")
+    with branch(setting):
+        testing.check_op(op, case)
+
+
+def _conv_pool_grads(x, w):
+    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    y = F.max_pool2d(F.conv2d(xt, wt, padding=1), 2, ceil_mode=True)
+    z = F.avg_pool2d(F.conv_transpose2d(y, wt, stride=2), 3, 1, 1)  # wt: (C_in 5, C_out 4)
+    z.backward(np.random.default_rng(2).standard_normal(z.shape))
+    return z.data, xt.grad.data, wt.grad.data
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_threaded_results_equal_single_threaded_ones_bit_for_bit(count, monkeypatch):
+    rng = np.random.default_rng(count)
+    x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((5, 4, 3, 3))
+    with workspace.threads(1, 0):
+        single = _conv_pool_grads(x, w)
+    splits = []
+    original = workspace.parallel_ranges
+
+    def counting(fn, n, nbytes):  # record that the threaded branch really ran
+        splits.append(min(workspace._THREADS, n))
+        return original(fn, n, nbytes)
+
+    monkeypatch.setattr(workspace, "parallel_ranges", counting)  # conv and pool look it up
+    with workspace.threads(count, 0):
+        threaded = _conv_pool_grads(x, w)
+    assert max(splits) >= 2
+    for a, b in zip(single, threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_threads_setting_checks_its_arguments_and_restores_itself():
+    before = workspace._THREADS, workspace.PARALLEL_MIN_BYTES
+    with pytest.raises(ValueError, match="threads: count must be >= 1"):
+        with workspace.threads(0):
+            pass
+    with workspace.threads(4, 0):
+        assert (workspace._THREADS, workspace.PARALLEL_MIN_BYTES) == (4, 0)
+    assert (workspace._THREADS, workspace.PARALLEL_MIN_BYTES) == before
