@@ -125,11 +125,17 @@ def spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
 # --8<-- [end:pool_op]
 
 
+def windows_shape(argmax=None, scale=None) -> tuple[int, int]:
+    """(Ho, Wo), the number of windows, from what pool2d saved: ``argmax`` (N, C, Ho, Wo) for
+    max pooling, ``scale`` (Ho, Wo) for average pooling."""
+    return (argmax if argmax is not None else scale).shape[-2:]
+
+
 # --8<-- [start:pool_adjoints]
-def gather(u, geo: Geometry, hw, argmax=None, scale=None) -> np.ndarray:
+def gather(u, geo: Geometry, argmax=None, scale=None) -> np.ndarray:
     """The adjoint of :func:`spread`: (N, C, H, W) -> (N, C, Ho, Wo), each window's chosen
     element (with ``argmax``) or its sum times ``scale``."""
-    ho, wo = hw
+    ho, wo = windows_shape(argmax, scale)
     if argmax is None:
         return window_sum(u, geo, ho, wo) * scale.astype(u.dtype, copy=False)
     up = pad_nchw(u, geo)
@@ -148,13 +154,12 @@ class PoolSpread(Op):
     @staticmethod
     def forward(ctx, g, *, geometry, x_shape, argmax=None, scale=None):
         ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
-        ctx.hw = g.shape[2:]
         return spread(g, geometry, x_shape, argmax, scale)
 
     @staticmethod
     def vjp(ctx, u):
         if ctx.xp is np:
-            return (gather(u, ctx.geo, ctx.hw, ctx.argmax, ctx.scale),)
+            return (gather(u, ctx.geo, ctx.argmax, ctx.scale),)
         return (apply(PoolGather, (u,), _windows(ctx)),)
 
 
@@ -166,9 +171,8 @@ class PoolGather(Op):
 
     @staticmethod
     def forward(ctx, u, *, geometry, x_shape, argmax=None, scale=None):
-        hw = argmax.shape[2:] if argmax is not None else scale.shape
         ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
-        return gather(u, geometry, hw, argmax, scale)
+        return gather(u, geometry, argmax, scale)
 
     @staticmethod
     def vjp(ctx, g):

@@ -3,10 +3,13 @@ size and the window geometry first, then derive the input size, so every case is
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from hypothesis import assume
 from hypothesis import strategies as st
 
 from tinygrad_cnn.ops.geometry import Geometry, out_size
+from tinygrad_cnn.ops.pool import Pool2d, windows_shape
 from tinygrad_cnn.testing.checks import OpCase
 from tinygrad_cnn.testing.strategies import distinct, floats
 
@@ -117,10 +120,6 @@ def pool2d_inputs(draw, mode=None):
 
 def _pool_windows(case: OpCase) -> dict:
     """What pool2d saves for its VJP on this case: the attributes of pool2d_spread/_gather."""
-    from types import SimpleNamespace
-
-    from tinygrad_cnn.ops.pool import Pool2d
-
     ctx = SimpleNamespace()
     Pool2d.forward(ctx, case.args[0], **case.attrs)
     return {"geometry": ctx.geo, "x_shape": ctx.x_shape, "argmax": ctx.argmax, "scale": ctx.scale}
@@ -129,7 +128,7 @@ def _pool_windows(case: OpCase) -> dict:
 @st.composite
 def pool2d_spread_inputs(draw):
     windows = _pool_windows(draw(pool2d_inputs()))
-    hw = (windows["argmax"] if windows["scale"] is None else windows["scale"]).shape[-2:]
+    hw = windows_shape(windows["argmax"], windows["scale"])
     g = draw(floats((*windows["x_shape"][:2], *hw), -1.0, 1.0))
     return OpCase((g,), windows)
 
