@@ -59,20 +59,24 @@ class GraphReport:
         return "\n".join(lines)
 
 
-def _directional(node: Node, xs: list[Tensor], us: list, v: np.ndarray, eps: float):
-    """<v, J u> of the node's op at ``xs``: from its VJP, and by central and one-sided
-    differences (the one-sided pair tells a kink or a tie)."""
+def _directional(node: Node, xs: list[Tensor], us: list, rng: np.random.Generator, eps: float):
+    """<v, J u> of the node's op at ``xs``, for a random ``v``: from its VJP, and by central and
+    one-sided differences (the one-sided pair tells a kink or a tie)."""
     op, attrs = node.op, node.attrs
-
-    def value(shift: float) -> float:
-        moved = [Tensor(x.data + shift * u) if u is not None else x for x, u in zip(xs, us)]
-        with no_grad():
-            return float(np.sum(np.asarray(op.apply(*moved, **attrs).data, np.float64) * v))
-
     out = op.apply(*xs, **attrs)
+    v = rng.standard_normal(out.shape)
+
+    def value(data: np.ndarray) -> float:
+        return float(np.sum(np.asarray(data, np.float64) * v))
+
+    def moved(shift: float) -> float:
+        shifted = [Tensor(x.data + shift * u) if u is not None else x for x, u in zip(xs, us)]
+        with no_grad():
+            return value(op.apply(*shifted, **attrs).data)
+
+    f0, fp, fm = value(out.data), moved(eps), moved(-eps)
     out.backward(v.astype(out.dtype))
     exact = sum(float(np.sum(x.grad.data * u)) for x, u in zip(xs, us) if x.grad is not None)
-    f0, fp, fm = value(0.0), value(eps), value(-eps)
     return exact, (fp - fm) / (2 * eps), (fp - f0) / eps, (f0 - fm) / eps
 
 
@@ -115,10 +119,7 @@ def check_graph(
                 us.append(None)
         if all(u is None for u in us):
             continue
-        with no_grad():
-            out_shape = node.op.apply(*xs, **node.attrs).shape
-        v = rng.standard_normal(out_shape)
-        exact, numeric, right, left = _directional(node, xs, us, v, eps)
+        exact, numeric, right, left = _directional(node, xs, us, rng, eps)
         tol = atol + rtol * abs(numeric)
         if not node.op.smooth and abs(right - left) > 100 * tol:
             checks.append(NodeCheck(index, name, module, 0.0, tol, "at a kink or tie"))
