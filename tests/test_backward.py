@@ -10,7 +10,7 @@ from hypothesis import given
 
 import tinygrad_cnn as tg
 from tests.ops.test_properties import programs, run_program
-from tinygrad_cnn import Op, Tensor, grad, gradgradcheck, hvp, nn
+from tinygrad_cnn import Op, Tensor, grad, gradgradcheck, hvp, nn, testing
 from tinygrad_cnn.autograd import FreedTensor
 
 
@@ -137,6 +137,7 @@ def test_an_op_without_second_order_refuses_and_gradgradcheck_catches_a_wrong_on
     x = leaf([1.5, -0.5])
     with pytest.raises(RuntimeError, match="op 'square_np' does not support create_graph"):
         gradgradcheck(Square.apply, [x])
+    testing.check_refuses_create_graph(Square, testing.OpCase((np.array([1.5, -0.5]),)))
     Square.higher_order = True  # declared, but its VJP is not recordable: caught
     with pytest.raises(tg.GradcheckError):
         gradgradcheck(Square.apply, [x])
