@@ -89,7 +89,7 @@ def test_step_skips_parameters_without_gradients_and_bumps_versions():
 
 def test_argument_errors():
     p = Tensor(np.ones(2), requires_grad=True)
-    with pytest.raises(ValueError, match="lr must be >= 0"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
         optim.SGD([p], lr=-1)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
@@ -102,3 +102,87 @@ def test_argument_errors():
         optim.SGD(lin.parameters, lr=0.1)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam([p], betas=(0.9, 1.0))
+
+
+@pytest.mark.parametrize(
+    "make, error, pattern",
+    [
+        (lambda p: optim.SGD([p], lr=float("nan")), ValueError, "SGD: lr must be a finite"),
+        (lambda p: optim.SGD([p], lr=float("inf")), ValueError, "SGD: lr must be a finite"),
+        (lambda p: optim.SGD([p], 0.1, momentum=float("nan")), ValueError, "SGD: momentum"),
+        (lambda p: optim.SGD([p], 0.1, weight_decay=float("inf")), ValueError, "weight_decay"),
+        (lambda p: optim.SGD([p], 0.1, dampening=-1.0), ValueError, "SGD: dampening"),
+        (lambda p: optim.SGD([p], lr="0.1"), TypeError, "SGD: lr must be a number"),
+        (lambda p: optim.SGD([p], lr=None), TypeError, "SGD: lr must be a number"),
+        (lambda p: optim.Adam([p], eps=float("nan")), ValueError, "Adam: eps must be a finite"),
+        (lambda p: optim.Adam([p], betas=0.9), TypeError, "Adam: betas must be a pair"),
+        (lambda p: optim.Adam([p], betas=(0.9,)), TypeError, "Adam: betas must be a pair"),
+        (lambda p: optim.Adam([p], betas=(float("nan"), 0.9)), ValueError, "Adam: betas"),
+        (lambda p: optim.Adam([p, p]), ValueError, "Adam: parameter 1 is parameter 0 again"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(make, error, pattern):
+    p = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(error, match=pattern):
+        make(p)
+
+
+def test_lr_setter_refuses_nan():
+    opt = optim.SGD([Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be a finite"):
+        opt.lr = float("nan")
+    assert opt.lr == 0.1
+
+
+@pytest.mark.parametrize("factory", [lambda ps: optim.SGD(ps, 0.1, momentum=0.9), optim.Adam])
+def test_load_state_dict_copies_so_later_steps_leave_the_snapshot_alone(factory):
+    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = factory([p])
+    (p * p).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    frozen = {k: np.array(v, copy=True) for k, v in sd["state"][0].items()}
+    other = factory([p])
+    other.load_state_dict(sd)
+    for _ in range(2):
+        other.zero_grad()
+        (p * p).sum().backward()
+        other.step()
+    for k, v in frozen.items():
+        np.testing.assert_array_equal(sd["state"][0][k], v)
+
+
+def test_loading_another_optimizers_state_is_refused_before_anything_changes():
+    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    adam = optim.Adam([p])
+    (p * p).sum().backward()
+    adam.step()
+    sgd = optim.SGD([p], lr=0.5, momentum=0.9)
+    before = (dict(sgd.defaults), dict(sgd.state))
+    with pytest.raises(ValueError, match="another optimizer's"):
+        sgd.load_state_dict(adam.state_dict())
+    assert (sgd.defaults, sgd.state) == before
+    bad = adam.state_dict()
+    bad["state"][0]["exp_avg"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"exp_avg' of parameter 0 has shape \(3,\)"):
+        adam.load_state_dict(bad)
+    bad = adam.state_dict()
+    bad["state"][0]["momentum_buffer"] = np.zeros(2)
+    with pytest.raises(ValueError, match="Adam keeps"):
+        adam.load_state_dict(bad)
+    bad = adam.state_dict()
+    bad["defaults"]["lr"] = float("nan")
+    with pytest.raises(ValueError, match="lr must be a finite"):
+        adam.load_state_dict(bad)
+
+
+def test_step_checks_every_gradient_before_it_changes_any_parameter():
+    a = Tensor(np.ones(2), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.5)
+    a.grad = Tensor(np.ones(2))
+    b.grad = Tensor(np.ones(2))  # wrong shape
+    with pytest.raises(RuntimeError, match=r"gradient of parameter 1 has shape \(2,\)"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, 1.0)
+    assert a._vc[0] == 0

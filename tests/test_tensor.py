@@ -30,12 +30,45 @@ def test_object_and_string_data_are_refused(bad):
         Tensor(bad)
 
 
+@pytest.mark.parametrize("bad", [None, [None, 1.0], [[1.0], [None]], "1.5", b"1", ["1.5"]])
+def test_none_and_strings_are_refused_not_made_nan(bad):
+    with pytest.raises(TypeError, match="Tensor"):
+        Tensor(bad)
+    with pytest.raises(TypeError, match="Tensor"):
+        Tensor([1.0]) + bad
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself warns
+def test_matrix_input_becomes_a_plain_array():
+    x = Tensor(np.matrix([[1.0, 2.0], [3.0, 4.0]]))
+    assert type(x.data) is np.ndarray
+    np.testing.assert_array_equal((x * x).numpy(), [[1.0, 4.0], [9.0, 16.0]])  # not x @ x
+    with pytest.raises(TypeError, match="masked array"):
+        Tensor(np.ma.masked_array([1.0, 2.0], mask=[0, 1]))
+
+
+def test_numpy_is_a_read_only_view_so_saved_values_cannot_change_behind_the_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()  # mul saved x
+    view = x.numpy()
+    assert np.shares_memory(view, x.data) and not view.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 5.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(x)[0] = 5.0
+    mine = x.numpy().copy()  # an array of one's own may change freely
+    mine[0] = 5.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    assert np.array(x).flags.writeable  # np.array copies
+
+
 def test_properties():
     t = Tensor(np.zeros((2, 3, 4)))
     assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3, 4), 3, 24, 2)
     assert t.T.shape == (4, 3, 2)
     assert np.asarray(t).shape == (2, 3, 4)
-    assert t.numpy() is t.data
+    assert np.shares_memory(t.numpy(), t.data)
     assert Tensor([[3.5]]).item() == 3.5
     with pytest.raises(ValueError, match=r"item.*\(2,\)"):
         Tensor([1.0, 2.0]).item()
@@ -131,6 +164,13 @@ def test_shape_functions():
         (lambda x: x.sum(axis=3), ValueError, r"sum: axis 3 is out of range .* 3 dimensions"),
         (lambda x: x.max(axis=(0, 0)), ValueError, "max: axis .* repeats"),
         (lambda x: x.transpose(0, 1), ValueError, "transpose: axes"),
+        (lambda x: x.transpose(0, 1, 5), ValueError, r"transpose: axes \(0, 1, 5\)"),
+        (lambda x: x.permute(0, 1, -4), ValueError, "transpose: axes"),
+        (lambda x: x.permute(0, 1, 2.0), TypeError, "transpose: axes must be an int or a seq"),
+        (lambda x: x.reshape(2.7, 12), TypeError, r"reshape: shape .* got \(2.7, 12\)"),
+        (lambda x: x.reshape("24"), TypeError, "reshape: shape"),
+        (lambda x: x.pad((1.7, 1)), TypeError, r"pad: pad .* got \(1.7, 1\)"),
+        (lambda x: x.pad((1, 1), value=None), TypeError, "pad: value must be a number"),
         (
             lambda x: x.expand(3, 3, 4),
             ValueError,

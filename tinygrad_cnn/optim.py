@@ -11,7 +11,13 @@ from tinygrad_cnn.tensor import Tensor
 
 
 class Optimizer:
-    """Base class: holds the parameters, their per-parameter state, and the hyperparameters."""
+    """Base class: holds the parameters, their per-parameter state, and the hyperparameters.
+
+    Subclasses name the state each parameter keeps (``state_keys``); numeric hyperparameters
+    must be finite and >= 0, so a NaN learning rate is refused before it trains anything.
+    """
+
+    state_keys: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Tensor], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -23,16 +29,43 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{name}: got an empty parameter list")
+        seen: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{name}: parameter {i} is not a Tensor that requires grad")
             if not p.is_leaf:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf tensor")
-        for key in ("lr", "weight_decay", "momentum", "eps"):
-            if key in defaults and defaults[key] < 0:
-                raise ValueError(f"{name}: {key} must be >= 0, got {defaults[key]}")
-        self.defaults = dict(defaults)
+            if id(p) in seen:
+                raise ValueError(
+                    f"{name}: parameter {i} is parameter {seen[id(p)]} again; each parameter "
+                    "may appear once (it would be updated twice per step)"
+                )
+            seen[id(p)] = i
+        self.defaults = self._checked(defaults, name)
         self.state: dict[int, dict[str, Any]] = {}  # parameter index -> its state
+
+    @staticmethod
+    def _checked(defaults: dict[str, Any], where: str) -> dict[str, Any]:
+        """The hyperparameters, checked: numbers finite and >= 0, betas a pair in [0, 1)."""
+        out = dict(defaults)
+        for key, v in defaults.items():
+            if key == "betas":
+                try:
+                    pair = tuple(v)
+                except TypeError:
+                    pair = ()
+                if len(pair) != 2 or not all(map(_is_real, pair)):
+                    raise TypeError(f"{where}: betas must be a pair of numbers, got {v!r}")
+                if not all(0.0 <= b < 1.0 for b in pair):
+                    raise ValueError(f"{where}: betas must be in [0, 1), got {v!r}")
+                out[key] = tuple(float(b) for b in pair)
+            elif isinstance(v, (bool, np.bool_)):
+                out[key] = bool(v)
+            elif not _is_real(v):
+                raise TypeError(f"{where}: {key} must be a number, got {v!r}")
+            elif not 0.0 <= v < np.inf:
+                raise ValueError(f"{where}: {key} must be a finite number >= 0, got {v!r}")
+        return out
 
     @property
     def lr(self) -> float:
@@ -40,7 +73,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self.defaults["lr"] = float(value)
+        self.defaults["lr"] = float(self._checked({"lr": value}, f"{type(self).__name__}")["lr"])
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``.grad = None``)."""
@@ -48,6 +81,9 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
+        """Update every parameter that has a gradient. All gradients are checked first, so a bad
+        one leaves every parameter as it was."""
+        todo = []
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
@@ -57,6 +93,8 @@ class Optimizer:
                     f"{type(self).__name__}: gradient of parameter {i} has shape {g.shape}, "
                     f"the parameter {p.shape}"
                 )
+            todo.append((i, p, g))
+        for i, p, g in todo:
             self._update(p.data, g, self.state.setdefault(i, {}))
             p._vc[0] += 1  # changed in place: graphs that saved it will refuse to backward
 
@@ -64,7 +102,8 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"state": {index: {name: array or number}}, "defaults": {...}}``, for resuming."""
+        """``{"state": {index: {name: array or number}}, "defaults": {...}}``, for resuming.
+        The arrays are copies: later steps do not change it."""
         state = {
             i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
             for i, s in self.state.items()
@@ -72,19 +111,55 @@ class Optimizer:
         return {"state": state, "defaults": dict(self.defaults)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        name = type(self).__name__
-        state = {int(i): dict(s) for i, s in state_dict["state"].items()}
-        for i, s in state.items():
-            if not 0 <= i < len(self.params):
-                raise ValueError(f"{name}.load_state_dict: no parameter {i}")
-            for k, v in s.items():
-                if isinstance(v, np.ndarray) and v.ndim and v.shape != self.params[i].shape:
-                    raise ValueError(
-                        f"{name}.load_state_dict: state '{k}' of parameter {i} has shape "
-                        f"{v.shape}, the parameter {self.params[i].shape}"
-                    )
-        self.defaults.update(state_dict.get("defaults", {}))
-        self.state = state
+        """Load what :meth:`state_dict` returned (copied, so later steps leave it unchanged).
+
+        Everything is checked before anything changes: the hyperparameters must be this
+        optimizer's, and each state entry must name a parameter and match its shape."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("state"), dict):
+            raise TypeError(f"{where}: expected a dict with 'state' and 'defaults' (state_dict())")
+        defaults = state_dict.get("defaults", self.defaults)
+        if not isinstance(defaults, dict) or set(defaults) != set(self.defaults):
+            got = sorted(defaults) if isinstance(defaults, dict) else type(defaults).__name__
+            raise ValueError(
+                f"{where}: the state is another optimizer's: its hyperparameters are {got}, "
+                f"{type(self).__name__}'s are {sorted(self.defaults)}"
+            )
+        defaults = self._checked(defaults, where)
+        state: dict[int, dict[str, Any]] = {}
+        for i, s in state_dict["state"].items():
+            if not _is_int(i) or not 0 <= int(i) < len(self.params) or not isinstance(s, dict):
+                raise ValueError(f"{where}: no parameter {i!r} ({len(self.params)} parameters)")
+            p = self.params[int(i)]
+            if not set(s) <= set(self.state_keys):
+                raise ValueError(
+                    f"{where}: state of parameter {i} has {sorted(s)}; "
+                    f"{type(self).__name__} keeps {list(self.state_keys)}"
+                )
+            state[int(i)] = {k: self._state_value(where, int(i), k, v, p) for k, v in s.items()}
+        self.defaults, self.state = defaults, state
+
+    def _state_value(self, where: str, i: int, key: str, v: Any, p: Tensor) -> Any:
+        """One state entry, copied: arrays as the parameter's shape and dtype, counts as ints."""
+        a = np.asarray(v)
+        if key == "step":
+            if a.shape != () or not _is_int(a.item()) or a.item() < 0:
+                raise ValueError(f"{where}: step of parameter {i} must be an int >= 0, got {v!r}")
+            return int(a)
+        if a.shape != p.shape or a.dtype.kind not in "fiu":
+            raise ValueError(
+                f"{where}: state '{key}' of parameter {i} has shape {a.shape} and dtype "
+                f"{a.dtype}, the parameter {p.shape} {p.dtype}"
+            )
+        return a.astype(p.dtype, copy=True)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 class SGD(Optimizer):
@@ -104,7 +179,7 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ):
-        if nesterov and (momentum <= 0 or dampening != 0):
+        if nesterov and not (_is_real(momentum) and momentum > 0 and dampening == 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
         super().__init__(
             params,
@@ -116,6 +191,8 @@ class SGD(Optimizer):
                 nesterov=nesterov,
             ),
         )
+
+    state_keys = ("momentum_buffer",)
 
     def _update(self, p, g, state):
         d = self.defaults
@@ -143,11 +220,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
-        super().__init__(
-            params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
-        )
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def _update(self, p, g, state):
         d = self.defaults

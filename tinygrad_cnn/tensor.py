@@ -13,20 +13,23 @@ _FLOAT_DEFAULT = np.float32
 
 
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """``Tensor(data)``'s array: ndarrays as they are (np.matrix becomes a plain array), Python
+    numbers and lists float32 by default; None and strings are refused, never made NaN."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
-        arr = data if dtype is None else data.astype(dtype, copy=False)
-    elif isinstance(data, np.generic):
+    if isinstance(data, np.ma.MaskedArray):
+        raise TypeError("Tensor: got a masked array; fill it first (a.filled(value))")
+    if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data, dtype=dtype)
+    elif data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"Tensor: data must be numbers, an ndarray or a Tensor, got {data!r}")
     else:
-        # Python scalars and (nested) lists default to float32, as torch.Tensor([...]) does.
         try:
-            arr = np.asarray(data, dtype=_FLOAT_DEFAULT if dtype is None else dtype)
+            arr = np.asarray(data)  # as it is first, so that None inside stays an object
         except (ValueError, TypeError) as e:
-            raise TypeError(
-                f"Tensor: cannot make a numeric array from {type(data).__name__} ({e})"
-            ) from None
+            raise TypeError(f"Tensor: cannot make an array of {type(data).__name__}: {e}") from None
+        if arr.dtype.kind in "biuf":
+            arr = arr.astype(_FLOAT_DEFAULT if dtype is None else dtype, copy=False)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Tensor: unsupported dtype {arr.dtype} (shape {arr.shape}); "
@@ -149,8 +152,11 @@ class Tensor:
 
     # -- conversion ------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The values, shared, not copied, and read-only: a write behind the graph's back would
+        make gradients wrong with no error. ``t.numpy().copy()`` is an array of your own."""
+        view = self.data.view()
+        view.flags.writeable = False
+        return view
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -177,7 +183,7 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        return self.data.copy() if copy else self.numpy()
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -200,12 +206,9 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extra = [f"dtype={self.dtype}"]
-        if self._node is not None:
-            extra.append(f"op={self._node.op.name}")
-        elif self.requires_grad:
-            extra.append("requires_grad=True")
-        return f"Tensor({body}, {', '.join(extra)})"
+        grad = f"op={self._node.op.name}" if self._node else "requires_grad=True"
+        extra = f", {grad}" if self._node or self.requires_grad else ""
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     __hash__ = object.__hash__
 
@@ -242,7 +245,7 @@ class Tensor:
         oshape = np.shape(o)
         try:
             ok = np.broadcast_shapes(self.shape, oshape) == self.shape
-        except ValueError:
+        except ValueError:  # not broadcastable at all
             ok = False
         if not ok:
             raise ValueError(
@@ -250,10 +253,8 @@ class Tensor:
                 f"tensor's shape {self.shape}"
             )
         if not self.data.flags.writeable:
-            raise RuntimeError(
-                f"in-place {name}: the tensor (shape {self.shape}) is a read-only view "
-                "(from expand/broadcast_to); clone it first"
-            )
+            msg = "is a read-only view (from expand/broadcast_to); clone it first"
+            raise RuntimeError(f"in-place {name}: the tensor (shape {self.shape}) {msg}")
         ufunc(self.data, o, out=self.data, casting="same_kind")
         self._vc[0] += 1
         return self

@@ -5,6 +5,7 @@ import pytest
 
 from tinygrad_cnn import Tensor
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import conv
 
 
 @pytest.mark.parametrize("k, d", [(3, 1), (4, 1), (2, 3), (5, 2)])
@@ -55,3 +56,55 @@ def test_bad_arguments_give_clear_errors(call, error, pattern):
     w = Tensor(np.ones((4, 3, 3, 3), dtype=np.float32))
     with pytest.raises(error, match=pattern):
         call(x, w)
+
+
+def test_a_zero_size_kernel_is_refused():
+    with pytest.raises(ValueError, match=r"conv2d: the kernel size must be .*\(3, 2, 0, 3\)"):
+        F.conv2d(Tensor(np.zeros((1, 2, 5, 5))), Tensor(np.ones((3, 2, 0, 3))))
+    with pytest.raises(ValueError, match="conv_transpose2d: the kernel size"):
+        F.conv_transpose2d(Tensor(np.zeros((1, 2, 5, 5))), Tensor(np.ones((2, 3, 3, 0))))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_an_empty_batch_gives_an_empty_output_and_zero_weight_gradients(groups):
+    x = Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((4, 2 // groups, 3, 3)), requires_grad=True)
+    b = Tensor(np.ones(4), requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    assert y.shape == (0, 4, 5, 5)
+    z = F.conv_transpose2d(y, w, stride=2, groups=groups)
+    assert z.shape == (0, 2, 11, 11)
+    F.max_pool2d(z, 2).sum().backward()
+    assert x.grad.shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), 0.0)
+    np.testing.assert_array_equal(b.grad.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("where", [(0, 0, 2, 5), (1, 1, 4, 5), (0, 1, 5, 0)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_an_inf_pixel_gives_the_weight_gradient_of_the_windows_that_hold_it(
+    where, transposed, monkeypatch
+):
+    # stride 1, padding 1: the padded-width layout's extra columns also read the first and last
+    # columns, times a zero gradient; the result must be what the valid windows alone give
+    # (the strided layout): Inf where a window holds the Inf pixel, no NaN from 0 * Inf
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6))
+    x[where] = np.inf
+    w = np.abs(np.random.default_rng(1).standard_normal((2, 2, 3, 3)))
+
+    def weight_grad(waste):
+        monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", waste)
+        wt = Tensor(w, requires_grad=True)
+        op = F.conv_transpose2d if transposed else F.conv2d
+        xt = Tensor(x, requires_grad=not transposed)
+        out = op(xt, wt, padding=1)
+        out.backward(np.ones(out.shape)) if not transposed else None
+        if transposed:  # Inf in the upstream gradient of conv_transpose2d instead
+            y = op(Tensor(np.ones((2, 2, 6, 6))), wt, padding=1)
+            y.backward(x)
+        return wt.grad.numpy()
+
+    with np.errstate(invalid="ignore"):
+        padded, strided = weight_grad(np.inf), weight_grad(-1)
+    assert not np.isnan(strided).any() and np.isinf(strided).any()
+    np.testing.assert_allclose(padded, strided, rtol=1e-12)

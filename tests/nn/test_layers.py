@@ -180,7 +180,7 @@ def test_layer_argument_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="in_channels must be a positive int"):
         nn.Conv2d(0, 4, 3)
-    with pytest.raises(ValueError, match="p must be between 0 and 1"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a finite number in \[0.0, 1.0\]"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected \(N, 3, H, W\)"):
         nn.BatchNorm2d(3)(Tensor(np.ones((2, 4, 5, 5))))
@@ -261,3 +261,52 @@ def with_parameters(layer, names, values, x):
     finally:
         for n, p in zip(names, saved):
             object.__setattr__(layer, n, p)
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(3, 2), nn.Conv2d(1, 2, 2), nn.MaxPool2d(2),
+                                   nn.AvgPool2d(2), nn.ReLU(), nn.Flatten(), nn.Dropout(),
+                                   nn.BatchNorm2d(3), nn.ConvTranspose2d(1, 2, 2)])
+@pytest.mark.parametrize("bad", [[1.0, 2.0, 3.0], np.ones((2, 3, 4, 4), np.float32), None])
+def test_layers_refuse_what_is_not_a_tensor(layer, bad):
+    with pytest.raises(TypeError, match=f"{type(layer).__name__}: input must be a Tensor"):
+        layer(bad)
+
+
+@pytest.mark.parametrize(
+    "make, pattern",
+    [
+        (lambda: nn.MaxPool2d(2.0), "MaxPool2d: kernel_size must be an int or a pair"),
+        (lambda: nn.MaxPool2d(2, stride=1.5), "MaxPool2d: stride"),
+        (lambda: nn.AvgPool2d((2, 2, 2)), "AvgPool2d: kernel_size"),
+        (lambda: nn.AvgPool2d(2, padding=None), "AvgPool2d: padding"),
+        (lambda: nn.Dropout("0.5"), "Dropout: p must be a number"),
+        (lambda: nn.BatchNorm2d(3, eps=None), "BatchNorm2d: eps must be a number"),
+    ],
+)
+def test_layer_arguments_are_checked_when_the_layer_is_made(make, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        make()
+    with pytest.raises(ValueError, match="BatchNorm2d: momentum"):
+        nn.BatchNorm2d(3, momentum=float("nan"))
+
+
+def test_batchnorm_on_one_value_per_channel_refuses_to_train_like_pytorch():
+    bn = nn.BatchNorm2d(3)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(Tensor(np.ones((1, 3, 1, 1), np.float32)))
+    np.testing.assert_array_equal(bn.running_mean.numpy(), 0.0)
+    bn.eval()
+    assert bn(Tensor(np.ones((1, 3, 1, 1), np.float32))).shape == (1, 3, 1, 1)
+
+
+def test_batchnorm_on_an_empty_batch_gives_an_empty_output_and_keeps_its_statistics():
+    bn = nn.BatchNorm2d(3)
+    bn(Tensor(np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32)))
+    mean, var = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
+    y = bn(Tensor(np.zeros((0, 3, 2, 2), np.float32)))
+    assert y.shape == (0, 3, 2, 2)
+    y.sum().backward()
+    np.testing.assert_array_equal(bn.weight.grad.numpy(), 0.0)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), mean)
+    np.testing.assert_array_equal(bn.running_var.numpy(), var)
+    assert np.isfinite(bn.running_var.numpy()).all()

@@ -75,16 +75,55 @@ def axis(fn: str, value: Any, ndim: int) -> int:
     return axes(fn, value, ndim)[0] if ndim else 0
 
 
-def shape(fn: str, value: Any) -> tuple[int, ...]:
-    """An int or a sequence of ints as a shape tuple."""
-    if isinstance(value, (int, np.integer)):
+def ints(fn: str, name: str, value: Any) -> tuple[int, ...]:
+    """An int or a sequence of ints as a tuple of ints; TypeError naming ``fn`` and ``name``
+    for anything else (``2.7`` is refused, not truncated)."""
+    if is_int(value):
         return (int(value),)
     try:
-        return tuple(int(s) for s in value)
-    except (TypeError, ValueError):
+        seq = None if isinstance(value, (str, bytes)) else tuple(value)
+    except TypeError:  # not iterable: a float, None, ...
+        seq = None
+    if seq is None or not all(map(is_int, seq)):
+        raise TypeError(f"{fn}: {name} must be an int or a sequence of ints, got {value!r}")
+    return tuple(int(v) for v in seq)
+
+
+def shape(fn: str, value: Any) -> tuple[int, ...]:
+    """An int or a sequence of ints as a shape tuple."""
+    return ints(fn, "shape", value)
+
+
+def number(fn: str, name: str, value: Any) -> float | int | bool:
+    """A real Python or NumPy number (not None, a string or an array); TypeError otherwise."""
+    if not isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be a number, got {value!r}")
+    return value
+
+
+def tensor(fn: str, name: str, value: Any) -> Tensor:
+    """``value`` itself if it is a Tensor; TypeError naming ``fn`` otherwise (as PyTorch's layers
+    refuse lists and arrays)."""
+    if not isinstance(value, Tensor):
         raise TypeError(
-            f"{fn}: shape must be an int or a sequence of ints, got {value!r}"
-        ) from None
+            f"{fn}: {name} must be a Tensor, got {type(value).__name__} (wrap it: Tensor(x))"
+        )
+    return value
+
+
+def finite(fn: str, name: str, value: Any, low: float = -np.inf, high: float = np.inf) -> float:
+    """A real number in ``[low, high]`` (so never NaN or Inf unless a bound is infinite)."""
+    number(fn, name, value)
+    if not (low <= value <= high and np.isfinite(value)):
+        raise ValueError(f"{fn}: {name} must be a finite number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def floating(fn: str, name: str, t: Tensor) -> Tensor:
+    """``t`` must hold floating-point values (integer logits would give a truncated result)."""
+    if t.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {t.dtype}")
+    return t
 
 
 def nchw(fn: str, name: str, t: Tensor) -> None:

@@ -17,6 +17,8 @@ def _check_operands(fn: str, x: Tensor, weight: Tensor, bias: Tensor | None, gro
     _args.nchw(fn, "input", x)
     if weight.ndim != 4:
         raise ValueError(f"{fn}: weight must be 4-D, got shape {weight.shape}")
+    if 0 in weight.shape[2:]:
+        raise ValueError(f"{fn}: the kernel size must be at least 1, got weight {weight.shape}")
     if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
         dts = f"input {x.dtype}, weight {weight.dtype}" + (
             f", bias {bias.dtype}" if bias is not None else ""

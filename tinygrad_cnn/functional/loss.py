@@ -22,13 +22,13 @@ def softmax(input: Any, axis: int = -1) -> Tensor:
     >>> softmax(Tensor([1.0, 1.0])).numpy()
     array([0.5, 0.5], dtype=float32)
     """
-    x = as_tensor(input)
+    x = _args.floating("softmax", "input", as_tensor(input))
     return apply(Softmax, (x,), {"axis": _args.axis("softmax", axis, x.ndim)})
 
 
 def log_softmax(input: Any, axis: int = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``: log-probabilities without overflow."""
-    x = as_tensor(input)
+    x = _args.floating("log_softmax", "input", as_tensor(input))
     return apply(LogSoftmax, (x,), {"axis": _args.axis("log_softmax", axis, x.ndim)})
 
 
@@ -42,7 +42,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     >>> round(loss.item(), 4)
     0.1269
     """
-    x = as_tensor(input)
+    x = _args.floating("cross_entropy", "input", as_tensor(input))
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     _args.choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     if x.ndim != 2 or x.shape[0] == 0:

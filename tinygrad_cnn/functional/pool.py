@@ -41,7 +41,11 @@ def pool2d(
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    fn = "pool2d"
+    args = (kernel_size, stride, padding, mode, dilation, ceil_mode, count_include_pad)
+    return _pool2d("pool2d", input, *args)
+
+
+def _pool2d(fn, input, kernel_size, stride, padding, mode, dilation, ceil_mode, count_include_pad):
     x = as_tensor(input)
     mode = MODES[_args.choice(fn, "mode", mode, sorted(MODES))]
     _args.nchw(fn, "input", x)
@@ -81,7 +85,8 @@ def max_pool2d(
     ceil_mode: bool = False,
 ) -> Tensor:
     """Max pooling, as ``torch.nn.functional.max_pool2d`` (same positional order)."""
-    return pool2d(input, kernel_size, stride, padding, "max", dilation, ceil_mode)
+    args = (kernel_size, stride, padding, "max", dilation, ceil_mode, True)
+    return _pool2d("max_pool2d", input, *args)
 
 
 def avg_pool2d(
@@ -93,7 +98,8 @@ def avg_pool2d(
     count_include_pad: bool = True,
 ) -> Tensor:
     """Average pooling, as ``torch.nn.functional.avg_pool2d`` (same positional order)."""
-    return pool2d(input, kernel_size, stride, padding, "average", 1, ceil_mode, count_include_pad)
+    args = (kernel_size, stride, padding, "average", 1, ceil_mode, count_include_pad)
+    return _pool2d("avg_pool2d", input, *args)
 
 
 def global_avg_pool2d(input: Any) -> Tensor:

@@ -40,10 +40,13 @@ def transpose(a: Any, axes: Any = None) -> Tensor:
     if axes is None:
         axes = tuple(range(a.ndim))[::-1]
     else:
-        axes = tuple(axes)
-        if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+        axes = _args.ints("transpose", "axes", axes)
+        n = max(a.ndim, 1)
+        if any(not -n <= x < n for x in axes) or sorted(x % n for x in axes) != list(
+            range(a.ndim)
+        ):
             raise ValueError(f"transpose: axes {axes} are not a permutation of {a.ndim} dims")
-        axes = tuple(int(x) % a.ndim for x in axes)
+        axes = tuple(x % n for x in axes)
     return apply(Transpose, (a,), {"axes": axes})
 
 
@@ -188,7 +191,8 @@ def pad(a: Any, pad: Sequence[int], value: float = 0.0) -> Tensor:
     (3, 2)
     """
     a = as_tensor(a)
-    pad = tuple(int(p) for p in pad)
+    pad = _args.ints("pad", "pad", pad)
+    _args.number("pad", "value", value)
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
         raise ValueError(
             f"pad: expected an even number of values, at most 2 per dimension "

@@ -39,6 +39,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("Linear", "input", x)
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear: expected input with last dimension {self.in_features}, got shape "
@@ -145,6 +146,7 @@ class Conv2d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("Conv2d", "input", x)
         return F.conv2d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -183,6 +185,7 @@ class ConvTranspose2d(_ConvNd):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("ConvTranspose2d", "input", x)
         return F.conv_transpose2d(
             x,
             self.weight,
@@ -193,6 +196,15 @@ class ConvTranspose2d(_ConvNd):
             self.groups,
             self.dilation,
         )
+
+
+def _check_pool(fn: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any = 1) -> None:
+    """Refuse bad pooling arguments when the layer is made, not at its first forward."""
+    _args.int_or_pair(fn, "kernel_size", kernel_size, 1)
+    if stride is not None:
+        _args.int_or_pair(fn, "stride", stride, 1)
+    _args.int_or_pair(fn, "padding", padding, 0)
+    _args.int_or_pair(fn, "dilation", dilation, 1)
 
 
 class MaxPool2d(Module):
@@ -207,10 +219,12 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ):
         super().__init__()
+        _check_pool("MaxPool2d", kernel_size, stride, padding, dilation)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("MaxPool2d", "input", x)
         return F.max_pool2d(
             x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
         )
@@ -235,10 +249,12 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
     ):
         super().__init__()
+        _check_pool("AvgPool2d", kernel_size, stride, padding)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("AvgPool2d", "input", x)
         return F.avg_pool2d(
             x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
         )
@@ -250,6 +266,7 @@ class AvgPool2d(Module):
 
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("ReLU", "input", x)
         return F.relu(x)
 
 
@@ -261,6 +278,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("Flatten", "input", x)
         return F.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -273,11 +291,10 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be between 0 and 1, got {p}")
-        self.p = float(p)
+        self.p = _args.finite("Dropout", "p", p, 0.0, 1.0)
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("Dropout", "input", x)
         if not self.training or self.p == 0.0:
             return x
         if self.p == 1.0:
@@ -308,7 +325,8 @@ class BatchNorm2d(Module):
     ):
         super().__init__()
         self.num_features = _args.positive_int("BatchNorm2d", "num_features", num_features)
-        self.eps, self.momentum = eps, momentum
+        self.eps = _args.finite("BatchNorm2d", "eps", eps, 0.0)
+        self.momentum = _args.finite("BatchNorm2d", "momentum", momentum, 0.0, 1.0)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype))
@@ -323,17 +341,24 @@ class BatchNorm2d(Module):
             self.register_buffer("running_var", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("BatchNorm2d", "input", x)
         if x.ndim != 4 or x.shape[1] != self.num_features:
             raise ValueError(
                 f"BatchNorm2d: expected (N, {self.num_features}, H, W) input, got {x.shape}"
             )
-        axes = (0, 2, 3)
-        if self.training or self.running_mean is None:
+        axes, n = (0, 2, 3), x.size // x.shape[1]
+        if self.training and n == 1:
+            raise ValueError(
+                "BatchNorm2d: expected more than 1 value per channel when training, got input "
+                f"of shape {x.shape}"
+            )
+        if n == 0:  # an empty batch: an empty output, running statistics untouched (PyTorch)
+            y = x
+        elif self.training or self.running_mean is None:
             mean = x.mean(axis=axes, keepdims=True)
             centered = x - mean
             var = (centered * centered).mean(axis=axes, keepdims=True)
             if self.training and self.running_mean is not None:
-                n = x.size // x.shape[1]
                 with no_grad():
                     m = self.momentum
                     unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
@@ -345,7 +370,8 @@ class BatchNorm2d(Module):
             mean = self.running_mean.reshape(1, -1, 1, 1)
             centered = x - mean
             var = self.running_var.reshape(1, -1, 1, 1)
-        y = centered / (var + self.eps).sqrt()
+        if n:
+            y = centered / (var + self.eps).sqrt()
         if self.affine:
             y = y * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
         return y

@@ -34,8 +34,7 @@ from tinygrad_cnn.ops.shape import GetItem
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
 # (tests set it to -1 or inf to force the strided or the padded-width layout).
 MAX_WIDTH_WASTE = 0.5
-# conv_input_grad's path: "auto" picks the one that copies less; tests force "full" (where it
-# applies) or "transpose".
+# conv_input_grad's path: "auto" copies less; tests force "full" (where it applies) or "transpose"
 INPUT_GRAD_PATH = "auto"
 
 
@@ -144,7 +143,7 @@ def conv_gemm(w: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     if groups == 1:
         return np.matmul(w.reshape(o, -1), cols, out=workspace.empty((o, cols.shape[1]), w.dtype))
     wg = w.reshape(groups, o // groups, -1)  # (G, O/G, C/G*kH*kW)
-    return (wg @ cols.reshape(groups, wg.shape[2], -1)).reshape(o, -1)
+    return (wg @ cols.reshape(groups, wg.shape[2], -1)).reshape(o, cols.shape[1])
 
 
 def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
@@ -154,20 +153,27 @@ def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
         w2 = w.reshape(o, -1)
         return np.matmul(w2.T, g2, out=workspace.empty((w2.shape[1], g2.shape[1]), g2.dtype))
     wg = w.reshape(groups, o // groups, -1)
-    return (wg.transpose(0, 2, 1) @ g2.reshape(groups, o // groups, -1)).reshape(-1, g2.shape[1])
+    gt = wg.transpose(0, 2, 1) @ g2.reshape(groups, o // groups, g2.shape[1])
+    return gt.reshape(groups * wg.shape[2], g2.shape[1])
 
 
 # --8<-- [start:weight_grad]
-def weight_grad(
-    g2: np.ndarray, cols: np.ndarray, w_shape: tuple[int, ...], groups: int
-) -> np.ndarray:
-    """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``."""
-    o = w_shape[0]
-    if groups == 1:
-        return (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
-    gg = g2.reshape(groups, o // groups, -1)  # (G, O/G, M)
-    cg = cols.reshape(groups, -1, cols.shape[1])  # (G, C/G*kH*kW, M)
-    return (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
+def weight_grad(g2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarray:
+    """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``.
+
+    With ``width > wo`` the extra columns hold inputs times a zero gradient: an Inf there gives
+    0 * Inf = NaN, so a non-finite result (rare) is computed again with them zeroed."""
+    for retry in (False, True):
+        if retry:
+            cols.reshape(cols.shape[0], -1, width)[:, :, wo:] = 0
+        if groups == 1:
+            gw = (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
+        else:
+            gg = g2.reshape(groups, w_shape[0] // groups, g2.shape[1])  # (G, O/G, M)
+            cg = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])  # (G, C/G*k, M)
+            gw = (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
+        if retry or width == wo or np.isfinite(gw).all():
+            return gw
 
 
 # --8<-- [end:weight_grad]
@@ -189,7 +195,7 @@ def to_gemm_layout(y: np.ndarray, width: int) -> np.ndarray:
 
 def from_gemm_layout(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
     """(O, N*Ho*width) -> (N, O, Ho, Wo), contiguous (dropping the columns past Wo)."""
-    y4 = y2.reshape(-1, n, ho, width)[..., :wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo) view
+    y4 = y2.reshape(len(y2), n, ho, width)[..., :wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo) view
     out = np.empty(y4.shape, y2.dtype)
 
     def copy(n0: int, n1: int) -> None:
@@ -253,7 +259,7 @@ def correlate(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> np.n
     over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows)."""
     cols, _, _, width = im2col(x, geo, dy.shape[2:])
     w_shape = (dy.shape[1], x.shape[1] // groups, geo.kh, geo.kw)
-    return weight_grad(to_gemm_layout(dy, width), cols, w_shape, groups)
+    return weight_grad(to_gemm_layout(dy, width), cols, w_shape, groups, dy.shape[3], width)
 
 
 def convolve(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
@@ -269,10 +275,8 @@ def convolve(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=No
 
 def _conv_op(x, w, geo: Geometry, groups: int, out_hw):
     y = apply(Conv2d, (x, w), {"geometry": geo, "groups": groups})
-    if y.shape[2:] == tuple(out_hw):
-        return y
     index = (slice(None), slice(None), slice(0, out_hw[0]), slice(0, out_hw[1]))
-    return apply(GetItem, (y,), {"index": index})
+    return y if y.shape[2:] == tuple(out_hw) else apply(GetItem, (y,), {"index": index})
 
 
 def _conv_t_op(g, w, geo: Geometry, groups: int, out_hw):
@@ -281,10 +285,6 @@ def _conv_t_op(g, w, geo: Geometry, groups: int, out_hw):
 
 def _correlate_op(x, dy, geo: Geometry, groups: int):
     return apply(Conv2dWeight, (x, dy), {"geometry": geo, "groups": groups})
-
-
-def _bias_grad(ctx, g):
-    return ctx.xp.sum(g, axis=(0, 2, 3))
 
 
 # --8<-- [start:conv2d_op]
@@ -299,8 +299,7 @@ class Conv2d(Op):
         y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
         if b is not None:
             y2 += b[:, None]
-        ctx.x, ctx.w, ctx.width = x, w, width
-        ctx.geo, ctx.groups = geometry, groups
+        ctx.x, ctx.w, ctx.width, ctx.geo, ctx.groups = x, w, width, geometry, groups
         if ctx.needs_input_grad and ctx.needs_input_grad[1]:
             ctx.cols = cols  # the weight gradient reuses the columns
         return from_gemm_layout(y2, x.shape[0], ho, wo, width)
@@ -320,9 +319,9 @@ class Conv2d(Op):
             if need[0]:
                 gx = conv_input_grad(g, ctx.w, x.shape, geo, groups, g2)
             if need[1]:
-                gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups)
+                gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups, g.shape[3], ctx.width)
         if len(need) > 2 and need[2]:
-            gb = _bias_grad(ctx, g)
+            gb = ctx.xp.sum(g, axis=(0, 2, 3))
         return (gx, gw, gb)[: len(need)]
 
 
@@ -360,9 +359,9 @@ class ConvTranspose2d(Op):
             if need[0]:
                 gx = from_gemm_layout(y2, n, h, wd, width)
             if need[1]:
-                gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups)
+                gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups, wd, width)
         if len(need) > 2 and need[2]:
-            gb = _bias_grad(ctx, g)
+            gb = ctx.xp.sum(g, axis=(0, 2, 3))
         return (gx, gw, gb)[: len(need)]
 
 
