@@ -6,17 +6,20 @@ Conv and pool ask this pool for their big temporaries and for the column matrice
 backward; a buffer is handed out again
 only when nothing but the pool refers to it (its reference count says so), so an array still
 saved in a graph, or held by a user, is never reused. Buffers under ``MIN_BYTES`` are left to
-NumPy; the pool keeps at most ``MAX_BUFFERS`` and drops the least recently used.
+NumPy; the pool keeps at most ``MAX_BUFFERS`` and drops the least recently used. One lock guards
+the pool, so models in several threads never get the same buffer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 
 import numpy as np
 
@@ -24,6 +27,7 @@ MIN_BYTES = 1 << 20
 MAX_BUFFERS = 8
 
 _pool: OrderedDict[int, np.ndarray] = OrderedDict()  # id -> flat uint8 buffer
+_lock = threading.Lock()
 _FREE_REFCOUNT = 3  # the pool's dict, the loop variable, and getrefcount's own argument
 
 
@@ -33,16 +37,17 @@ def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
-    # values(), not items(): the items iterator caches its (key, value) tuple, an extra reference
-    for buf in _pool.values():
-        if buf.nbytes == nbytes and sys.getrefcount(buf) == _FREE_REFCOUNT:
-            _pool.move_to_end(id(buf))
-            return buf.view(dtype).reshape(shape)
-    buf = np.empty(nbytes, np.uint8)
-    _pool[id(buf)] = buf
-    while len(_pool) > MAX_BUFFERS:
-        _pool.popitem(last=False)
-    return buf.view(dtype).reshape(shape)
+    with _lock:  # the view made here counts as a reference before another thread looks
+        # values(), not items(): the items iterator caches its (key, value) tuple, an extra ref
+        for buf in _pool.values():
+            if buf.nbytes == nbytes and sys.getrefcount(buf) == _FREE_REFCOUNT:
+                _pool.move_to_end(id(buf))
+                return buf.view(dtype).reshape(shape)
+        buf = np.empty(nbytes, np.uint8)
+        _pool[id(buf)] = buf
+        while len(_pool) > MAX_BUFFERS:
+            _pool.popitem(last=False)
+        return buf.view(dtype).reshape(shape)
 
 
 def zeros(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -53,7 +58,8 @@ def zeros(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 def clear() -> None:
     """Forget every pooled buffer (arrays handed out stay valid)."""
-    _pool.clear()
+    with _lock:
+        _pool.clear()
 
 
 # -- splitting memory-bound loops across cores ---------------------------------------------------
@@ -62,8 +68,13 @@ def clear() -> None:
 # (im2col, col2im, padding) would otherwise run on one.
 
 _THREADS = max(1, int(os.environ.get("TINYGRAD_CNN_NUM_THREADS", os.cpu_count() or 1)))
-_executor: ThreadPoolExecutor | None = None
 PARALLEL_MIN_BYTES = 1 << 21
+# Worker threads are daemons that wait on one queue. A daemon never holds up interpreter exit,
+# so a Ctrl-C at any point (even between a worker's start and its bookkeeping, where a
+# ThreadPoolExecutor's non-daemon worker would be left for exit to wait on for ever) cannot hang.
+_tasks: queue.SimpleQueue = queue.SimpleQueue()
+_workers: list[threading.Thread] = []
+_start_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -83,18 +94,42 @@ def threads(count: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Iterator[None]:
         _THREADS, PARALLEL_MIN_BYTES = saved
 
 
+def _work() -> None:
+    while True:
+        future, fn, args = _tasks.get()
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as e:  # handed to the caller, who re-raises it
+                future.set_exception(e)
+
+
+def _start_workers(count: int) -> None:
+    with _start_lock:
+        while len(_workers) < count:
+            t = threading.Thread(target=_work, name="tinygrad_cnn-copy", daemon=True)
+            _workers.append(t)  # counted first: an interrupt now costs one idle thread at most
+            t.start()
+
+
 def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
-    """Call ``fn(start, stop)`` over a split of ``range(n)``: in threads when the work is big."""
-    global _executor
+    """Call ``fn(start, stop)`` over a split of ``range(n)``: in threads when the work is big.
+    The calling thread takes the first part; all parts finish before an error is raised."""
     parts = min(_THREADS, n)
     if parts < 2 or nbytes < PARALLEL_MIN_BYTES:
         fn(0, n)
         return
-    if _executor is None or _executor._max_workers < parts:
-        _executor = ThreadPoolExecutor(parts, thread_name_prefix="tinygrad_cnn")
+    if len(_workers) < parts - 1:
+        _start_workers(parts - 1)
     bounds = [n * i // parts for i in range(parts + 1)]
-    futures = [_executor.submit(fn, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    errors = [f.exception() for f in futures]  # wait for all before raising the first
-    for e in errors:
-        if e is not None:
-            raise e
+    futures = []
+    for a, b in zip(bounds[1:-1], bounds[2:]):
+        futures.append(Future())
+        _tasks.put((futures[-1], fn, (a, b)))
+    try:
+        fn(bounds[0], bounds[1])
+    finally:
+        wait(futures)  # the others write into the same arrays: never leave them running
+    for f in futures:
+        if f.exception() is not None:
+            raise f.exception()

@@ -1,0 +1,144 @@
+"""The buffer pool and the copy threads: safe from several threads, and never a hang at exit."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+
+import tinygrad_cnn as tg
+from tinygrad_cnn import Tensor, nn, optim
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import workspace
+
+
+def test_an_interrupt_right_after_a_worker_starts_does_not_hang_the_exit():
+    # A KeyboardInterrupt between a copy thread's start and its bookkeeping used to leave a
+    # non-daemon thread that interpreter exit waited on for ever.
+    script = textwrap.dedent(
+        """
+        import threading
+        from tinygrad_cnn.ops import workspace
+
+        start = threading.Thread.start
+        def start_then_interrupt(self):
+            start(self)
+            raise KeyboardInterrupt
+        threading.Thread.start = start_then_interrupt
+        try:
+            with workspace.threads(3, 0):
+                workspace.parallel_ranges(lambda a, b: None, 6, 1)
+        except KeyboardInterrupt:
+            print("interrupted")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, "interrupted\n"), done.stderr
+
+
+def test_the_threads_work_after_an_interrupted_start(monkeypatch):
+    start = threading.Thread.start
+
+    def start_then_interrupt(self):
+        start(self)
+        raise KeyboardInterrupt
+
+    workers = len(workspace._workers)
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
+    with workspace.threads(workers + 3, 0):
+        try:
+            workspace.parallel_ranges(lambda a, b: None, 99, 1)
+        except KeyboardInterrupt:
+            pass
+    monkeypatch.setattr(threading.Thread, "start", start)
+    out = []
+    with workspace.threads(3, 0):
+        workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
+    assert sorted(out) == [(0, 2), (2, 4), (4, 6)]
+
+
+def test_an_error_in_any_part_is_raised_after_every_part_finished():
+    finished = []
+
+    def part(a, b):
+        if a == 2:
+            raise ArithmeticError(f"part {a}")
+        finished.append(a)
+
+    with workspace.threads(3, 0):
+        try:
+            workspace.parallel_ranges(part, 6, 1)
+        except ArithmeticError as e:
+            assert str(e) == "part 2"
+        else:
+            raise AssertionError("the worker's error was lost")
+    assert sorted(finished) == [0, 4]
+
+
+def test_four_threads_share_the_pool_safely():
+    # sizes that differ, so that buffers are added and dropped all the time, and a thread
+    # switch every microsecond: without the lock this fails at once ("OrderedDict mutated
+    # during iteration", or two threads handed one buffer)
+    errors, kept = [], []
+
+    def take():
+        live = []
+        try:
+            for i in range(3000):
+                live.append(workspace.empty((workspace.MIN_BYTES // 8 + i % 3,), np.float64))
+                live[-1].fill(i)
+                if len(live) > 2:
+                    live.pop(0)
+            kept.extend(live)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        ts = [threading.Thread(target=take) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    for i, a in enumerate(kept):
+        assert not any(np.shares_memory(a, b) for b in kept[i + 1 :])
+
+
+def _model_and_data(seed):
+    tg.manual_seed(seed)  # the generator is global (as in PyTorch): models are made in turn
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 32 * 32, 10)
+    )
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((64, 3, 32, 32)).astype(np.float32)  # a 7 MB im2col: pooled
+    return model, x, rng.integers(0, 10, 64)
+
+
+def _train(model, x, y):
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(model(Tensor(x)), y).backward()
+        opt.step()
+
+
+def test_two_models_training_in_two_threads_match_training_them_one_after_the_other():
+    alone = [_model_and_data(s) for s in (1, 2)]
+    for job in alone:
+        _train(*job)
+    together = [_model_and_data(s) for s in (1, 2)]
+    ts = [threading.Thread(target=_train, args=job) for job in together]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for (m1, _, _), (m2, _, _) in zip(alone, together):
+        for a, b in zip(m1.parameters(), m2.parameters()):
+            np.testing.assert_array_equal(a.data, b.data)
