@@ -40,7 +40,7 @@ lint: setup
 	$(VENV)/bin/ruff check tinygrad_cnn tests examples benchmarks
 
 demo: setup
-	$(PY) -m tinygrad_cnn train --out runs/demo
+	$(PY) -m tinygrad_cnn train --out runs/demo --overwrite
 	$(PY) -m tinygrad_cnn explain --model runs/demo/model.npz --out runs/demo
 
 clean:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -67,7 +69,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             raw = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"IDX file not found: {path}") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:  # a corrupt or truncated .gz among them
         raise ValueError(f"{path}: cannot read ({e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
@@ -75,8 +77,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
-    expected = int(np.prod(dims)) * dtype.itemsize
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow to wrap around
     if len(raw) - header != expected:
         raise ValueError(
             f"{path}: IDX header says shape {dims} ({expected} bytes of data) but the file holds "

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,16 +60,28 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
 
 
-def test_resume_needs_more_epochs_than_the_checkpoint(tmp_path):
-    run(tmp_path, "--epochs", "1")
-    with pytest.raises(SystemExit, match="already trained 1 epochs"):
-        run(tmp_path, "--epochs", "1", "--resume", str(tmp_path / "checkpoint.npz"))
+def user_mistake(capsys, argv, pattern):
+    """``main(argv)`` is a user mistake: exit status 2 and one line on stderr matching it."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("tinygrad-cnn "), err
+    assert re.search(pattern, err), err
+    return err
 
 
-def test_model_npz_is_not_a_checkpoint(tmp_path):
+def test_resume_cannot_go_back_to_fewer_epochs(tmp_path, capsys):
+    run(tmp_path, "--epochs", "2")
+    ckpt = str(tmp_path / "checkpoint.npz")
+    argv = ["train", "--epochs", "1", "--resume", ckpt, "--out", str(tmp_path)]
+    user_mistake(capsys, argv, "already trained 2 epochs; pass --epochs 2 or more")
+
+
+def test_model_npz_is_not_a_checkpoint(tmp_path, capsys):
     run(tmp_path, "--epochs", "1")
-    with pytest.raises(ValueError, match="not a training checkpoint"):
-        run(tmp_path, "--resume", str(tmp_path / "model.npz"))
+    argv = ["train", "--resume", str(tmp_path / "model.npz"), "--out", str(tmp_path / "o")]
+    user_mistake(capsys, argv, "model.npz: not a training checkpoint")
 
 
 def test_ctrl_c_keeps_a_checkpoint_and_exits_130(tmp_path):
@@ -88,7 +101,7 @@ def test_ctrl_c_keeps_a_checkpoint_and_exits_130(tmp_path):
             break
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130
-    assert "interrupted" in out and "--resume" in out and "--epochs 500" in out
+    assert "interrupted" in out and f"--resume {tmp_path / 'checkpoint.npz'}" in out
     model = default_model((1, 8, 8), 10)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     epoch, history = load_checkpoint(str(tmp_path / "checkpoint.npz"), model, opt)
@@ -123,8 +136,13 @@ def test_train_on_mnist_idx_files(tmp_path):
         )
     m = run(tmp_path / "out", "--dataset", "mnist", "--data", str(folder), "--batch-size", "4")
     assert m["dataset"] == "mnist" and len(m["history"]) == 2
-    with pytest.raises(SystemExit, match="needs --data"):
-        main(["train", "--dataset", "mnist", "--out", str(tmp_path / "x")])
+
+
+
+def test_mnist_without_its_folder_is_a_user_mistake(tmp_path, capsys):
+    user_mistake(capsys, ["train", "--dataset", "mnist", "--out", str(tmp_path)], "needs --data")
+    argv = ["train", "--dataset", "mnist", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]
+    user_mistake(capsys, argv, "is not a directory")
 
 
 def test_fit_is_a_library_function_that_resumes_exactly(tmp_path):

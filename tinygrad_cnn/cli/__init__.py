@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from tinygrad_cnn.cli.usage import UsageError, add_debug_flag, check_number, print_error
+
 # The benchmark code lives in the source checkout's benchmarks/ folder, not in the package.
 BENCH_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_conv.py"
 
@@ -15,7 +17,7 @@ BENCH_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_conv.py
 def load_bench() -> ModuleType:
     """benchmarks/bench_conv.py as a module (it exists in a source checkout only)."""
     if not BENCH_FILE.is_file():
-        raise SystemExit(
+        raise UsageError(
             f"bench: {BENCH_FILE} not found; the benchmarks ship with the source checkout "
             "(git clone), not with an installed package"
         )
@@ -26,6 +28,8 @@ def load_bench() -> ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user mistake is one line on stderr and exit status 2 (``--debug``: the
+    traceback), a training run whose loss became NaN or Inf exits with status 1."""
     from tinygrad_cnn.cli import explain, train
 
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
@@ -40,16 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="time conv2d, pooling and a training step")
     b.add_argument("--repeat", type=int, default=15, help="timed runs per workload")
     b.add_argument("--quick", action="store_true", help="two workloads only (a smoke test)")
+    for p in (t, e, g, b):
+        add_debug_flag(p)
 
     args = parser.parse_args(argv)
-    if args.command == "train":
-        train.run(args)
-    elif args.command == "explain":
-        explain.run(args, e)
-    elif args.command == "graph":
-        train.graph_command(args)
-    else:
-        load_bench().run(args.repeat, args.quick)
+    try:
+        if args.command == "train":
+            train.run(args)
+        elif args.command == "explain":
+            explain.run(args, e)
+        elif args.command == "graph":
+            check_number("--seed", args.seed, 0)
+            train.graph_command(args)
+        else:
+            check_number("--repeat", args.repeat, 1)
+            load_bench().run(args.repeat, args.quick)
+    except (UsageError, train.TrainingDiverged) as error:
+        if args.debug:
+            raise
+        print_error(f"tinygrad-cnn {args.command}", error)
+        raise SystemExit(2 if isinstance(error, UsageError) else 1) from None
     return 0
 
 

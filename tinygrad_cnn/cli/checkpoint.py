@@ -1,7 +1,8 @@
 """The training checkpoint: model, optimizer state and progress in one ``.npz`` (no pickles).
 
 Keys: ``model/<parameter name>``, ``optim/state/<index>/<name>``, ``optim/defaults/<name>``,
-``meta/epoch`` (epochs completed) and ``meta/history`` (the per-epoch metrics, as JSON).
+``meta/epoch`` (epochs completed), ``meta/history`` (the per-epoch metrics, as JSON) and
+``meta/config`` (the run's settings, as JSON: what ``--resume`` continues with).
 Written atomically (:func:`tinygrad_cnn.nn.save_npz`), so an interrupted write keeps the old one.
 """
 
@@ -16,7 +17,12 @@ from tinygrad_cnn import nn, optim
 
 
 def save_checkpoint(
-    path: str, model: nn.Module, opt: optim.Optimizer, epoch: int, history: list[dict]
+    path: str,
+    model: nn.Module,
+    opt: optim.Optimizer,
+    epoch: int,
+    history: list[dict],
+    config: dict | None = None,
 ) -> None:
     """Write the state after ``epoch`` completed epochs to ``path``."""
     arrays: dict[str, Any] = {f"model/{k}": v for k, v in model.state_dict().items()}
@@ -28,14 +34,32 @@ def save_checkpoint(
         arrays[f"optim/defaults/{k}"] = np.asarray(v)
     arrays["meta/epoch"] = np.asarray(epoch)
     arrays["meta/history"] = np.asarray(json.dumps(history))
+    if config is not None:
+        arrays["meta/config"] = np.asarray(json.dumps(config))
     nn.save_npz(path, arrays)
 
 
-def load_checkpoint(path: str, model: nn.Module, opt: optim.Optimizer) -> tuple[int, list]:
-    """Load a checkpoint into ``model`` and ``opt``; returns (epochs completed, history)."""
+def read_checkpoint(path: str) -> dict[str, np.ndarray]:
+    """The arrays of a checkpoint file; ValueError naming the file if it is not one."""
     arrays = nn.load_npz(path)
     if "meta/epoch" not in arrays:
         raise ValueError(f"{path}: not a training checkpoint (no meta/epoch); model.npz is not one")
+    return arrays
+
+
+def checkpoint_config(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The run's settings; for a checkpoint written before they were stored, what its optimizer
+    state tells (the optimizer and the learning rate)."""
+    if "meta/config" in arrays:
+        return json.loads(str(arrays["meta/config"]))
+    return {
+        "optimizer": "adam" if "optim/defaults/betas" in arrays else "sgd",
+        "lr": float(arrays["optim/defaults/lr"]),
+    }
+
+
+def restore(arrays: dict[str, np.ndarray], model: nn.Module, opt: optim.Optimizer):
+    """Load checkpoint arrays into ``model`` and ``opt``; returns (epochs completed, history)."""
     model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
     state: dict[int, dict[str, Any]] = {}
     defaults: dict[str, Any] = {}
@@ -47,3 +71,8 @@ def load_checkpoint(path: str, model: nn.Module, opt: optim.Optimizer) -> tuple[
             defaults[parts[2]] = tuple(v.tolist()) if v.ndim else v.item()
     opt.load_state_dict({"state": state, "defaults": defaults})
     return int(arrays["meta/epoch"]), json.loads(str(arrays["meta/history"]))
+
+
+def load_checkpoint(path: str, model: nn.Module, opt: optim.Optimizer) -> tuple[int, list]:
+    """Load a checkpoint into ``model`` and ``opt``; returns (epochs completed, history)."""
+    return restore(read_checkpoint(path), model, opt)

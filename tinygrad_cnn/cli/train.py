@@ -5,9 +5,11 @@
 files, and writes into ``--out``:
 
 - ``model.npz``: the trained parameters (``Module.load`` reads it back);
-- ``checkpoint.npz``: model, optimizer state and epoch, written atomically at the start and after
-  every epoch, for ``--resume``. Ctrl-C stops at once and keeps it: a resumed run repeats the
-  interrupted epoch and ends exactly where an uninterrupted one would;
+- ``checkpoint.npz``: model, optimizer state, epoch and the run's settings, written atomically at
+  the start and after every epoch, for ``--resume``. Ctrl-C stops at once and keeps it: a resumed
+  run repeats the interrupted epoch and ends exactly where an uninterrupted one would; resuming a
+  finished run writes its outputs. A folder that holds a checkpoint is never started over
+  without ``--overwrite``;
 - ``metrics.json``: ``test_accuracy``, ``train_accuracy``, ``epochs``, ``train_seconds`` and the
   per-epoch ``history``;
 - ``curves.png``: loss and accuracy per epoch (matplotlib);
@@ -18,7 +20,9 @@ files, and writes into ``--out``:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import time
 
@@ -27,19 +31,34 @@ import numpy as np
 from tinygrad_cnn import data, nn, optim
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import no_grad
-from tinygrad_cnn.cli.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_cnn.cli import checkpoint as ckpt_file
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
+from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.models import default_model
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.tensor import Tensor
 
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+# A run's settings: kept in its checkpoint, so --resume continues with them
+DEFAULTS = {"dataset": "digits", "optimizer": "sgd", "lr": None, "batch_size": 32, "seed": 0}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf: training stops before that step changes the parameters."""
+
+    def __init__(self, epoch: int, step: int, loss: float, saved: int) -> None:
+        super().__init__(
+            f"the loss became {loss} at epoch {epoch}, step {step}; training stopped before that "
+            f"step (the checkpoint holds epoch {saved}); a smaller learning rate may help"
+        )
+        self.epoch, self.step, self.loss, self.saved = epoch, step, loss, saved
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C inside :func:`fit`; ``epoch`` is the epoch whose end the checkpoint holds."""
+    """Ctrl-C inside :func:`fit`; ``epoch`` is the epoch whose end the checkpoint holds (None:
+    interrupted while the first checkpoint was written, so there is none)."""
 
-    def __init__(self, epoch: int) -> None:
+    def __init__(self, epoch: int | None) -> None:
         super().__init__(epoch)
         self.epoch = epoch
 
@@ -69,6 +88,7 @@ def fit(
     start_epoch: int = 0,
     history: list[dict] | None = None,
     show_progress: bool = False,
+    config: dict | None = None,
 ) -> list[dict]:
     """Train with softmax cross-entropy for epochs ``start_epoch + 1 .. epochs``; returns the
     history, one dict per epoch (``epoch``, ``loss``, ``train_accuracy``, ``test_accuracy``,
@@ -76,29 +96,35 @@ def fit(
 
     Each epoch's batch order depends only on ``(seed, epoch)``, so a run resumed from a
     ``checkpoint`` (written at the start and after every epoch) ends exactly where an
-    uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch it holds.
+    uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch it holds; a
+    NaN or Inf loss raises :class:`TrainingDiverged` before its step changes anything.
+    ``config`` (the run's settings) is stored in the checkpoint.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs}, {batch_size}")
     history = list(history or [])
-    if checkpoint and start_epoch == 0:
-        save_checkpoint(checkpoint, model, opt, 0, history)  # so Ctrl-C always leaves one behind
-    saved = start_epoch  # the epoch that the checkpoint holds
+    saved = None if checkpoint and start_epoch == 0 else start_epoch  # what the checkpoint holds
     batches = data.Batches(ds.x_train, ds.y_train, batch_size, shuffle=True, seed=seed)
     try:
+        if saved is None:  # written first, so that a Ctrl-C from now on leaves one behind
+            ckpt_file.save_checkpoint(checkpoint, model, opt, 0, history, config)
+            saved = 0
         for epoch in range(start_epoch + 1, epochs + 1):
             batches.rng = np.random.default_rng((seed, epoch))  # same order after a resume
             t0 = time.perf_counter()
             model.train()
             bar = progress(batches, f"epoch {epoch}/{epochs}") if show_progress else None
             total_loss, correct, seen = 0.0, 0, 0
-            for xb, yb in bar if bar is not None else batches:
+            for step, (xb, yb) in enumerate(bar if bar is not None else batches, 1):
                 logits = model(Tensor(xb))
                 loss = F.cross_entropy(logits, yb)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingDiverged(epoch, step, value, saved)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total_loss += loss.item() * len(yb)
+                total_loss += value * len(yb)
                 correct += int((logits.data.argmax(axis=1) == yb).sum())
                 seen += len(yb)
                 if bar is not None:
@@ -123,7 +149,7 @@ def fit(
                 f"train acc {correct / seen:.4f}  test acc {test_acc:.4f}  ({seconds:.1f}s)"
             )
             if checkpoint:
-                save_checkpoint(checkpoint, model, opt, epoch, history)
+                ckpt_file.save_checkpoint(checkpoint, model, opt, epoch, history, config)
             saved = epoch
     except KeyboardInterrupt:
         # the checkpoint holds the end of the last completed epoch (written atomically, so an
@@ -140,11 +166,12 @@ def load_dataset(name: str, path: str | None) -> data.Dataset:
     """The dataset ``--dataset`` names (``--data`` is the MNIST folder)."""
     if name == "digits":
         return data.load_digits()
-    if name == "mnist":
-        if not path:
-            raise SystemExit("--dataset mnist needs --data DIR (the folder with the IDX files)")
+    if not path:
+        raise UsageError("--dataset mnist needs --data DIR (the folder with the IDX files)")
+    try:
         return data.load_mnist(path)
-    raise SystemExit(f"unknown dataset {name!r}; choose digits or mnist")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--data {path}: {e}") from None
 
 
 def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
@@ -157,88 +184,158 @@ def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``train`` command's options."""
-    p.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+    """The ``train`` command's options (unset ones come from --resume's run, then defaults)."""
+    p.add_argument("--dataset", choices=["digits", "mnist"], help="default: digits")
     p.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files (for mnist)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="default: 0.05 (sgd), 0.001 (adam)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="epochs in all (default: 20, or the resumed run's)")
+    p.add_argument("--batch-size", type=int, help="default: 32")
+    p.add_argument("--lr", type=float, help="default: 0.05 (sgd), 0.001 (adam)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], help="default: sgd")
+    p.add_argument("--seed", type=int, help="default: 0")
     p.add_argument("--out", metavar="DIR", default=os.path.join("runs", "latest"))
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
+    p.add_argument("--overwrite", action="store_true", help="start over a run already in --out")
+
+
+def settings(args: argparse.Namespace, saved: dict | None) -> dict:
+    """The run's settings: the flags, else the resumed run's, else the defaults. A flag that
+    contradicts the checkpoint is refused: what the run records is what it used."""
+    config = {}
+    for key, default in DEFAULTS.items():
+        flag, kept = getattr(args, key), (saved or {}).get(key)
+        if flag is not None and kept is not None and flag != kept:
+            name = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"{name} {flag} conflicts with the checkpoint, whose run used {name} {kept}; "
+                f"leave {name} out to continue that run, or start a new one in another --out"
+            )
+        config[key] = next((v for v in (flag, kept, default) if v is not None), None)
+    config["lr"] = DEFAULT_LR[config["optimizer"]] if config["lr"] is None else config["lr"]
+    config["epochs"] = args.epochs or (saved or {}).get("epochs") or 20
+    config["data"] = args.data or (saved or {}).get("data")
+    check_number("--epochs", args.epochs, 1)
+    check_number("--batch-size", args.batch_size, 1)
+    check_number("--lr", args.lr, 0, strict=True)
+    check_number("--seed", args.seed, 0)
+    return config
+
+
+def guard_out(args: argparse.Namespace, ckpt: str) -> None:
+    """Never start over a run that --out holds unless asked to (--overwrite)."""
+    if not os.path.exists(ckpt) or args.overwrite:
+        return
+    if args.resume and os.path.exists(args.resume) and os.path.samefile(args.resume, ckpt):
+        return
+    raise UsageError(
+        f"{ckpt} exists (a run trained there): continue it with --resume {ckpt}, or pass "
+        "--overwrite to start over and replace it"
+    )
 
 
 def run(args: argparse.Namespace) -> dict:
     """The ``train`` command: train as the command line says; returns what metrics.json holds."""
-    if args.epochs < 1 or args.batch_size < 1:
-        raise SystemExit("--epochs and --batch-size must be positive")
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    manual_seed(args.seed)
-    ds = load_dataset(args.dataset, args.data)
-    model = default_model(ds.x_train.shape[1:], ds.num_classes)
-    opt = make_optimizer(args.optimizer, model.parameters(), lr)
-    os.makedirs(args.out, exist_ok=True)
-    ckpt = os.path.join(args.out, "checkpoint.npz")
-    start, history = 0, []
+    saved = None
     if args.resume:
-        start, history = load_checkpoint(args.resume, model, opt)
-        if start >= args.epochs:
-            raise SystemExit(
-                f"the checkpoint has already trained {start} epochs; pass --epochs larger than "
-                f"{start} to train further"
+        try:
+            saved = ckpt_file.read_checkpoint(args.resume)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--resume {args.resume}: {e}") from None
+    ckpt = os.path.join(args.out, "checkpoint.npz")
+    guard_out(args, ckpt)
+    config = settings(args, None if saved is None else ckpt_file.checkpoint_config(saved))
+    manual_seed(config["seed"])
+    ds = load_dataset(config["dataset"], config["data"])
+    model = default_model(ds.x_train.shape[1:], ds.num_classes)
+    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    start, history, epochs = 0, [], config["epochs"]
+    if saved is not None:
+        try:
+            start, history = ckpt_file.restore(saved, model, opt)
+        except (KeyError, ValueError) as e:
+            raise UsageError(f"--resume {args.resume}: does not fit this model: {e}") from None
+        if start > epochs:
+            raise UsageError(
+                f"the checkpoint has already trained {start} epochs; pass --epochs {start} or "
+                "more"
             )
-        print(f"resumed from {args.resume} after epoch {start}")
+        print(f"resumed from {args.resume} after epoch {start} of {epochs}")
+    os.makedirs(args.out, exist_ok=True)
+    if start < epochs:
+        try:
+            history = fit(
+                model,
+                opt,
+                ds,
+                epochs,
+                batch_size=config["batch_size"],
+                seed=config["seed"],
+                checkpoint=ckpt,
+                start_epoch=start,
+                history=history,
+                show_progress=True,
+                config=config,
+            )
+        except Interrupted as e:
+            if e.epoch is None:
+                print("\ninterrupted before the first checkpoint was written: run it again")
+            else:
+                print(f"\ninterrupted: {ckpt} holds the state after epoch {e.epoch}")
+                print(f"resume with: python -m tinygrad_cnn train {_resume_flags(args, ckpt)}")
+            raise SystemExit(130) from None
     try:
-        history = fit(
-            model,
-            opt,
-            ds,
-            args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            checkpoint=ckpt,
-            start_epoch=start,
-            history=history,
-            show_progress=True,
-        )
-    except Interrupted as e:
-        print(f"\ninterrupted: {ckpt} holds the state after epoch {e.epoch}")
-        print("resume with: python -m tinygrad_cnn train --resume " + ckpt + " " + _flags(args))
+        return write_outputs(args.out, model, ds, history, config)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted while writing the outputs; {ckpt} holds all {epochs} epochs")
+        print(f"write them with: python -m tinygrad_cnn train {_resume_flags(args, ckpt)}")
         raise SystemExit(130) from None
 
+
+def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, config: dict):
+    """model.npz, metrics.json, curves.png and the graph, each written whole or not at all."""
     train_seconds = sum(h.get("seconds", 0.0) for h in history)
-    model.save(os.path.join(args.out, "model.npz"))
+    model.save(os.path.join(out, "model.npz"))
     metrics = {
-        "dataset": args.dataset,
+        "dataset": config["dataset"],
         "test_accuracy": accuracy(model, ds.x_test, ds.y_test),
         "train_accuracy": accuracy(model, ds.x_train, ds.y_train),
-        "epochs": args.epochs,
+        "epochs": config["epochs"],
         "train_seconds": round(train_seconds, 3),
-        "optimizer": args.optimizer,
-        "lr": lr,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
+        "optimizer": config["optimizer"],
+        "lr": config["lr"],
+        "batch_size": config["batch_size"],
+        "seed": config["seed"],
         "history": history,
     }
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+    with _atomic(os.path.join(out, "metrics.json")) as tmp, open(tmp, "w") as f:
         json.dump(metrics, f, indent=2)
-    write_curves(os.path.join(args.out, "curves.png"), history)
-    graph = write_graph(args.out, model, ds.x_train[:4], ds.y_train[:4])
+    with _atomic(os.path.join(out, "curves.png")) as tmp:
+        write_curves(tmp, history)
+    graph = write_graph(out, model, ds.x_train[:4], ds.y_train[:4])
     print(
         f"done: test accuracy {metrics['test_accuracy']:.4f}, train accuracy "
-        f"{metrics['train_accuracy']:.4f}, {args.epochs} epochs in {train_seconds:.1f}s; "
-        f"wrote model.npz, metrics.json, curves.png, {os.path.basename(graph)} to {args.out}"
+        f"{metrics['train_accuracy']:.4f}, {config['epochs']} epochs in {train_seconds:.1f}s; "
+        f"wrote model.npz, metrics.json, curves.png, {os.path.basename(graph)} to {out}"
     )
     return metrics
 
 
-def _flags(args: argparse.Namespace) -> str:
-    """The options of this run, to repeat them on resume."""
-    flags = f"--dataset {args.dataset} --epochs {args.epochs} --batch-size {args.batch_size} "
-    flags += f"--optimizer {args.optimizer} --seed {args.seed} --out {args.out}"
-    flags += f" --lr {args.lr}" if args.lr is not None else ""
-    return flags + (f" --data {args.data}" if args.data else "")
+@contextlib.contextmanager
+def _atomic(path: str):
+    """A temporary name next to ``path`` to write to; renamed to ``path`` once complete."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")
+    try:
+        yield tmp
+        if os.path.exists(tmp):
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _resume_flags(args: argparse.Namespace, ckpt: str) -> str:
+    """The flags that continue this run (the checkpoint keeps its settings)."""
+    return f"--resume {ckpt} --out {args.out}" + (f" --data {args.data}" if args.data else "")
 
 
 def graph_command(args: argparse.Namespace) -> str:

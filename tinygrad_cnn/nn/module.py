@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -280,11 +283,15 @@ class Sequential(Module):
 
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write arrays to an .npz file atomically (temporary file in the same folder, then rename),
-    so a crash never leaves a half-written file behind."""
+    so a crash never leaves a half-written file behind.
+
+    The temporary file is ``.tmp-<pid>-*.npz``; one left by a writer that was killed (its process
+    is gone) is removed by the next write into that folder."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    remove_stale_temporaries(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}-", suffix=".npz")
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
@@ -300,18 +307,55 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def remove_stale_temporaries(folder: str) -> list[str]:
+    """Delete the ``.tmp-<pid>-*`` files in ``folder`` whose writer no longer runs (and
+    those without a pid, from older versions); returns what was removed."""
+    removed = []
+    for name in os.listdir(folder):
+        if not name.startswith(".tmp-"):
+            continue
+        pid = name.split("-")[1]
+        if pid.isdigit() and _running(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another writer's cleanup was first
+            os.unlink(os.path.join(folder, name))
+            removed.append(name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):  # alive, but another user's
+        return True
+    return True
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read an .npz checkpoint with ``allow_pickle=False``; clear errors for bad files."""
+    """Read an .npz checkpoint with ``allow_pickle=False``; a ValueError naming the file for
+    anything that is not an intact .npz of plain arrays (truncated, corrupt, .npy, pickles)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder, not an .npz file")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        with contextlib.ExitStack() as stack:
+            f = np.load(path, allow_pickle=False)
+            if not isinstance(f, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path}: a single .npy array, not an .npz archive of arrays")
+            stack.enter_context(f)
+            return {k: f[k] for k in f.files}  # reads (and CRC-checks) every array now
     except ValueError as e:
+        if str(e).startswith(path):
+            raise
         raise ValueError(
             f"{path}: not a valid checkpoint (it may hold pickled objects, which are never "
             f"loaded): {e}"
         ) from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz checkpoint: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{path}: not a readable .npz file (truncated or corrupt?): {e}") from None
