@@ -79,9 +79,10 @@ class _ConvNd(Module):
             )
         self.kernel_size = _args.int_or_pair(name, "kernel_size", kernel_size, 1)
         self.stride = _args.int_or_pair(name, "stride", stride, 1)
-        self.padding = (
-            padding if isinstance(padding, str) else _args.int_or_pair(name, "padding", padding, 0)
-        )
+        if isinstance(padding, str) and not transposed:  # checked now, not at the forward
+            self.padding = _args.choice(name, "padding", padding, ("same", "valid"))
+        else:
+            self.padding = _args.int_or_pair(name, "padding", padding, 0)
         self.dilation = _args.int_or_pair(name, "dilation", dilation, 1)
         # conv2d: (C_out, C_in/groups, kH, kW); conv_transpose2d: (C_in, C_out/groups, kH, kW)
         c0, c1 = (in_channels, out_channels) if transposed else (out_channels, in_channels)
