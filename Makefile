@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench docs setup dot clean
+.PHONY: test demo lint bench docs setup dot clean mutate
 
 docs: setup
 	$(PY) -m pip install --quiet -e ".[docs]"
@@ -43,5 +43,15 @@ demo: setup
 	$(PY) -m tinygrad_cnn train --out runs/demo --overwrite
 	$(PY) -m tinygrad_cnn explain --model runs/demo/model.npz --out runs/demo
 
+# make mutate: mutation testing of the op kernels and VJPs with mutmut (not part of CI: hours).
+# Its own venv, without the package installed, so the tests import the mutated copy in mutants/.
+# Stop it any time; it resumes where it left off. The score per family: benchmarks/mutation/.
+MVENV := .venv-mutate
+mutate:
+	test -x $(MVENV)/bin/python || $(PYTHON) -m venv $(MVENV)
+	$(MVENV)/bin/python -m pip install --quiet "mutmut==3.8.1" numpy graphviz "hypothesis>=6.80" "pytest>=7"
+	$(MVENV)/bin/mutmut run --max-children 2
+	$(MVENV)/bin/python benchmarks/mutation/score.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build site *.egg-info
+	rm -rf $(VENV) $(MVENV) mutants .pytest_cache .hypothesis build site *.egg-info

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from tests.cli.mistakes import user_mistake
 from tinygrad_cnn import nn
 from tinygrad_cnn.cli import main, train
 from tinygrad_cnn.ops import workspace
@@ -23,15 +24,6 @@ def train_cli(out, *extra):
 def metrics(out):
     with open(os.path.join(out, "metrics.json")) as f:
         return json.load(f)
-
-
-def user_mistake(capsys, argv, pattern):
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("tinygrad-cnn "), err
-    assert re.search(pattern, err), err
 
 
 def same_files(a, b, name="model.npz"):

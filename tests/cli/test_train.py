@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.cli.mistakes import user_mistake
 from tinygrad_cnn import data, nn, optim
 from tinygrad_cnn import manual_seed as tg_seed
 from tinygrad_cnn.cli import main
@@ -58,17 +58,6 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     wa = np.load(tmp_path / "straight" / "model.npz")
     wb = np.load(tmp_path / "split" / "model.npz")
     assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
-
-
-def user_mistake(capsys, argv, pattern):
-    """``main(argv)`` is a user mistake: exit status 2 and one line on stderr matching it."""
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2, err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("tinygrad-cnn "), err
-    assert re.search(pattern, err), err
-    return err
 
 
 def test_resume_cannot_go_back_to_fewer_epochs(tmp_path, capsys):

@@ -1,0 +1,69 @@
+"""The mutation score of ``make mutate``, per op family: killed / (all - equivalent).
+
+mutmut 3 keeps each mutant's result in ``mutants/<file>.meta`` (the test run's exit status: 1
+killed, 0 survived, None not run yet; other values are timeouts and crashes, counted as killed
+since the suite noticed). A survivor judged equivalent (it cannot change any result) is listed in
+``benchmarks/mutation/equivalent.txt`` as ``<mutant name>: <why>``; see
+``mutmut show <mutant name>`` for its diff. Run from the repository root after ``mutmut run``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path.cwd()  # where mutmut ran
+EQUIVALENT = Path(__file__).with_name("equivalent.txt")
+
+
+def equivalents() -> dict[str, str]:
+    out = {}
+    for line in EQUIVALENT.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, why = line.partition(":")
+            out[name.strip()] = why.strip()
+    return out
+
+
+def main() -> int:
+    metas = sorted((ROOT / "mutants" / "tinygrad_cnn" / "ops").glob("*.py.meta"))
+    if not metas:
+        print("no mutmut results under mutants/: run `make mutate` first", file=sys.stderr)
+        return 2
+    equivalent = equivalents()
+    rows, survivors = [], []
+    for meta in metas:
+        results = json.loads(meta.read_text())["exit_code_by_key"]
+        count = Counter()
+        for name, code in results.items():
+            if name in equivalent:
+                count["equivalent"] += 1
+            elif code is None:
+                count["not run"] += 1
+            elif code == 0:
+                count["survived"] += 1
+                survivors.append(name)
+            else:
+                count["killed"] += 1
+        rows.append((meta.name.removesuffix(".py.meta"), len(results), count))
+    print(
+        f"{'family':<12} {'mutants':>7} {'killed':>7} {'survived':>8} {'equiv.':>6} "
+        f"{'not run':>7} {'score':>7}"
+    )
+    for family, total, c in rows:
+        judged = c["killed"] + c["survived"]
+        score = f"{100 * c['killed'] / judged:.1f}%" if judged else "-"
+        print(
+            f"{family:<12} {total:>7} {c['killed']:>7} {c['survived']:>8} "
+            f"{c['equivalent']:>6} {c['not run']:>7} {score:>7}"
+        )
+    if survivors:
+        print(f"\n{len(survivors)} survivors (mutmut show <name> for the diff):")
+        print("\n".join("  " + s for s in survivors))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
