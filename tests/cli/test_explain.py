@@ -32,4 +32,5 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("tinygrad-cnn explain: error:")
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
+    assert done.stderr.startswith("tinygrad-cnn explain: error:")

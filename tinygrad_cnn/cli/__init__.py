@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             train.run(args)
         elif args.command == "explain":
-            explain.run(args, e)
+            explain.run(args)
         elif args.command == "graph":
             check_number("--seed", args.seed, 0)
             train.graph_command(args)

@@ -16,6 +16,7 @@ import numpy as np
 
 from tinygrad_cnn import data, explain
 from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.cli.usage import UsageError
 from tinygrad_cnn.models import default_model
 from tinygrad_cnn.tensor import Tensor
 
@@ -34,16 +35,16 @@ def _pairs(images: np.ndarray, maps: np.ndarray, titles: list[str], what: str, c
     return panels, names, ["gray", cmap] * len(images)
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
-    """Write the four pictures; a user mistake is one line on stderr and exit status 2."""
+def run(args: argparse.Namespace) -> list[str]:
+    """Write the four pictures; a user mistake raises UsageError (one line, exit status 2)."""
     if not 1 <= args.count <= 64:
-        parser.error(f"--count must be between 1 and 64, got {args.count}")
+        raise UsageError(f"--count must be between 1 and 64, got {args.count}")
     ds = data.load_digits()
     model = default_model(ds.x_train.shape[1:], ds.num_classes)
     try:
         model.load(args.model)
     except (OSError, ValueError, KeyError) as e:
-        parser.error(f"--model {args.model}: {str(e).splitlines()[0]}")
+        raise UsageError(f"--model {args.model}: {str(e).splitlines()[0]}") from None
     model.eval()
     os.makedirs(args.out, exist_ok=True)
     x, y = ds.x_test[: args.count], ds.y_test[: args.count]
