@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.functional._args import is_int
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -128,7 +129,7 @@ class Optimizer:
         defaults = self._checked(defaults, where)
         state: dict[int, dict[str, Any]] = {}
         for i, s in state_dict["state"].items():
-            if not _is_int(i) or not 0 <= int(i) < len(self.params) or not isinstance(s, dict):
+            if not is_int(i) or not 0 <= int(i) < len(self.params) or not isinstance(s, dict):
                 raise ValueError(f"{where}: no parameter {i!r} ({len(self.params)} parameters)")
             p = self.params[int(i)]
             if not set(s) <= set(self.state_keys):
@@ -143,7 +144,7 @@ class Optimizer:
         """One state entry, copied: arrays as the parameter's shape and dtype, counts as ints."""
         a = np.asarray(v)
         if key == "step":
-            if a.shape != () or not _is_int(a.item()) or a.item() < 0:
+            if a.shape != () or not is_int(a.item()) or a.item() < 0:
                 raise ValueError(f"{where}: step of parameter {i} must be an int >= 0, got {v!r}")
             return int(a)
         if a.shape != p.shape or a.dtype.kind not in "fiu":
@@ -156,10 +157,6 @@ class Optimizer:
 
 def _is_real(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 class SGD(Optimizer):

@@ -9,6 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn
+from tinygrad_cnn.nn.module import atomic_path
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.viz import draw_graph, retain_grads
 
@@ -32,7 +33,8 @@ def write_curves(path: str, history: list[dict]) -> bool:
     a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     a2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:  # a Ctrl-C leaves the old picture or the new, whole
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return True
 

@@ -20,7 +20,6 @@ files, and writes into ``--out``:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -35,6 +34,7 @@ from tinygrad_cnn.cli import checkpoint as ckpt_file
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.models import default_model
+from tinygrad_cnn.nn.module import atomic_path
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.tensor import Tensor
 
@@ -200,6 +200,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace, saved: dict | None) -> dict:
     """The run's settings: the flags, else the resumed run's, else the defaults. A flag that
     contradicts the checkpoint is refused: what the run records is what it used."""
+    check_number("--epochs", args.epochs, 1)
+    check_number("--batch-size", args.batch_size, 1)
+    check_number("--lr", args.lr, 0, strict=True)
+    check_number("--seed", args.seed, 0)
     config = {}
     for key, default in DEFAULTS.items():
         flag, kept = getattr(args, key), (saved or {}).get(key)
@@ -213,10 +217,6 @@ def settings(args: argparse.Namespace, saved: dict | None) -> dict:
     config["lr"] = DEFAULT_LR[config["optimizer"]] if config["lr"] is None else config["lr"]
     config["epochs"] = args.epochs or (saved or {}).get("epochs") or 20
     config["data"] = args.data or (saved or {}).get("data")
-    check_number("--epochs", args.epochs, 1)
-    check_number("--batch-size", args.batch_size, 1)
-    check_number("--lr", args.lr, 0, strict=True)
-    check_number("--seed", args.seed, 0)
     return config
 
 
@@ -255,8 +255,7 @@ def run(args: argparse.Namespace) -> dict:
             raise UsageError(f"--resume {args.resume}: does not fit this model: {e}") from None
         if start > epochs:
             raise UsageError(
-                f"the checkpoint has already trained {start} epochs; pass --epochs {start} or "
-                "more"
+                f"the checkpoint has already trained {start} epochs; pass --epochs {start} or more"
             )
         print(f"resumed from {args.resume} after epoch {start} of {epochs}")
     os.makedirs(args.out, exist_ok=True)
@@ -306,10 +305,9 @@ def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, c
         "seed": config["seed"],
         "history": history,
     }
-    with _atomic(os.path.join(out, "metrics.json")) as tmp, open(tmp, "w") as f:
+    with atomic_path(os.path.join(out, "metrics.json")) as tmp, open(tmp, "w") as f:
         json.dump(metrics, f, indent=2)
-    with _atomic(os.path.join(out, "curves.png")) as tmp:
-        write_curves(tmp, history)
+    write_curves(os.path.join(out, "curves.png"), history)
     graph = write_graph(out, model, ds.x_train[:4], ds.y_train[:4])
     print(
         f"done: test accuracy {metrics['test_accuracy']:.4f}, train accuracy "
@@ -317,20 +315,6 @@ def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, c
         f"wrote model.npz, metrics.json, curves.png, {os.path.basename(graph)} to {out}"
     )
     return metrics
-
-
-@contextlib.contextmanager
-def _atomic(path: str):
-    """A temporary name next to ``path`` to write to; renamed to ``path`` once complete."""
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")
-    try:
-        yield tmp
-        if os.path.exists(tmp):
-            os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _resume_flags(args: argparse.Namespace, ckpt: str) -> str:

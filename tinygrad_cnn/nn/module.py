@@ -282,27 +282,36 @@ class Sequential(Module):
 
 
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays to an .npz file atomically (temporary file in the same folder, then rename),
-    so a crash never leaves a half-written file behind.
+    """Write arrays to an .npz file atomically (see :func:`atomic_path`), so a crash never leaves
+    a half-written file behind."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+        f.flush()
+        os.fsync(f.fileno())
 
-    The temporary file is ``.tmp-<pid>-*.npz``; one left by a writer that was killed (its process
-    is gone) is removed by the next write into that folder."""
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file next to ``path`` to write; renamed to ``path`` when the block completes,
+    deleted when it raises (Ctrl-C included), so ``path`` is always whole: the old or the new.
+
+    The temporary file is ``.tmp-<pid>-*<extension of path>``; one left by a writer that was
+    killed (its process is gone) is removed by the next write into that folder."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(folder)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}-", suffix=".npz")
+    suffix = os.path.splitext(path)[1]  # matplotlib picks the format from it
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}-", suffix=suffix)
+    os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
