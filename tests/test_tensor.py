@@ -221,10 +221,44 @@ def test_var_defaults_to_the_unbiased_estimate_like_torch():
     np.testing.assert_allclose(Tensor(a).var(correction=0).item(), np.var(a))
 
 
+def test_var_keeps_dims_over_the_axes_given():
+    a = np.arange(12.0).reshape(3, 4) ** 1.5
+    y = Tensor(a).var(axis=1, keepdims=True)
+    assert y.shape == (3, 1)
+    np.testing.assert_allclose(y.numpy(), np.var(a, axis=1, ddof=1, keepdims=True))
+
+
+def test_var_without_degrees_of_freedom_is_nan_or_inf_silently_like_torch():
+    one = Tensor(np.array([3.0]), requires_grad=True)
+    y = one.var()  # 0 / 0; the suite turns a RuntimeWarning into an error
+    assert np.isnan(y.item())
+    y.backward()
+    assert np.isnan(one.grad.numpy()).all()
+    assert Tensor(np.array([1.0, 2.0])).var(correction=2).item() == np.inf  # 0.5 / 0
+
+
 def test_logsumexp_is_stable():
     x = Tensor(np.array([1000.0, 1000.0]))
     np.testing.assert_allclose(x.logsumexp().item(), 1000 + np.log(2))
     assert np.isfinite(Tensor(np.array([-1000.0, -2000.0])).logsumexp().item())
+
+
+def test_logsumexp_shifts_each_row_by_its_own_maximum():
+    a = np.array([[1000.0, 1000.0], [0.0, 0.0], [-np.inf, -np.inf], [np.inf, 0.0]])
+    y = Tensor(a).logsumexp(axis=1)
+    np.testing.assert_allclose(y.numpy(), [1000 + np.log(2), np.log(2), -np.inf, np.inf])
+
+
+def test_pad_fills_with_the_value_given():
+    y = F.pad(Tensor(np.ones((2, 2))), (1, 0), value=-1.5)
+    np.testing.assert_array_equal(y.numpy(), [[-1.5, 1.0, 1.0], [-1.5, 1.0, 1.0]])
+    np.testing.assert_array_equal(F.pad(Tensor(np.ones(1)), (0, 1)).numpy(), [1.0, 0.0])
+
+
+def test_stack_and_concatenate_default_to_the_first_axis():
+    a, b = np.ones((2, 3)), np.zeros((2, 3))
+    assert F.stack([Tensor(a), Tensor(b)]).shape == (2, 2, 3)
+    np.testing.assert_array_equal(F.stack([Tensor(a), Tensor(b)], axis=2).numpy(), np.stack([a, b], 2))
 
 
 def test_sigmoid_does_not_overflow():
@@ -253,6 +287,8 @@ def test_cast_returns_gradients_in_the_input_dtype():
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    down = Tensor(np.array([1.0, 2.0]), requires_grad=True).astype(np.float32)
+    assert down.dtype == np.float32
 
 
 # -- one way to build a Tensor, one rule for lifting numbers ------------------------------------

@@ -93,6 +93,32 @@ def test_op_invariants(name, data):
     testing.check_invariants(op, data.draw(op_cases(name), label="case"))
 
 
+@pytest.mark.parametrize("name", OPS)
+@given(data=st.data())
+def test_vjp_skips_the_gradients_nobody_needs(name, data):
+    op = REGISTRY[name]
+    testing.check_skips_unneeded(op, data.draw(op_cases(name), label="case"))
+
+
+def test_the_skip_check_catches_a_vjp_that_computes_everything():
+    class Eager(Op):  # not registered: a correct product whose vjp ignores needs_input_grad
+        name = "eager_mul"
+
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.a, ctx.b = a, b
+            return a * b
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g * ctx.b, g * ctx.a
+
+    case = testing.OpCase((np.arange(1.0, 4.0), np.arange(2.0, 5.0)))
+    testing.check_vjp(Eager, case)
+    with pytest.raises(AssertionError, match="also computed gradients for inputs \\[1\\]"):
+        testing.check_skips_unneeded(Eager, case)
+
+
 # -- second order: every op either records its VJP correctly or refuses create_graph clearly ---
 
 

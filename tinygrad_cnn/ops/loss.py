@@ -54,14 +54,14 @@ class CrossEntropy(Op):
     name = "cross_entropy"
 
     @staticmethod
-    def forward(ctx, logits, target, *, reduction="mean"):
+    def forward(ctx, logits, target, *, reduction):
         logp = _log_softmax(logits, 1)
         cells = (np.arange(len(target)), target)  # (row, label) of each sample
         losses = -logp[cells]
         ctx.logits, ctx.cells, ctx.reduction = logits, cells, reduction
         if reduction == "none":
             return losses
-        total = losses.sum(dtype=logits.dtype)
+        total = losses.sum()
         return total / len(target) if reduction == "mean" else total
 
     @staticmethod

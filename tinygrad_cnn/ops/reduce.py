@@ -21,7 +21,7 @@ class Sum(Op):
     name = "sum"
 
     @staticmethod
-    def forward(ctx, a, *, axis=None, keepdims=False):
+    def forward(ctx, a, *, axis, keepdims):
         ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
         return a.sum(axis=axis, keepdims=keepdims)  # the method: np.sum's wrapper costs ~1.5 us
 
@@ -35,7 +35,7 @@ class Mean(Op):
     name = "mean"
 
     @staticmethod
-    def forward(ctx, a, *, axis=None, keepdims=False):
+    def forward(ctx, a, *, axis, keepdims):
         ctx.axes, ctx.keepdims, ctx.shape = axis, keepdims, a.shape
         ctx.count = int(np.prod([a.shape[i] for i in axis]))
         return a.mean(axis=axis, keepdims=keepdims)
@@ -49,7 +49,7 @@ class _Extreme(Op):
     """max and min: the subclass names its ``reduce`` ufunc method."""
 
     @classmethod
-    def forward(cls, ctx, a, *, axis=None, keepdims=False):
+    def forward(cls, ctx, a, *, axis, keepdims):
         ext = cls.reduce(a, axis=axis, keepdims=True)
         ctx.axes, ctx.keepdims = axis, keepdims
         ctx.mask = a == ext
@@ -81,10 +81,11 @@ class LogSumExp(Op):
     name = "logsumexp"
 
     @staticmethod
-    def forward(ctx, a, *, axis=None, keepdims=False):
+    def forward(ctx, a, *, axis, keepdims):
         m = np.max(a, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # a row of -inf: log(0) = -inf, as PyTorch
+            out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
         out = out if keepdims else np.squeeze(out, axis=axis)
         ctx.a, ctx.out, ctx.axes, ctx.keepdims = a, out, axis, keepdims
         return out
@@ -101,7 +102,7 @@ class Var(Op):
     name = "var"
 
     @staticmethod
-    def forward(ctx, a, *, axis=None, keepdims=False, correction=1):
+    def forward(ctx, a, *, axis, keepdims, correction):
         n = int(np.prod([a.shape[i] for i in axis]))
         centered = a - np.mean(a, axis=axis, keepdims=True)
         ctx.a, ctx.axes, ctx.keepdims = a, axis, keepdims
@@ -111,6 +112,6 @@ class Var(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        scale = 2.0 / ctx.denom if ctx.denom else float("nan")  # N <= correction: as PyTorch
+        scale = 2.0 / ctx.denom if ctx.denom else np.nan  # N <= correction: as PyTorch
         centered = ctx.a - ctx.xp.mean(ctx.a, axis=ctx.axes, keepdims=True)
         return (_expand(g, ctx) * centered * scale,)

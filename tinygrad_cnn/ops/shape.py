@@ -111,14 +111,15 @@ class Concatenate(Op):
     name = "concatenate"
 
     @staticmethod
-    def forward(ctx, *arrays, axis=0):
+    def forward(ctx, *arrays, axis):
         ctx.axis = axis
         ctx.splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
         return np.concatenate(arrays, axis=axis)
 
     @staticmethod
     def vjp(ctx, g):
-        return tuple(ctx.xp.split(g, ctx.splits, axis=ctx.axis))
+        parts = ctx.xp.split(g, ctx.splits, axis=ctx.axis)
+        return tuple(p if need else None for p, need in zip(parts, ctx.needs_input_grad))
 
 
 @register_op(linear_in=(0, 1, 2), higher_order=True)
@@ -126,14 +127,14 @@ class Stack(Op):
     name = "stack"
 
     @staticmethod
-    def forward(ctx, *arrays, axis=0):
+    def forward(ctx, *arrays, axis):
         ctx.axis = axis
         return np.stack(arrays, axis=axis)
 
     @staticmethod
     def vjp(ctx, g):
         g = ctx.xp.moveaxis(g, ctx.axis, 0)
-        return tuple(g[i] for i in range(g.shape[0]))
+        return tuple(g[i] if need else None for i, need in enumerate(ctx.needs_input_grad))
 
 
 @register_op(linear_in=(0,), higher_order=True)
@@ -143,7 +144,7 @@ class Pad(Op):
     name = "pad"
 
     @staticmethod
-    def forward(ctx, a, *, widths, value=0.0):
+    def forward(ctx, a, *, widths, value):
         ctx.crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
         if a.ndim == 0:
             return a.copy()

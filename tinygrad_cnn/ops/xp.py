@@ -42,11 +42,11 @@ class TensorOps:
     @staticmethod
     def sign(x: Any) -> np.ndarray:
         """A constant: the sign is flat wherever it has a derivative."""
-        return np.sign(x.data if isinstance(x, Tensor) else x)
+        return np.sign(np.asarray(x))  # a Tensor's array, read-only; the sign is a new array
 
     @staticmethod
     def where(cond: Any, a: Any, b: Any) -> Tensor:
-        c = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+        c = np.asarray(cond, dtype=bool)
         return apply(Where, (Tensor._wrap(c, False), *operands(a, b)), {})
 
     @staticmethod

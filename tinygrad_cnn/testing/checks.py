@@ -6,7 +6,8 @@ Each takes an op and an :class:`OpCase` (one valid call, as a strategy draws it)
 - :func:`check_vjp`: the VJP against central differences, in float64;
 - :func:`check_adjoint`: for each input the op is linear in, ``<f(x) - f(0), g> == <x, vjp(g)>``;
 - :func:`check_invariants`: no mutated inputs, no shared memory, dtypes kept;
-- :func:`check_op`: all three;
+- :func:`check_skips_unneeded`: the VJP returns None for every input that needs no gradient;
+- :func:`check_op`: all four;
 - second order, for ``higher_order`` ops: :func:`check_double_vjp` (the recorded VJP against
   finite differences, in all inputs and the upstream gradient) and :func:`check_vjp_adjoint`
   (the VJP is linear in the upstream gradient, so its own VJP is its exact adjoint);
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.autograd import Node
 from tinygrad_cnn.ops.registry import Op
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.testing.gradcheck import gradcheck, gradgradcheck
@@ -112,11 +114,38 @@ def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> Non
                 raise AssertionError(f"op '{op.name}': gradient {i} shares memory")
 
 
+def check_skips_unneeded(op: type[Op], case: OpCase) -> None:
+    """With one floating input needing a gradient at a time, the VJP returns a gradient for that
+    input and, for every other one, None (or the upstream gradient itself, which costs nothing):
+    it skips the work, and the warnings (``log`` of a negative base in ``pow``), of gradients
+    nobody asked for."""
+    floating = [i for i, a in enumerate(case.args) if a.dtype.kind == "f"]
+    for i in floating:
+        ctx = Node()
+        ctx.needs_input_grad = tuple(k == i for k in range(len(case.args)))
+        out = op.forward(ctx, *[a.copy() for a in case.args], **case.attrs)
+        g = _upstream(np.shape(out), np.asarray(out).dtype)
+        grads = op.vjp(ctx, g)
+        if len(grads) != len(case.args):
+            raise AssertionError(
+                f"op '{op.name}': vjp returned {len(grads)} gradients for {len(case.args)} inputs"
+            )
+        if grads[i] is None:
+            raise AssertionError(f"op '{op.name}': no gradient for input {i}, which needs one")
+        extra = [k for k, gr in enumerate(grads) if k != i and gr is not None and gr is not g]
+        if extra:
+            raise AssertionError(
+                f"op '{op.name}': with only input {i} needing a gradient, the vjp also computed "
+                f"gradients for inputs {extra}"
+            )
+
+
 def check_op(op: type[Op], case: OpCase) -> None:
-    """All of the above: finite differences, adjoint (linear inputs), invariants."""
+    """All of the above: finite differences, adjoint (linear inputs), invariants, skipping."""
     check_vjp(op, case)
     check_adjoint(op, case)
     check_invariants(op, case)
+    check_skips_unneeded(op, case)
 
 
 def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
