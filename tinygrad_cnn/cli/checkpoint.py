@@ -1,8 +1,9 @@
 """The training checkpoint: model, optimizer state and progress in one ``.npz`` (no pickles).
 
 Keys: ``model/<parameter name>``, ``optim/state/<index>/<name>``, ``optim/defaults/<name>``,
-``meta/epoch`` (epochs completed), ``meta/history`` (the per-epoch metrics, as JSON) and
-``meta/config`` (the run's settings, as JSON: what ``--resume`` continues with).
+``meta/epoch`` (epochs completed), ``meta/history`` (the per-epoch metrics, as JSON),
+``meta/config`` (the run's settings, as JSON: what ``--resume`` continues with) and
+``meta/scheduler`` (the learning-rate schedule's ``state_dict``, as JSON, when there is one).
 Written atomically (:func:`tinygrad_cnn.nn.save_npz`), so an interrupted write keeps the old one.
 """
 
@@ -23,6 +24,7 @@ def save_checkpoint(
     epoch: int,
     history: list[dict],
     config: dict | None = None,
+    scheduler: optim.lr_scheduler.LRScheduler | None = None,
 ) -> None:
     """Write the state after ``epoch`` completed epochs to ``path``."""
     arrays: dict[str, Any] = {f"model/{k}": v for k, v in model.state_dict().items()}
@@ -36,6 +38,8 @@ def save_checkpoint(
     arrays["meta/history"] = np.asarray(json.dumps(history))
     if config is not None:
         arrays["meta/config"] = np.asarray(json.dumps(config))
+    if scheduler is not None:
+        arrays["meta/scheduler"] = np.asarray(json.dumps(scheduler.state_dict()))
     nn.save_npz(path, arrays)
 
 
@@ -58,8 +62,18 @@ def checkpoint_config(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     }
 
 
-def restore(arrays: dict[str, np.ndarray], model: nn.Module, opt: optim.Optimizer):
-    """Load checkpoint arrays into ``model`` and ``opt``; returns (epochs completed, history)."""
+def restore(
+    arrays: dict[str, np.ndarray],
+    model: nn.Module,
+    opt: optim.Optimizer,
+    scheduler: optim.lr_scheduler.LRScheduler | None = None,
+):
+    """Load checkpoint arrays into ``model``, ``opt`` and ``scheduler``; returns (epochs
+    completed, history). ValueError when the checkpoint and the scheduler disagree."""
+    if (scheduler is None) != ("meta/scheduler" not in arrays):
+        raise ValueError(
+            "the checkpoint has a learning-rate schedule and this run none, or the other way round"
+        )
     model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
     state: dict[int, dict[str, Any]] = {}
     defaults: dict[str, Any] = {}
@@ -70,6 +84,8 @@ def restore(arrays: dict[str, np.ndarray], model: nn.Module, opt: optim.Optimize
         elif parts[:2] == ["optim", "defaults"]:
             defaults[parts[2]] = tuple(v.tolist()) if v.ndim else v.item()
     opt.load_state_dict({"state": state, "defaults": defaults})
+    if scheduler is not None:
+        scheduler.load_state_dict(json.loads(str(arrays["meta/scheduler"])))
     return int(arrays["meta/epoch"]), json.loads(str(arrays["meta/history"]))
 
 

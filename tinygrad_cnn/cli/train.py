@@ -1,11 +1,13 @@
 """Training: :func:`fit`, a library function, and the ``train`` and ``graph`` commands around it.
 
-``python -m tinygrad_cnn train`` (or ``tinygrad-cnn train``) trains
-:func:`tinygrad_cnn.models.default_model` on the embedded 8x8 digits (default) or on MNIST IDX
-files, and writes into ``--out``:
+``python -m tinygrad_cnn train`` (or ``tinygrad-cnn train``) trains a model of
+:mod:`tinygrad_cnn.models` (``--model default|lenet5|resnet``) on the embedded 8x8 digits (default),
+MNIST, Fashion-MNIST or CIFAR-10 (``--download`` fetches them), with optional augmentation, a
+learning-rate schedule and weight decay, and writes into ``--out``:
 
 - ``model.npz``: the trained parameters (``Module.load`` reads it back);
-- ``checkpoint.npz``: model, optimizer state, epoch and the run's settings, written atomically at
+- ``checkpoint.npz``: model, optimizer and schedule state, epoch and the run's settings (the
+  batch order and the augmentation draw from generators seeded by (seed, epoch)), written atomically at
   the start and after every epoch, for ``--resume``. Ctrl-C stops at once and keeps it: a resumed
   run repeats the interrupted epoch and ends exactly where an uninterrupted one would; resuming a
   finished run writes its outputs. A folder that holds a checkpoint is never started over
@@ -33,14 +35,31 @@ from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.cli import checkpoint as ckpt_file
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
-from tinygrad_cnn.models import default_model
+from tinygrad_cnn.data import augment as aug
+from tinygrad_cnn.models import default_model, lenet5, resnet
 from tinygrad_cnn.nn.module import atomic_path
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.tensor import Tensor
 
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}  # PyTorch's defaults
 # A run's settings: kept in its checkpoint, so --resume continues with them
-DEFAULTS = {"dataset": "digits", "optimizer": "sgd", "lr": None, "batch_size": 32, "seed": 0}
+DEFAULTS = {
+    "dataset": "digits",
+    "model": "default",
+    "optimizer": "sgd",
+    "lr": None,
+    "weight_decay": None,
+    "scheduler": "none",
+    "augment": False,
+    "batch_size": 32,
+    "seed": 0,
+}
+LOADERS = {
+    "mnist": data.load_mnist,
+    "fashion-mnist": data.load_fashion_mnist,
+    "cifar10": data.load_cifar10,
+}
 
 
 class TrainingDiverged(RuntimeError):
@@ -89,6 +108,8 @@ def fit(
     history: list[dict] | None = None,
     show_progress: bool = False,
     config: dict | None = None,
+    augment: aug.Augment | None = None,
+    scheduler: optim.lr_scheduler.LRScheduler | None = None,
 ) -> list[dict]:
     """Train with softmax cross-entropy for epochs ``start_epoch + 1 .. epochs``; returns the
     history, one dict per epoch (``epoch``, ``loss``, ``train_accuracy``, ``test_accuracy``,
@@ -98,7 +119,9 @@ def fit(
     ``checkpoint`` (written at the start and after every epoch) ends exactly where an
     uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch it holds; a
     NaN or Inf loss raises :class:`TrainingDiverged` before its step changes anything.
-    ``config`` (the run's settings) is stored in the checkpoint.
+    ``config`` (the run's settings) is stored in the checkpoint. ``augment`` transforms each
+    training batch, drawing from a generator seeded by ``(seed, epoch)``; ``scheduler`` steps
+    after each epoch and its state is checkpointed too.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs}, {batch_size}")
@@ -107,15 +130,18 @@ def fit(
     batches = data.Batches(ds.x_train, ds.y_train, batch_size, shuffle=True, seed=seed)
     try:
         if saved is None:  # written first, so that a Ctrl-C from now on leaves one behind
-            ckpt_file.save_checkpoint(checkpoint, model, opt, 0, history, config)
+            ckpt_file.save_checkpoint(checkpoint, model, opt, 0, history, config, scheduler)
             saved = 0
         for epoch in range(start_epoch + 1, epochs + 1):
             batches.rng = np.random.default_rng((seed, epoch))  # same order after a resume
+            aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
             t0 = time.perf_counter()
             model.train()
             bar = progress(batches, f"epoch {epoch}/{epochs}") if show_progress else None
             total_loss, correct, seen = 0.0, 0, 0
             for step, (xb, yb) in enumerate(bar if bar is not None else batches, 1):
+                if augment is not None:
+                    xb = augment(xb, aug_rng)
                 logits = model(Tensor(xb))
                 loss = F.cross_entropy(logits, yb)
                 value = loss.item()
@@ -133,6 +159,8 @@ def fit(
                     )
             if bar is not None:
                 bar.close()
+            if scheduler is not None:
+                scheduler.step()
             seconds = time.perf_counter() - t0
             test_acc = accuracy(model, ds.x_test, ds.y_test)
             history.append(
@@ -149,7 +177,7 @@ def fit(
                 f"train acc {correct / seen:.4f}  test acc {test_acc:.4f}  ({seconds:.1f}s)"
             )
             if checkpoint:
-                ckpt_file.save_checkpoint(checkpoint, model, opt, epoch, history, config)
+                ckpt_file.save_checkpoint(checkpoint, model, opt, epoch, history, config, scheduler)
             saved = epoch
     except KeyboardInterrupt:
         # the checkpoint holds the end of the last completed epoch (written atomically, so an
@@ -162,35 +190,83 @@ def fit(
 # -- the commands -----------------------------------------------------------------------------
 
 
-def load_dataset(name: str, path: str | None) -> data.Dataset:
-    """The dataset ``--dataset`` names (``--data`` is the MNIST folder)."""
+def load_dataset(name: str, path: str | None, download: bool = False) -> data.Dataset:
+    """The dataset ``--dataset`` names; ``--data`` is its folder (default: under
+    ``data_home()``), ``--download`` fetches what is missing there. CIFAR-10 comes normalised
+    per channel with the training set's statistics."""
     if name == "digits":
         return data.load_digits()
-    if not path:
-        raise UsageError("--dataset mnist needs --data DIR (the folder with the IDX files)")
     try:
-        return data.load_mnist(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--data {path}: {e}") from None
+        ds = LOADERS[name](path, download=download)
+    except data.DownloadError:
+        raise
+    except (OSError, ValueError) as e:  # missing (the message names --download) or damaged
+        raise UsageError(f"--dataset {name}: {e}") from None
+    if name == "cifar10":
+        mean, std = aug.channel_stats(ds.x_train)
+        ds = data.Dataset(
+            aug.normalize(ds.x_train, mean, std), ds.y_train, aug.normalize(ds.x_test, mean, std), ds.y_test
+        )
+    return ds
 
 
-def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
-    """``--optimizer``: SGD with momentum 0.9, or Adam."""
+def make_model(name: str, ds: data.Dataset) -> nn.Module:
+    """``--model``: the default CNN, LeNet-5 or the small ResNet, sized for the dataset."""
+    shape, classes = ds.x_train.shape[1:], ds.num_classes
+    if name == "lenet5":
+        return lenet5(shape, classes)
+    if name == "resnet":
+        return resnet(shape[0], classes)
+    return default_model(shape, classes)
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> optim.Optimizer:
+    """``--optimizer``: SGD with momentum 0.9, Adam (L2 in the gradient) or AdamW (decoupled)."""
     if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=0.9)
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adam":
-        return optim.Adam(params, lr=lr)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd or adam")
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
+
+
+def make_scheduler(name: str, opt: optim.Optimizer, epochs: int):
+    """``--scheduler``: none; step (x0.1 after each third of the epochs); cosine (to 0 at the
+    last epoch)."""
+    if name == "step":
+        return optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return None
+
+
+def make_augment(config: dict, ds: data.Dataset) -> aug.Augment | None:
+    """``--augment``: shifts of up to 1/8 of the image side (random crop with padding), and
+    left-right flips for CIFAR-10 and Fashion-MNIST (never for digits, which flipping changes)."""
+    if not config["augment"]:
+        return None
+    side = ds.x_train.shape[-1]
+    return aug.Augment(padding=max(1, side // 8), flip=config["dataset"] in ("cifar10", "fashion-mnist"))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``train`` command's options (unset ones come from --resume's run, then defaults)."""
-    p.add_argument("--dataset", choices=["digits", "mnist"], help="default: digits")
-    p.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files (for mnist)")
+    p.add_argument(
+        "--dataset", choices=["digits", "mnist", "fashion-mnist", "cifar10"], help="default: digits"
+    )
+    p.add_argument("--data", metavar="DIR", help="the dataset's folder (default: under ~/.cache)")
+    p.add_argument("--download", action="store_true", help="fetch the dataset if it is missing")
+    p.add_argument("--model", choices=["default", "lenet5", "resnet"], help="default: default")
     p.add_argument("--epochs", type=int, help="epochs in all (default: 20, or the resumed run's)")
     p.add_argument("--batch-size", type=int, help="default: 32")
-    p.add_argument("--lr", type=float, help="default: 0.05 (sgd), 0.001 (adam)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], help="default: sgd")
+    p.add_argument("--lr", type=float, help="default: 0.05 (sgd), 0.001 (adam, adamw)")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], help="default: sgd")
+    p.add_argument("--weight-decay", type=float, help="default: 0 (sgd, adam), 0.01 (adamw)")
+    p.add_argument("--scheduler", choices=["none", "step", "cosine"], help="default: none")
+    p.add_argument(
+        "--augment", action="store_true", default=None, help="random shifts (and flips) of batches"
+    )
     p.add_argument("--seed", type=int, help="default: 0")
     p.add_argument("--out", metavar="DIR", default=os.path.join("runs", "latest"))
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
@@ -204,6 +280,7 @@ def settings(args: argparse.Namespace, saved: dict | None) -> dict:
     check_number("--batch-size", args.batch_size, 1)
     check_number("--lr", args.lr, 0, strict=True)
     check_number("--seed", args.seed, 0)
+    check_number("--weight-decay", args.weight_decay, 0)
     config = {}
     for key, default in DEFAULTS.items():
         flag, kept = getattr(args, key), (saved or {}).get(key)
@@ -215,6 +292,8 @@ def settings(args: argparse.Namespace, saved: dict | None) -> dict:
             )
         config[key] = next((v for v in (flag, kept, default) if v is not None), None)
     config["lr"] = DEFAULT_LR[config["optimizer"]] if config["lr"] is None else config["lr"]
+    if config["weight_decay"] is None:
+        config["weight_decay"] = DEFAULT_WEIGHT_DECAY[config["optimizer"]]
     config["epochs"] = args.epochs or (saved or {}).get("epochs") or 20
     config["data"] = args.data or (saved or {}).get("data")
     return config
@@ -244,13 +323,14 @@ def run(args: argparse.Namespace) -> dict:
     guard_out(args, ckpt)
     config = settings(args, None if saved is None else ckpt_file.checkpoint_config(saved))
     manual_seed(config["seed"])
-    ds = load_dataset(config["dataset"], config["data"])
-    model = default_model(ds.x_train.shape[1:], ds.num_classes)
-    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    ds = load_dataset(config["dataset"], config["data"], args.download)
+    model = make_model(config["model"], ds)
+    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"], config["weight_decay"])
     start, history, epochs = 0, [], config["epochs"]
+    scheduler = make_scheduler(config["scheduler"], opt, epochs)
     if saved is not None:
         try:
-            start, history = ckpt_file.restore(saved, model, opt)
+            start, history = ckpt_file.restore(saved, model, opt, scheduler)
         except (KeyError, ValueError) as e:
             raise UsageError(f"--resume {args.resume}: does not fit this model: {e}") from None
         if start > epochs:
@@ -273,6 +353,8 @@ def run(args: argparse.Namespace) -> dict:
                 history=history,
                 show_progress=True,
                 config=config,
+                augment=make_augment(config, ds),
+                scheduler=scheduler,
             )
         except Interrupted as e:
             if e.epoch is None:
@@ -295,12 +377,16 @@ def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, c
     model.save(os.path.join(out, "model.npz"))
     metrics = {
         "dataset": config["dataset"],
+        "model": config["model"],
         "test_accuracy": accuracy(model, ds.x_test, ds.y_test),
         "train_accuracy": accuracy(model, ds.x_train, ds.y_train),
         "epochs": config["epochs"],
         "train_seconds": round(train_seconds, 3),
         "optimizer": config["optimizer"],
         "lr": config["lr"],
+        "weight_decay": config["weight_decay"],
+        "scheduler": config["scheduler"],
+        "augment": config["augment"],
         "batch_size": config["batch_size"],
         "seed": config["seed"],
         "history": history,

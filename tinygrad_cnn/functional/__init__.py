@@ -25,6 +25,7 @@ from tinygrad_cnn.functional.elementwise import (
     mul,
     neg,
     pow,
+    leaky_relu,
     relu,
     sigmoid,
     sqrt,
@@ -34,7 +35,13 @@ from tinygrad_cnn.functional.elementwise import (
 )
 from tinygrad_cnn.functional.linalg import matmul
 from tinygrad_cnn.functional.loss import cross_entropy, log_softmax, mse_loss, softmax
-from tinygrad_cnn.functional.pool import avg_pool2d, global_avg_pool2d, max_pool2d, pool2d
+from tinygrad_cnn.functional.pool import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    global_avg_pool2d,
+    max_pool2d,
+    pool2d,
+)
 from tinygrad_cnn.functional.reduce import logsumexp, max, mean, min, sum, var
 from tinygrad_cnn.functional.shape import (
     broadcast_to,
@@ -57,6 +64,7 @@ __all__ = [
     "abs",
     "add",
     "avg_pool2d",
+    "adaptive_avg_pool2d",
     "broadcast_to",
     "cast",
     "cat",
@@ -90,6 +98,7 @@ __all__ = [
     "permute",
     "pool2d",
     "pow",
+    "leaky_relu",
     "relu",
     "reshape",
     "sigmoid",

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.autograd import apply, as_tensor, operands
+from tinygrad_cnn.functional import _args
 from tinygrad_cnn.ops.elementwise import (
     Abs,
     Add,
@@ -24,6 +25,7 @@ from tinygrad_cnn.ops.elementwise import (
     Mul,
     Neg,
     Pow,
+    LeakyRelu,
     Relu,
     Sigmoid,
     Sqrt,
@@ -91,6 +93,17 @@ def relu(a: Any) -> Tensor:
     Tensor([0., 0., 2.], dtype=float32)
     """
     return apply(Relu, (as_tensor(a),), {})
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
+    """``input`` where positive, else ``negative_slope * input`` (the gradient at 0 is the slope),
+    as ``torch.nn.functional.leaky_relu``.
+
+    >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1)
+    Tensor([-0.2,  0. ,  3. ], dtype=float32)
+    """
+    slope = _args.finite("leaky_relu", "negative_slope", negative_slope)
+    return apply(LeakyRelu, (as_tensor(input),), {"negative_slope": slope})
 
 
 def sigmoid(a: Any) -> Tensor:

@@ -7,6 +7,7 @@ from typing import Any
 from tinygrad_cnn.autograd import apply, as_tensor
 from tinygrad_cnn.functional import _args
 from tinygrad_cnn.functional.reduce import mean
+from tinygrad_cnn.functional.shape import stack
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.ops.pool import Pool2d
 from tinygrad_cnn.tensor import Tensor
@@ -107,3 +108,34 @@ def global_avg_pool2d(input: Any) -> Tensor:
     x = as_tensor(input)
     _args.nchw("global_avg_pool2d", "input", x)
     return mean(x, axis=(2, 3), keepdims=True)
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
+    """Average pooling to a fixed ``output_size`` (an int, or a pair whose None keeps that side),
+    over PyTorch's windows: output cell ``i`` of ``out`` along a side of ``n`` averages positions
+    ``floor(i * n / out)`` to ``ceil((i + 1) * n / out) - 1``, so windows may overlap.
+
+    >>> adaptive_avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).shape
+    (1, 1, 2, 2)
+    """
+    fn = "adaptive_avg_pool2d"
+    x = as_tensor(input)
+    _args.nchw(fn, "input", x)
+    sizes = (output_size, output_size) if _args.is_int(output_size) else output_size
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != 2:
+        raise TypeError(f"{fn}: output_size must be an int or a pair, got {output_size!r}")
+    (h, w) = x.shape[2:]
+    oh, ow = (h if sizes[0] is None else sizes[0]), (w if sizes[1] is None else sizes[1])
+    for value in (oh, ow):
+        _args.positive_int(fn, "output_size", value)
+    if (oh, ow) == (1, 1):
+        return mean(x, axis=(2, 3), keepdims=True)
+    if h % oh == 0 and w % ow == 0:  # equal windows side by side: one pooling op
+        return avg_pool2d(x, (h // oh, w // ow))
+    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
+    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
+    cells = [
+        stack([mean(x[:, :, r0:r1, c0:c1], axis=(2, 3)) for c0, c1 in cols], axis=-1)
+        for r0, r1 in rows
+    ]
+    return stack(cells, axis=-2)

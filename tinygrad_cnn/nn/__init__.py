@@ -1,13 +1,16 @@
 """Layers and models: Module, Parameter, Sequential, and the usual CNN layers."""
 
-from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.layers import (
+    AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm2d,
     Conv2d,
     ConvTranspose2d,
     Dropout,
     Flatten,
+    Identity,
+    LeakyReLU,
     Linear,
     MaxPool2d,
     ReLU,
@@ -15,12 +18,15 @@ from tinygrad_cnn.nn.layers import (
 from tinygrad_cnn.nn.module import Module, Parameter, Sequential, load_npz, save_npz
 
 __all__ = [
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm2d",
     "Conv2d",
     "ConvTranspose2d",
     "Dropout",
     "Flatten",
+    "Identity",
+    "LeakyReLU",
     "Linear",
     "MaxPool2d",
     "Module",
@@ -28,6 +34,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "init",
+    "utils",
     "load_npz",
     "save_npz",
 ]

@@ -265,10 +265,58 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
 
 
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` whatever the input's size (1: global average
+    pooling); see :func:`tinygrad_cnn.functional.adaptive_avg_pool2d`."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
+        if not 1 <= len(sizes) <= 2:
+            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair, got {output_size!r}")
+        for s in sizes:
+            if s is not None:
+                _args.positive_int("AdaptiveAvgPool2d", "output_size", s)
+        self.output_size = tuple(output_size) if isinstance(output_size, list) else output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("AdaptiveAvgPool2d", "input", x)
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Identity(Module):
+    """Returns its input; takes (and ignores) any arguments, as ``torch.nn.Identity``. A
+    placeholder, e.g. for a residual block's shortcut that needs no projection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("ReLU", "input", x)
         return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = _args.finite("LeakyReLU", "negative_slope", negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("LeakyReLU", "input", x)
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Flatten(Module):
@@ -337,9 +385,11 @@ class BatchNorm2d(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("BatchNorm2d", "input", x)
@@ -367,6 +417,7 @@ class BatchNorm2d(Module):
                         (1 - m) * self.running_mean.data + m * mean.data.reshape(-1)
                     )
                     self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
+                    self.num_batches_tracked.copy_(self.num_batches_tracked.data + 1)
         else:
             mean = self.running_mean.reshape(1, -1, 1, 1)
             centered = x - mean

@@ -183,6 +183,23 @@ class Relu(Op):
         return (g * ctx.mask,)  # gradient 0 at a == 0
 
 
+@register_op(smooth=False, higher_order=True)
+class LeakyRelu(Op):
+    """``a`` where ``a > 0``, else ``negative_slope * a``; the gradient at 0 is the slope (as
+    PyTorch)."""
+
+    name = "leaky_relu"
+
+    @staticmethod
+    def forward(ctx, a, *, negative_slope):
+        ctx.scale = np.where(a > 0, 1.0, negative_slope).astype(a.dtype)
+        return a * ctx.scale
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * ctx.scale,)
+
+
 @register_op(higher_order=True)
 class Sigmoid(Op):
     name = "sigmoid"

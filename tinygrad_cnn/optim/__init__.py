@@ -1,4 +1,7 @@
-"""SGD and Adam, following PyTorch's update rules; updates are in place and not recorded."""
+"""SGD, Adam and AdamW, following PyTorch's update rules; updates are in place and not recorded.
+
+Learning-rate schedules: :mod:`tinygrad_cnn.optim.lr_scheduler`.
+"""
 
 from __future__ import annotations
 
@@ -222,10 +225,13 @@ class Adam(Optimizer):
     state_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def _update(self, p, g, state):
+        if self.defaults["weight_decay"]:
+            g = g + self.defaults["weight_decay"] * p  # L2, in the gradient
+        self._adam_step(p, g, state)
+
+    def _adam_step(self, p, g, state):
         d = self.defaults
         b1, b2 = d["betas"]
-        if d["weight_decay"]:
-            g = g + d["weight_decay"] * p
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p)
@@ -239,3 +245,28 @@ class Adam(Optimizer):
         step_size = d["lr"] / (1 - b1**t)
         denom = np.sqrt(v / (1 - b2**t)) + d["eps"]
         p -= (step_size * m / denom).astype(p.dtype, copy=False)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), as ``torch.optim.AdamW``: each
+    step first shrinks the parameter, ``p -= lr * weight_decay * p``, then takes Adam's step on
+    the plain gradient (no L2 term in it). Note the default ``weight_decay=0.01``."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _update(self, p, g, state):
+        d = self.defaults
+        if d["weight_decay"]:
+            p *= np.asarray(1 - d["lr"] * d["weight_decay"], p.dtype)  # decoupled
+        self._adam_step(p, g, state)
+
+
+from tinygrad_cnn.optim import lr_scheduler  # noqa: E402  (it builds on Optimizer above)

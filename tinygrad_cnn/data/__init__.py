@@ -1,19 +1,25 @@
-"""Data: the embedded 8x8 digits, an MNIST IDX reader, and a seeded batch iterator."""
+"""Data: the embedded 8x8 digits; MNIST, Fashion-MNIST and CIFAR-10 (downloaded on request, see
+:mod:`~tinygrad_cnn.data.download`); normalisation and augmentation
+(:mod:`~tinygrad_cnn.data.augment`); and a seeded batch iterator."""
 
 from __future__ import annotations
 
 import gzip
 import math
 import os
+import tarfile
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 
+from tinygrad_cnn.data import augment
+from tinygrad_cnn.data.download import DownloadError, data_home, fetch
+
 
 class Dataset(NamedTuple):
-    """Images (N, 1, H, W) float32 in [0, 1] and labels (N,) int64, split into train and test."""
+    """Images (N, C, H, W) float32 in [0, 1] and labels (N,) int64, split into train and test."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -87,7 +93,44 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(dims)
 
 
-def _find(directory: str, stem: str) -> str:
+MNIST_URLS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+FASHION_URLS = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+CIFAR10_URLS = ["https://www.cs.toronto.edu/~kriz/"]
+#: dataset -> (canonical base URLs, {file: published MD5})
+RESOURCES = {
+    "mnist": (
+        MNIST_URLS,
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+    ),
+    "fashion-mnist": (
+        FASHION_URLS,
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
+    "cifar10": (CIFAR10_URLS, {"cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530"}),
+}
+
+
+def _folder(dataset: str, root: str | os.PathLike | None) -> str:
+    return os.path.join(data_home(), dataset) if root is None else os.fspath(root)
+
+
+def _fetch_all(dataset: str, folder: str) -> None:
+    urls, files = RESOURCES[dataset]
+    for name, md5 in files.items():
+        fetch(name, [u + name for u in urls], md5, folder)
+
+
+def _find(fn: str, directory: str, stem: str) -> str:
     for name in (
         stem,
         stem + ".gz",
@@ -98,25 +141,27 @@ def _find(directory: str, stem: str) -> str:
         if os.path.exists(p):
             return p
     raise FileNotFoundError(
-        f"load_mnist: {stem}[.gz] not found in {directory}; expected the four MNIST files "
-        f"{sorted(MNIST_FILES.values())}"
+        f"{fn}: {stem}[.gz] not found in {directory}; expected the four IDX files "
+        f"{sorted(MNIST_FILES.values())}; pass download=True (--download on the command line) "
+        "to fetch them"
     )
 
 
-def load_mnist(path: str | os.PathLike) -> Dataset:
-    """Read the MNIST IDX files (plain or .gz) from the directory ``path``.
-
-    Images become (N, 1, 28, 28) float32 in [0, 1]; labels int64.
-    """
-    directory = os.fspath(path)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"load_mnist: {directory} is not a directory")
-    arrays = {k: read_idx(_find(directory, stem)) for k, stem in MNIST_FILES.items()}
+def _load_idx_dataset(fn: str, dataset: str, root, download: bool) -> Dataset:
+    directory = _folder(dataset, root)
+    if download:
+        _fetch_all(dataset, directory)
+    elif not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"{fn}: {directory} is not a directory; pass download=True (--download on the "
+            "command line) to fetch the dataset there"
+        )
+    arrays = {k: read_idx(_find(fn, directory, stem)) for k, stem in MNIST_FILES.items()}
     for split in ("train", "test"):
         imgs, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if imgs.ndim != 3 or labels.ndim != 1 or len(imgs) != len(labels):
             raise ValueError(
-                f"load_mnist: {split} images {imgs.shape} and labels {labels.shape} do not match "
+                f"{fn}: {split} images {imgs.shape} and labels {labels.shape} do not match "
                 "(expected (N, H, W) and (N,))"
             )
     return Dataset(
@@ -125,6 +170,77 @@ def load_mnist(path: str | os.PathLike) -> Dataset:
         (arrays["test_images"].astype(np.float32) / 255.0)[:, None],
         arrays["test_labels"].astype(np.int64),
     )
+
+
+def load_mnist(root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
+    """MNIST: 60,000 + 10,000 handwritten digits, (N, 1, 28, 28) float32 in [0, 1].
+
+    ``root`` is the folder with the four IDX files (plain or .gz; default
+    ``data_home()/mnist``). ``download=True`` fetches the missing ones (checked against their
+    published MD5; see :func:`~tinygrad_cnn.data.download.fetch`).
+    """
+    return _load_idx_dataset("load_mnist", "mnist", root, download)
+
+
+def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
+    """Fashion-MNIST: 60,000 + 10,000 28x28 grey images of 10 kinds of clothing, in MNIST's
+    format; ``root`` defaults to ``data_home()/fashion-mnist``. As :func:`load_mnist`."""
+    return _load_idx_dataset("load_fashion_mnist", "fashion-mnist", root, download)
+
+
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+
+
+def read_cifar10_binary(path: str | os.PathLike) -> Dataset:
+    """Read ``cifar-10-binary.tar.gz``: records of 1 label byte and 3,072 pixel bytes (red,
+    green, blue planes of 32x32) in ``data_batch_1..5.bin`` (train) and ``test_batch.bin``."""
+    path = os.fspath(path)
+    record = 1 + 3 * 32 * 32
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
+            missing = [n for n in names if n not in members]
+            if missing:
+                raise ValueError(f"{path}: not the CIFAR-10 binary archive (no {missing[0]})")
+            raw = {n: tar.extractfile(members[n]).read() for n in names}
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: cannot read ({e})") from None
+    parts = []
+    for n in names:
+        if len(raw[n]) % record:
+            raise ValueError(f"{path}: {n} holds {len(raw[n])} bytes, not whole {record}-byte records")
+        parts.append(np.frombuffer(raw[n], np.uint8).reshape(-1, record))
+    train, test = np.concatenate(parts[:5]), parts[5]
+
+    def split(rows):
+        return (rows[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, rows[:, 0].astype(np.int64))
+
+    return Dataset(*split(train), *split(test))
+
+
+def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
+    """CIFAR-10: 50,000 + 10,000 32x32 colour images of 10 classes (:data:`CIFAR10_CLASSES`),
+    (N, 3, 32, 32) float32 in [0, 1], read from the binary version (plain bytes, no pickles).
+
+    ``root`` holds ``cifar-10-binary.tar.gz`` (default ``data_home()/cifar10``); ``download=True``
+    fetches it (162 MB, MD5-checked).
+    """
+    directory = _folder("cifar10", root)
+    (name,) = RESOURCES["cifar10"][1]
+    if download:
+        _fetch_all("cifar10", directory)
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"load_cifar10: {path} not found; pass download=True (--download on the command "
+            "line) to fetch it"
+        )
+    return read_cifar10_binary(path)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
