@@ -1,4 +1,5 @@
-"""SGD and Adam: PyTorch's update rules, state for resuming, argument errors."""
+"""SGD, Adam, AdamW, the learning-rate schedules and gradient clipping: PyTorch's rules, state for
+resuming, argument errors."""
 
 import numpy as np
 import pytest
@@ -186,3 +187,216 @@ def test_step_checks_every_gradient_before_it_changes_any_parameter():
         opt.step()
     np.testing.assert_array_equal(a.data, 1.0)
     assert a._vc[0] == 0
+
+
+# -- AdamW -----------------------------------------------------------------------------------
+
+
+def test_adamw_decays_the_weights_apart_from_the_gradient():
+    ours = quadratic_steps(lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=0.5), steps=4)
+    p, c = np.array([1.0, -2.0]), np.array([1.0, 3.0])
+    m = v = np.zeros(2)
+    for t in range(1, 5):
+        g = 2 * c * p  # the plain gradient: no L2 term in it
+        p = p * (1 - 0.1 * 0.5)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        p = p - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(ours[t - 1], p)
+    assert optim.AdamW(quadratic_params(), lr=1e-3).defaults["weight_decay"] == 0.01
+
+
+def quadratic_params():
+    return [Tensor(np.array([1.0, -2.0]), requires_grad=True)]
+
+
+def test_adamw_state_resumes_exactly_and_is_not_adams():
+    def run(split):
+        (p,) = quadratic_params()
+        opt = optim.AdamW([p], lr=0.1)
+        for step in range(5):
+            if step == split:
+                state = opt.state_dict()
+                opt = optim.AdamW([p], lr=0.1)
+                opt.load_state_dict(state)
+            opt.zero_grad()
+            (p * p * p).sum().backward()
+            opt.step()
+        return p.data
+
+    np.testing.assert_array_equal(run(None), run(2))
+    adam = quadratic_steps(lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.5))
+    adamw = quadratic_steps(lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=0.5))
+    assert not np.allclose(adam[-1], adamw[-1])
+
+
+# -- lr_scheduler ----------------------------------------------------------------------------
+
+from tinygrad_cnn.optim import lr_scheduler  # noqa: E402
+
+
+def _lrs(make, epochs):
+    opt = optim.SGD(quadratic_params(), lr=0.4)
+    sched = make(opt)
+    out = [opt.lr]
+    for _ in range(epochs):
+        sched.step()
+        out.append(opt.lr)
+    assert sched.get_last_lr() == [opt.lr] and sched.last_epoch == epochs
+    return out
+
+
+def test_step_lr_follows_its_formula():
+    got = _lrs(lambda o: lr_scheduler.StepLR(o, step_size=3, gamma=0.5), 8)
+    np.testing.assert_allclose(got, [0.4 * 0.5 ** (e // 3) for e in range(9)])
+
+
+def test_cosine_annealing_follows_its_formula_and_comes_back_up():
+    got = _lrs(lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=4, eta_min=0.1), 8)
+    want = [0.1 + 0.3 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(9)]
+    np.testing.assert_allclose(got, want)
+    assert got[4] == pytest.approx(0.1) and got[8] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: lr_scheduler.StepLR(o, 2, gamma=0.3),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=0.01),
+    ],
+)
+def test_a_schedule_resumes_exactly_from_its_state_dict(make):
+    straight = _lrs(make, 6)
+    opt = optim.SGD(quadratic_params(), lr=0.4)
+    sched = make(opt)
+    for _ in range(3):
+        sched.step()
+    state = sched.state_dict()
+    assert state["last_epoch"] == 3 and state["base_lrs"] == [0.4]
+    opt2 = optim.SGD(quadratic_params(), lr=0.4)
+    opt2.load_state_dict(opt.state_dict())
+    resumed = make(opt2)
+    resumed.load_state_dict(state)
+    rest = []
+    for _ in range(3):
+        resumed.step()
+        rest.append(opt2.lr)
+    assert rest == straight[4:]
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda o: lr_scheduler.StepLR(o, 0), ValueError, "StepLR: step_size"),
+        (lambda o: lr_scheduler.StepLR(o, 2, gamma=float("nan")), ValueError, "StepLR: gamma"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=2.5), ValueError, "T_max"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, 3, eta_min=-1), ValueError, "eta_min"),
+        (lambda o: lr_scheduler.StepLR(o, 2, last_epoch=-2), ValueError, "last_epoch"),
+        (lambda o: lr_scheduler.StepLR("opt", 2), TypeError, "StepLR: optimizer must be"),
+        (lambda o: lr_scheduler.StepLR(o, 2).load_state_dict({"last_epoch": 1}), ValueError, "keys"),
+    ],
+)
+def test_schedule_argument_errors(make, error, match):
+    opt = optim.SGD(quadratic_params(), lr=0.4)
+    with pytest.raises(error, match=match):
+        make(opt)
+
+
+def test_a_bad_schedule_state_changes_nothing():
+    sched = lr_scheduler.StepLR(optim.SGD(quadratic_params(), lr=0.4), 2)
+    state = sched.state_dict()
+    state["last_epoch"] = -3
+    with pytest.raises(ValueError, match="last_epoch"):
+        sched.load_state_dict(state)
+    assert sched.last_epoch == 0
+
+
+# -- clip_grad_norm_ ---------------------------------------------------------------------------
+
+
+def _with_grads(*grads):
+    params = [Tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = Tensor(g.copy())
+    return params
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_clip_grad_norm_scales_to_the_joint_norm(norm_type):
+    grads = [np.array([3.0, -4.0]), np.array([[1.0, 2.0], [0.0, -2.0]])]
+    flat = np.concatenate([g.ravel() for g in grads])
+    total = np.max(np.abs(flat)) if norm_type == np.inf else np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
+    params = _with_grads(*grads)
+    got = nn.utils.clip_grad_norm_(params, 1.5, norm_type)
+    assert got.item() == pytest.approx(total)
+    coef = 1.5 / (total + 1e-6)
+    for p, g in zip(params, grads):
+        np.testing.assert_allclose(p.grad.numpy(), g * coef)
+    params = _with_grads(*grads)  # below the limit: unchanged
+    nn.utils.clip_grad_norm_(params, 100.0, norm_type)
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+
+
+def test_clip_grad_norm_skips_missing_gradients_and_takes_one_tensor():
+    (p,) = _with_grads(np.array([6.0, 8.0]))
+    q = Tensor(np.zeros(2), requires_grad=True)  # no gradient
+    assert nn.utils.clip_grad_norm_([p, q], 5.0).item() == pytest.approx(10.0)
+    np.testing.assert_allclose(p.grad.numpy(), [3.0, 4.0], rtol=1e-6)
+    assert q.grad is None
+    (r,) = _with_grads(np.array([0.0, 2.0]))
+    assert nn.utils.clip_grad_norm_(r, 1.0).item() == pytest.approx(2.0)
+
+
+def test_clip_grad_norm_non_finite():
+    (p,) = _with_grads(np.array([np.inf, 1.0]))
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm .* is inf"):
+        nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(p.grad.numpy(), [np.inf, 1.0])  # left as it was
+    nn.utils.clip_grad_norm_(p, 1.0)  # as PyTorch: scaled by max_norm / inf = 0
+    np.testing.assert_array_equal(p.grad.numpy(), [np.nan, 0.0])
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((1.0, 0.0), ValueError, "norm_type must be > 0"),
+        ((float("nan"),), ValueError, "max_norm"),
+        ((-1.0,), ValueError, "max_norm"),
+        (("1",), TypeError, "max_norm"),
+    ],
+)
+def test_clip_grad_norm_argument_errors(args, error, match):
+    with pytest.raises(error, match=f"clip_grad_norm_: {match}"):
+        nn.utils.clip_grad_norm_(_with_grads(np.ones(2)), *args)
+    with pytest.raises(TypeError, match="clip_grad_norm_: parameters must be Tensors"):
+        nn.utils.clip_grad_norm_([np.ones(2)], 1.0)
+
+
+# -- against PyTorch, where it is installed --------------------------------------------------
+
+
+def test_adamw_and_the_schedules_match_pytorch():
+    torch = pytest.importorskip("torch")
+    w = np.random.default_rng(0).standard_normal((3, 4))
+    p, tp = Tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
+    opt, topt = optim.AdamW([p], lr=0.1), torch.optim.AdamW([tp], lr=0.1)
+    pairs = [
+        (lr_scheduler.CosineAnnealingLR(opt, 7, 1e-3), torch.optim.lr_scheduler.CosineAnnealingLR(topt, 7, 1e-3)),
+    ]
+    for epoch in range(16):
+        g = np.sin(w * (epoch + 1))
+        p.grad, tp.grad = Tensor(g.copy()), torch.tensor(g.copy())
+        opt.step()
+        topt.step()
+        for ours, theirs in pairs:
+            ours.step()
+            theirs.step()
+            assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+    o2, t2 = optim.SGD(quadratic_params(), lr=0.3), torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.3)
+    s2, ts2 = lr_scheduler.StepLR(o2, 3, 0.2), torch.optim.lr_scheduler.StepLR(t2, 3, 0.2)
+    for _ in range(10):
+        s2.step()
+        ts2.step()
+        assert s2.get_last_lr()[0] == pytest.approx(ts2.get_last_lr()[0], rel=1e-12)

@@ -6,6 +6,8 @@ architecture written with ``torch.nn`` (docs/models.md shows both).
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygrad_cnn import nn
 from tinygrad_cnn.functional import _args
 from tinygrad_cnn.tensor import Tensor
@@ -44,7 +46,9 @@ def default_model(in_shape: tuple[int, int, int], num_classes: int) -> nn.Sequen
     )
 
 
-def lenet5(in_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10) -> nn.Sequential:
+def lenet5(
+    in_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10, dtype=np.float32
+) -> nn.Sequential:
     """LeNet-5 (LeCun et al., 1998) as it is usually written today: ReLU and max pooling.
 
     conv 5x5 (6, padding 2) -> ReLU -> max pool 2 -> conv 5x5 (16) -> ReLU -> max pool 2 ->
@@ -62,18 +66,18 @@ def lenet5(in_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10) 
     pad2 = 0 if min(h, w) >= 20 else 2
     h2, w2 = (h // 2 - 4 + 2 * pad2) // 2, (w // 2 - 4 + 2 * pad2) // 2
     return nn.Sequential(
-        nn.Conv2d(c, 6, 5, padding=2),
+        nn.Conv2d(c, 6, 5, padding=2, dtype=dtype),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, padding=pad2),
+        nn.Conv2d(6, 16, 5, padding=pad2, dtype=dtype),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(16 * h2 * w2, 120),
+        nn.Linear(16 * h2 * w2, 120, dtype=dtype),
         nn.ReLU(),
-        nn.Linear(120, 84),
+        nn.Linear(120, 84, dtype=dtype),
         nn.ReLU(),
-        nn.Linear(84, _args.positive_int("lenet5", "num_classes", num_classes)),
+        nn.Linear(84, _args.positive_int("lenet5", "num_classes", num_classes), dtype=dtype),
     )
 
 
@@ -82,17 +86,18 @@ class BasicBlock(nn.Module):
     torchvision's ``BasicBlock``: ``conv1, bn1, conv2, bn2`` and, when the shape changes,
     ``downsample`` (a 1x1 convolution and BatchNorm on the shortcut)."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, dtype=np.float32) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
+        conv = dict(bias=False, dtype=dtype)
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, **conv)
+        self.bn1 = nn.BatchNorm2d(channels, dtype=dtype)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, **conv)
+        self.bn2 = nn.BatchNorm2d(channels, dtype=dtype)
         if stride != 1 or in_channels != channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(channels),
+                nn.Conv2d(in_channels, channels, 1, stride=stride, **conv),
+                nn.BatchNorm2d(channels, dtype=dtype),
             )
         else:
             self.downsample = nn.Identity()
@@ -118,6 +123,7 @@ class ResNet(nn.Module):
         num_classes: int = 10,
         widths: tuple[int, int, int] = (16, 32, 64),
         blocks: int = 1,
+        dtype=np.float32,
     ) -> None:
         super().__init__()
         c = _args.positive_int("ResNet", "in_channels", in_channels)
@@ -125,17 +131,18 @@ class ResNet(nn.Module):
         if len(widths) != 3:
             raise ValueError(f"ResNet: widths must name 3 stages, got {widths!r}")
         w = [_args.positive_int("ResNet", "widths", v) for v in widths]
-        self.conv1 = nn.Conv2d(c, w[0], 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w[0])
+        self.conv1 = nn.Conv2d(c, w[0], 3, padding=1, bias=False, dtype=dtype)
+        self.bn1 = nn.BatchNorm2d(w[0], dtype=dtype)
         self.relu = nn.ReLU()
         stages, prev = [], w[0]
         for i, width in enumerate(w):
-            first = BasicBlock(prev, width, stride=1 if i == 0 else 2)
-            stages.append(nn.Sequential(first, *[BasicBlock(width, width) for _ in range(blocks - 1)]))
+            first = BasicBlock(prev, width, 1 if i == 0 else 2, dtype)
+            rest = [BasicBlock(width, width, 1, dtype) for _ in range(blocks - 1)]
+            stages.append(nn.Sequential(first, *rest))
             prev = width
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(prev, _args.positive_int("ResNet", "num_classes", num_classes))
+        self.fc = nn.Linear(prev, _args.positive_int("ResNet", "num_classes", num_classes), dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
@@ -143,11 +150,11 @@ class ResNet(nn.Module):
         return self.fc(self.avgpool(x).reshape(x.shape[0], -1))
 
 
-def resnet(in_channels: int = 3, num_classes: int = 10, blocks: int = 1) -> ResNet:
+def resnet(in_channels: int = 3, num_classes: int = 10, blocks: int = 1, dtype=np.float32) -> ResNet:
     """The small ResNet: widths 16, 32, 64 and ``blocks`` basic blocks per stage (1: 8 layers
     with weights, about 78,000 parameters; 3: ResNet-20).
 
     >>> sum(p.size for p in resnet().parameters())
     78042
     """
-    return ResNet(in_channels, num_classes, (16, 32, 64), blocks)
+    return ResNet(in_channels, num_classes, (16, 32, 64), blocks, dtype)

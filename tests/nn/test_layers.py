@@ -215,7 +215,8 @@ def test_batchnorm_training_and_running_statistics():
         bn.running_var.numpy()[None, :, None, None] + bn.eps
     )
     np.testing.assert_allclose(bn(x).numpy(), expected, atol=1e-12)
-    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var"]
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert bn.num_batches_tracked.item() == 1  # the training call above; eval calls do not count
 
 
 def test_batchnorm_gradients_match_finite_differences():
@@ -310,3 +311,57 @@ def test_batchnorm_on_an_empty_batch_gives_an_empty_output_and_keeps_its_statist
     np.testing.assert_array_equal(bn.running_mean.numpy(), mean)
     np.testing.assert_array_equal(bn.running_var.numpy(), var)
     assert np.isfinite(bn.running_var.numpy()).all()
+
+
+# -- the layers the model zoo needs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, out", [(1, (1, 1)), (2, (2, 2)), ((3, 2), (3, 2)), ((None, 4), (7, 4))])
+def test_adaptive_avg_pool_windows_and_gradient(size, out):
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((2, 3, 7, 5)), requires_grad=True)
+    pool = nn.AdaptiveAvgPool2d(size)
+    y = pool(x)
+    assert y.shape == (2, 3, *out)
+    # PyTorch's windows: cell i of a side n averages floor(i n / o) .. ceil((i + 1) n / o) - 1
+    oh, ow = y.shape[2:]
+    i, j = oh - 1, ow - 1
+    r0, r1 = i * 7 // oh, -(-(i + 1) * 7 // oh)
+    c0, c1 = j * 5 // ow, -(-(j + 1) * 5 // ow)
+    np.testing.assert_allclose(y.numpy()[:, :, i, j], x.numpy()[:, :, r0:r1, c0:c1].mean(axis=(2, 3)))
+    assert gradcheck(pool, [x])
+
+
+def test_adaptive_avg_pool_of_an_evenly_divided_input_is_plain_average_pooling():
+    x = Tensor(np.random.default_rng(1).standard_normal((1, 2, 8, 6)))
+    np.testing.assert_allclose(
+        nn.AdaptiveAvgPool2d((4, 3))(x).numpy(), tg.functional.avg_pool2d(x, 2).numpy()
+    )
+
+
+def test_identity_and_leaky_relu():
+    x = Tensor(np.array([-2.0, -0.5, 0.0, 1.5]), requires_grad=True)
+    ident = nn.Identity(54, unused="argument")
+    assert ident(x) is x
+    act = nn.LeakyReLU(0.2)
+    y = act(x)
+    np.testing.assert_allclose(y.numpy(), [-0.4, -0.1, 0.0, 1.5])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.2, 0.2, 0.2, 1.0])  # slope at 0, as PyTorch
+    assert nn.LeakyReLU().negative_slope == 0.01 and "negative_slope=0.2" in repr(act)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: nn.AdaptiveAvgPool2d(0), ValueError, "AdaptiveAvgPool2d: output_size"),
+        (lambda: nn.AdaptiveAvgPool2d((1, 2, 3)), TypeError, "AdaptiveAvgPool2d: output_size"),
+        (lambda: nn.AdaptiveAvgPool2d(1)(np.zeros((1, 1, 2, 2))), TypeError, "must be a Tensor"),
+        (lambda: nn.AdaptiveAvgPool2d(2)(Tensor(np.zeros((2, 2)))), ValueError, "4-D"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, "LeakyReLU: negative_slope"),
+        (lambda: tg.functional.leaky_relu(Tensor([1.0]), "0.1"), TypeError, "leaky_relu"),
+    ],
+)
+def test_new_layer_argument_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()

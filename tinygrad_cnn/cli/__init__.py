@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from tinygrad_cnn.cli.usage import UsageError, add_debug_flag, check_number, print_error
+from tinygrad_cnn.data.download import DownloadError
 
 # The benchmark code lives in the source checkout's benchmarks/ folder, not in the package.
 BENCH_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_conv.py"
@@ -29,7 +30,8 @@ def load_bench() -> ModuleType:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; a user mistake is one line on stderr and exit status 2 (``--debug``: the
-    traceback), a training run whose loss became NaN or Inf exits with status 1."""
+    traceback); a training run whose loss became NaN or Inf, or a download that failed from
+    every source, exits with status 1."""
     from tinygrad_cnn.cli import explain, train
 
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print_error(f"tinygrad-cnn {args.command}", error)
         raise SystemExit(2 if isinstance(error, UsageError) else 1) from None
+    except DownloadError as error:  # not a user mistake: every source failed (each one named)
+        if args.debug:
+            raise
+        print(f"tinygrad-cnn {args.command}: error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     return 0
 
 

@@ -52,10 +52,15 @@ def sources(name: str, urls: Sequence[str]) -> list[str]:
     return ([mirror.rstrip("/") + "/" + name] if mirror else []) + list(urls)
 
 
-def fetch(name: str, urls: Sequence[str], md5: str, folder: str, progress: bool = True) -> str:
+def fetch(
+    name: str, urls: Sequence[str], md5: str, folder: str, progress: bool | None = None
+) -> str:
     """``folder/name`` with the published ``md5``, downloaded if it is missing or wrong;
     returns its path. Raises :class:`DownloadError` naming every URL tried and what went wrong.
+    ``progress``: a progress line on stderr (None: when stderr is a terminal).
     """
+    if progress is None:
+        progress = sys.stderr.isatty()
     os.makedirs(folder, exist_ok=True)
     target = os.path.join(folder, name)
     if os.path.isfile(target) and md5sum(target) == md5:
@@ -66,7 +71,7 @@ def fetch(name: str, urls: Sequence[str], md5: str, folder: str, progress: bool 
         try:
             _transfer(url, part, progress)
         except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError
-            failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
+            failures.append(f"{url}: {_reason(e)}")
             continue
         got = md5sum(part)
         if got != md5:
@@ -79,6 +84,12 @@ def fetch(name: str, urls: Sequence[str], md5: str, folder: str, progress: bool 
         f"could not download {name} into {folder}:\n  " + "\n  ".join(failures)
         + f"\n(set {MIRROR_ENV} to a base URL that serves {name}, or put the file there yourself)"
     )
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    return str(getattr(e, "reason", None) or e) or type(e).__name__
 
 
 def _transfer(url: str, part: str, progress: bool) -> None:
@@ -119,17 +130,18 @@ class _Bar:
 
     def __init__(self, name: str, total: int | None) -> None:
         self.name, self.total, self.start, self.shown = name, total, time.monotonic(), 0.0
+        self.done = 0
 
     def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
+        now, self.done = time.monotonic(), done
         if not final and now - self.shown < 0.2:
             return
-        self.shown, self.done = now, done
+        self.shown = now
         speed = done / max(now - self.start, 1e-9) / 1e6
         pct = f" {100 * done / self.total:5.1f}%" if self.total else ""
         sys.stderr.write(f"\r{self.name}: {done / 1e6:7.1f} MB{pct} {speed:6.1f} MB/s")
         sys.stderr.flush()
 
     def close(self) -> None:
-        self.update(getattr(self, "done", 0), final=True)
+        self.update(self.done, final=True)
         sys.stderr.write("\n")

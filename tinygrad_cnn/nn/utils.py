@@ -54,6 +54,7 @@ def clip_grad_norm_(
     if coef != 1.0:
         for p in params:
             if p.grad is not None:
-                p.grad.data *= np.asarray(coef, p.grad.dtype)
+                with np.errstate(invalid="ignore"):  # inf * 0 = NaN where the norm was inf
+                    p.grad.data *= np.asarray(coef, p.grad.dtype)
                 p.grad._vc[0] += 1
     return Tensor(total)

@@ -51,6 +51,12 @@ def nonzero_inputs():
 
 
 @st.composite
+def leaky_relu_inputs(draw):
+    (a,) = draw(nonzero_inputs()).args
+    return OpCase((a,), {"negative_slope": draw(st.sampled_from([0.01, 0.2, -0.5, 1.5]))})
+
+
+@st.composite
 def binary_inputs(draw):
     sa, sb = draw(broadcast_pair()).input_shapes
     return OpCase((draw(floats(sa)), draw(floats(sb))))
@@ -230,6 +236,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "sqrt": positive_inputs,
     "abs": nonzero_inputs,
     "relu": nonzero_inputs,
+    "leaky_relu": leaky_relu_inputs,
     "sigmoid": unary_inputs,
     "tanh": unary_inputs,
     "maximum": untied_pair_inputs,
