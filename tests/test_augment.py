@@ -66,7 +66,11 @@ def test_augmentation_is_seeded_and_leaves_its_input_alone():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: A.random_crop(X[0], 1, np.random.default_rng()), ValueError, "random_crop: expected"),
+        (
+            lambda: A.random_crop(X[0], 1, np.random.default_rng()),
+            ValueError,
+            "random_crop: expected",
+        ),
         (lambda: A.random_crop(X, -1, np.random.default_rng()), ValueError, "padding must be"),
         (lambda: A.random_crop(X, 1.5, np.random.default_rng()), ValueError, "padding must be"),
         (lambda: A.hflip(X, 0), TypeError, "hflip: rng must be a numpy.random.Generator"),

@@ -21,11 +21,16 @@ def server(monkeypatch):
         yield s
 
 
-def fetch(server, folder, *modes, checksum=md5(BLOB)):
+CHECKSUM = md5(BLOB)
+
+
+def fetch(server, folder, *modes, checksum=CHECKSUM):
     return download.fetch(NAME, [server.url(m) + NAME for m in modes], checksum, str(folder), False)
 
 
-def test_the_mirror_is_tried_first_and_the_canonical_source_not_at_all(server, tmp_path, monkeypatch):
+def test_the_mirror_is_tried_first_and_the_canonical_source_not_at_all(
+    server, tmp_path, monkeypatch
+):
     monkeypatch.setenv(download.MIRROR_ENV, server.url("ok"))
     path = fetch(server, tmp_path, "down")
     assert open(path, "rb").read() == BLOB
@@ -113,9 +118,13 @@ def _serve(monkeypatch, dataset, files):
     return server
 
 
-@pytest.mark.parametrize("loader, dataset", [
-    (data.load_mnist, "mnist"), (data.load_fashion_mnist, "fashion-mnist"),
-])
+@pytest.mark.parametrize(
+    "loader, dataset",
+    [
+        (data.load_mnist, "mnist"),
+        (data.load_fashion_mnist, "fashion-mnist"),
+    ],
+)
 def test_idx_datasets_download_and_load(monkeypatch, tmp_path, loader, dataset):
     files, arrays = mnist_files()
     with _serve(monkeypatch, dataset, files):

@@ -1,4 +1,5 @@
-"""The model zoo: shapes, PyTorch's parameter names, and loading into PyTorch where it is installed."""
+"""The model zoo: shapes, PyTorch's parameter names, and loading into PyTorch where it is
+installed."""
 
 import numpy as np
 import pytest
@@ -16,17 +17,34 @@ def test_lenet5_fits_each_input_size(shape):
     model = models.lenet5(shape, 10)
     assert _out(model, (2, *shape)).shape == (2, 10)
     assert [type(m).__name__ for m in model] == [
-        "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
-        "Linear", "ReLU", "Linear", "ReLU", "Linear",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Linear",
+        "ReLU",
+        "Linear",
     ]
 
 
 def test_lenet5_on_28x28_is_the_papers_layout():
     sizes = {k: v.shape for k, v in models.lenet5().state_dict().items()}
     assert sizes == {
-        "0.weight": (6, 1, 5, 5), "0.bias": (6,), "3.weight": (16, 6, 5, 5), "3.bias": (16,),
-        "7.weight": (120, 400), "7.bias": (120,), "9.weight": (84, 120), "9.bias": (84,),
-        "11.weight": (10, 84), "11.bias": (10,),
+        "0.weight": (6, 1, 5, 5),
+        "0.bias": (6,),
+        "3.weight": (16, 6, 5, 5),
+        "3.bias": (16,),
+        "7.weight": (120, 400),
+        "7.bias": (120,),
+        "9.weight": (84, 120),
+        "9.bias": (84,),
+        "11.weight": (10, 84),
+        "11.bias": (10,),
     }
 
 
@@ -39,9 +57,15 @@ def test_resnet_names_follow_torchvision():
     names = list(models.resnet(blocks=2).state_dict())
     assert names[:3] == ["conv1.weight", "bn1.weight", "bn1.bias"]
     for name in [
-        "layer1.0.conv1.weight", "layer1.1.bn2.bias", "layer2.0.downsample.0.weight",
-        "layer2.0.downsample.1.running_var", "layer3.1.conv2.weight", "fc.weight", "fc.bias",
-        "bn1.running_mean", "bn1.num_batches_tracked",
+        "layer1.0.conv1.weight",
+        "layer1.1.bn2.bias",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var",
+        "layer3.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+        "bn1.running_mean",
+        "bn1.num_batches_tracked",
     ]:
         assert name in names
     assert "layer1.0.downsample.0.weight" not in names  # same shape: the shortcut is Identity
@@ -78,6 +102,7 @@ def test_bad_model_arguments(make, match):
 
 # -- the same architectures in PyTorch load our state_dict and compute the same ------------------
 
+
 def _torch():
     return pytest.importorskip("torch")
 
@@ -88,9 +113,18 @@ def torch_lenet5(t, shape):
     h2, w2 = (h // 2 - 4 + 2 * pad2) // 2, (w // 2 - 4 + 2 * pad2) // 2
     n = t.nn
     return n.Sequential(
-        n.Conv2d(c, 6, 5, padding=2), n.ReLU(), n.MaxPool2d(2),
-        n.Conv2d(6, 16, 5, padding=pad2), n.ReLU(), n.MaxPool2d(2), n.Flatten(),
-        n.Linear(16 * h2 * w2, 120), n.ReLU(), n.Linear(120, 84), n.ReLU(), n.Linear(84, 10),
+        n.Conv2d(c, 6, 5, padding=2),
+        n.ReLU(),
+        n.MaxPool2d(2),
+        n.Conv2d(6, 16, 5, padding=pad2),
+        n.ReLU(),
+        n.MaxPool2d(2),
+        n.Flatten(),
+        n.Linear(16 * h2 * w2, 120),
+        n.ReLU(),
+        n.Linear(120, 84),
+        n.ReLU(),
+        n.Linear(84, 10),
     )
 
 
@@ -107,7 +141,8 @@ def torch_resnet(t, in_channels=3, num_classes=10, blocks=1):
             self.bn2 = n.BatchNorm2d(c)
             self.downsample = (
                 n.Sequential(n.Conv2d(cin, c, 1, stride, bias=False), n.BatchNorm2d(c))
-                if stride != 1 or cin != c else n.Identity()
+                if stride != 1 or cin != c
+                else n.Identity()
             )
 
         def forward(self, x):
@@ -122,7 +157,9 @@ def torch_resnet(t, in_channels=3, num_classes=10, blocks=1):
             self.relu = n.ReLU()
             layers, prev = [], 16
             for i, c in enumerate((16, 32, 64)):
-                mods = [Block(prev, c, 1 if i == 0 else 2)] + [Block(c, c, 1) for _ in range(blocks - 1)]
+                mods = [Block(prev, c, 1 if i == 0 else 2)] + [
+                    Block(c, c, 1) for _ in range(blocks - 1)
+                ]
                 layers.append(n.Sequential(*mods))
                 prev = c
             self.layer1, self.layer2, self.layer3 = layers

@@ -293,7 +293,11 @@ def test_a_schedule_resumes_exactly_from_its_state_dict(make):
         (lambda o: lr_scheduler.CosineAnnealingLR(o, 3, eta_min=-1), ValueError, "eta_min"),
         (lambda o: lr_scheduler.StepLR(o, 2, last_epoch=-2), ValueError, "last_epoch"),
         (lambda o: lr_scheduler.StepLR("opt", 2), TypeError, "StepLR: optimizer must be"),
-        (lambda o: lr_scheduler.StepLR(o, 2).load_state_dict({"last_epoch": 1}), ValueError, "keys"),
+        (
+            lambda o: lr_scheduler.StepLR(o, 2).load_state_dict({"last_epoch": 1}),
+            ValueError,
+            "keys",
+        ),
     ],
 )
 def test_schedule_argument_errors(make, error, match):
@@ -325,7 +329,10 @@ def _with_grads(*grads):
 def test_clip_grad_norm_scales_to_the_joint_norm(norm_type):
     grads = [np.array([3.0, -4.0]), np.array([[1.0, 2.0], [0.0, -2.0]])]
     flat = np.concatenate([g.ravel() for g in grads])
-    total = np.max(np.abs(flat)) if norm_type == np.inf else np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
+    if norm_type == np.inf:
+        total = np.max(np.abs(flat))
+    else:
+        total = np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
     params = _with_grads(*grads)
     got = nn.utils.clip_grad_norm_(params, 1.5, norm_type)
     assert got.item() == pytest.approx(total)
@@ -382,7 +389,10 @@ def test_adamw_and_the_schedules_match_pytorch():
     p, tp = Tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
     opt, topt = optim.AdamW([p], lr=0.1), torch.optim.AdamW([tp], lr=0.1)
     pairs = [
-        (lr_scheduler.CosineAnnealingLR(opt, 7, 1e-3), torch.optim.lr_scheduler.CosineAnnealingLR(topt, 7, 1e-3)),
+        (
+            lr_scheduler.CosineAnnealingLR(opt, 7, 1e-3),
+            torch.optim.lr_scheduler.CosineAnnealingLR(topt, 7, 1e-3),
+        ),
     ]
     for epoch in range(16):
         g = np.sin(w * (epoch + 1))
@@ -392,9 +402,11 @@ def test_adamw_and_the_schedules_match_pytorch():
         for ours, theirs in pairs:
             ours.step()
             theirs.step()
-            assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12, abs=1e-15)
+            want = theirs.get_last_lr()[0]
+            assert ours.get_last_lr()[0] == pytest.approx(want, rel=1e-12, abs=1e-15)
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
-    o2, t2 = optim.SGD(quadratic_params(), lr=0.3), torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.3)
+    o2 = optim.SGD(quadratic_params(), lr=0.3)
+    t2 = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.3)
     s2, ts2 = lr_scheduler.StepLR(o2, 3, 0.2), torch.optim.lr_scheduler.StepLR(t2, 3, 0.2)
     for _ in range(10):
         s2.step()

@@ -258,7 +258,8 @@ def test_pad_fills_with_the_value_given():
 def test_stack_and_concatenate_default_to_the_first_axis():
     a, b = np.ones((2, 3)), np.zeros((2, 3))
     assert F.stack([Tensor(a), Tensor(b)]).shape == (2, 2, 3)
-    np.testing.assert_array_equal(F.stack([Tensor(a), Tensor(b)], axis=2).numpy(), np.stack([a, b], 2))
+    stacked = F.stack([Tensor(a), Tensor(b)], axis=2)
+    np.testing.assert_array_equal(stacked.numpy(), np.stack([a, b], 2))
 
 
 def test_sigmoid_does_not_overflow():

@@ -142,7 +142,9 @@ class ResNet(nn.Module):
             prev = width
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(prev, _args.positive_int("ResNet", "num_classes", num_classes), dtype=dtype)
+        self.fc = nn.Linear(
+            prev, _args.positive_int("ResNet", "num_classes", num_classes), dtype=dtype
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
@@ -150,7 +152,9 @@ class ResNet(nn.Module):
         return self.fc(self.avgpool(x).reshape(x.shape[0], -1))
 
 
-def resnet(in_channels: int = 3, num_classes: int = 10, blocks: int = 1, dtype=np.float32) -> ResNet:
+def resnet(
+    in_channels: int = 3, num_classes: int = 10, blocks: int = 1, dtype=np.float32
+) -> ResNet:
     """The small ResNet: widths 16, 32, 64 and ``blocks`` basic blocks per stage (1: 8 layers
     with weights, about 78,000 parameters; 3: ResNet-20).
 

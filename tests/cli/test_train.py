@@ -128,8 +128,10 @@ def test_train_on_mnist_idx_files(tmp_path):
 
 
 
-def test_mnist_without_its_folder_is_a_user_mistake(tmp_path, capsys):
-    user_mistake(capsys, ["train", "--dataset", "mnist", "--out", str(tmp_path)], "needs --data")
+def test_mnist_without_its_folder_is_a_user_mistake(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_CNN_DATA", str(tmp_path / "cache"))
+    argv = ["train", "--dataset", "mnist", "--out", str(tmp_path)]
+    user_mistake(capsys, argv, "cache/mnist is not a directory; pass download=True \\(--download")
     argv = ["train", "--dataset", "mnist", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]
     user_mistake(capsys, argv, "is not a directory")
 

@@ -25,10 +25,27 @@ def run(out, *extra):
 
 def test_lenet5_adamw_step_schedule_and_augmentation(tmp_path):
     m = run(
-        tmp_path, "--model", "lenet5", "--optimizer", "adamw", "--weight-decay", "0.001",
-        "--scheduler", "step", "--augment", "--epochs", "2", "--batch-size", "64",
+        tmp_path,
+        "--model",
+        "lenet5",
+        "--optimizer",
+        "adamw",
+        "--weight-decay",
+        "0.001",
+        "--scheduler",
+        "step",
+        "--augment",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
     )
-    assert (m["model"], m["optimizer"], m["scheduler"], m["augment"]) == ("lenet5", "adamw", "step", True)
+    assert (m["model"], m["optimizer"], m["scheduler"], m["augment"]) == (
+        "lenet5",
+        "adamw",
+        "step",
+        True,
+    )
     assert m["weight_decay"] == 0.001 and len(m["history"]) == 2
     ckpt = read_checkpoint(str(tmp_path / "checkpoint.npz"))
     schedule = json.loads(str(ckpt["meta/scheduler"]))
@@ -44,8 +61,19 @@ def test_adamw_defaults_to_pytorchs_weight_decay(tmp_path):
 
 
 def test_an_interrupted_resnet_run_resumes_bit_identically(tmp_path, monkeypatch):
-    flags = ["--model", "resnet", "--scheduler", "cosine", "--augment", "--epochs", "3",
-             "--batch-size", "128", "--optimizer", "adam"]
+    flags = [
+        "--model",
+        "resnet",
+        "--scheduler",
+        "cosine",
+        "--augment",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "128",
+        "--optimizer",
+        "adam",
+    ]
     straight = run(tmp_path / "straight", *flags)
 
     calls = []
@@ -75,7 +103,17 @@ def test_an_interrupted_resnet_run_resumes_bit_identically(tmp_path, monkeypatch
 def test_a_different_schedule_on_resume_is_refused(tmp_path, capsys):
     run(tmp_path, "--scheduler", "step", "--epochs", "1")
     ckpt = str(tmp_path / "checkpoint.npz")
-    argv = ["train", "--out", str(tmp_path), "--resume", ckpt, "--epochs", "2", "--scheduler", "cosine"]
+    argv = [
+        "train",
+        "--out",
+        str(tmp_path),
+        "--resume",
+        ckpt,
+        "--epochs",
+        "2",
+        "--scheduler",
+        "cosine",
+    ]
     user_mistake(capsys, argv, "--scheduler cosine conflicts with the checkpoint")
 
 
@@ -88,23 +126,58 @@ def _write(folder, files):
 def test_fashion_mnist_and_cifar10_from_their_folders(tmp_path):
     files, _ = mnist_files(n_train=16, n_test=8)
     _write(tmp_path / "fashion", files)
-    m = run(tmp_path / "f", "--dataset", "fashion-mnist", "--data", str(tmp_path / "fashion"),
-            "--model", "lenet5", "--epochs", "1", "--batch-size", "8", "--augment")
+    m = run(
+        tmp_path / "f",
+        "--dataset",
+        "fashion-mnist",
+        "--data",
+        str(tmp_path / "fashion"),
+        "--model",
+        "lenet5",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--augment",
+    )
     assert m["dataset"] == "fashion-mnist"
     blob, _, _ = cifar10_tar(per_batch=4)
     _write(tmp_path / "cifar", {"cifar-10-binary.tar.gz": blob})
-    m = run(tmp_path / "c", "--dataset", "cifar10", "--data", str(tmp_path / "cifar"),
-            "--model", "resnet", "--epochs", "1", "--batch-size", "8", "--augment")
+    m = run(
+        tmp_path / "c",
+        "--dataset",
+        "cifar10",
+        "--data",
+        str(tmp_path / "cifar"),
+        "--model",
+        "resnet",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--augment",
+    )
     assert m["dataset"] == "cifar10" and m["model"] == "resnet"
 
 
 def test_download_fetches_from_the_mirror(tmp_path, monkeypatch):
     files, _ = mnist_files(n_train=16, n_test=8)
     with Server(files) as server:
-        monkeypatch.setitem(data.RESOURCES, "mnist", ([server.url("down")], {k: md5(v) for k, v in files.items()}))
+        monkeypatch.setitem(
+            data.RESOURCES, "mnist", ([server.url("down")], {k: md5(v) for k, v in files.items()})
+        )
         monkeypatch.setenv(download.MIRROR_ENV, server.url("ok"))
         monkeypatch.setenv(download.DATA_ENV, str(tmp_path / "cache"))
-        m = run(tmp_path / "out", "--dataset", "mnist", "--download", "--epochs", "1", "--batch-size", "8")
+        m = run(
+            tmp_path / "out",
+            "--dataset",
+            "mnist",
+            "--download",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        )
     assert m["dataset"] == "mnist"
     assert sorted(os.listdir(tmp_path / "cache" / "mnist")) == sorted(files)
     assert {mode for mode, _, _ in server.log} == {"ok"}
@@ -113,11 +186,23 @@ def test_download_fetches_from_the_mirror(tmp_path, monkeypatch):
 def test_a_failed_download_is_one_error_and_exit_status_1(tmp_path, monkeypatch, capsys):
     files, _ = mnist_files()
     with Server(files) as server:
-        monkeypatch.setitem(data.RESOURCES, "mnist", ([server.url("down")], {k: md5(v) for k, v in files.items()}))
+        monkeypatch.setitem(
+            data.RESOURCES, "mnist", ([server.url("down")], {k: md5(v) for k, v in files.items()})
+        )
         monkeypatch.setenv(download.MIRROR_ENV, server.url("corrupt"))
         with pytest.raises(SystemExit) as e:
-            main(["train", "--dataset", "mnist", "--download", "--data", str(tmp_path / "d"),
-                  "--out", str(tmp_path / "out")])
+            main(
+                [
+                    "train",
+                    "--dataset",
+                    "mnist",
+                    "--download",
+                    "--data",
+                    str(tmp_path / "d"),
+                    "--out",
+                    str(tmp_path / "out"),
+                ]
+            )
     err = capsys.readouterr().err
     assert e.value.code == 1 and err.startswith("tinygrad-cnn train: error: could not download")
     assert "checksum mismatch" in err and "HTTP 503" in err

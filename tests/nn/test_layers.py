@@ -215,7 +215,8 @@ def test_batchnorm_training_and_running_statistics():
         bn.running_var.numpy()[None, :, None, None] + bn.eps
     )
     np.testing.assert_allclose(bn(x).numpy(), expected, atol=1e-12)
-    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    buffers = ["running_mean", "running_var", "num_batches_tracked"]
+    assert [n for n, _ in bn.named_buffers()] == buffers
     assert bn.num_batches_tracked.item() == 1  # the training call above; eval calls do not count
 
 
@@ -316,7 +317,9 @@ def test_batchnorm_on_an_empty_batch_gives_an_empty_output_and_keeps_its_statist
 # -- the layers the model zoo needs --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size, out", [(1, (1, 1)), (2, (2, 2)), ((3, 2), (3, 2)), ((None, 4), (7, 4))])
+@pytest.mark.parametrize(
+    "size, out", [(1, (1, 1)), (2, (2, 2)), ((3, 2), (3, 2)), ((None, 4), (7, 4))]
+)
 def test_adaptive_avg_pool_windows_and_gradient(size, out):
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((2, 3, 7, 5)), requires_grad=True)
@@ -328,7 +331,8 @@ def test_adaptive_avg_pool_windows_and_gradient(size, out):
     i, j = oh - 1, ow - 1
     r0, r1 = i * 7 // oh, -(-(i + 1) * 7 // oh)
     c0, c1 = j * 5 // ow, -(-(j + 1) * 5 // ow)
-    np.testing.assert_allclose(y.numpy()[:, :, i, j], x.numpy()[:, :, r0:r1, c0:c1].mean(axis=(2, 3)))
+    window = x.numpy()[:, :, r0:r1, c0:c1]
+    np.testing.assert_allclose(y.numpy()[:, :, i, j], window.mean(axis=(2, 3)))
     assert gradcheck(pool, [x])
 
 

@@ -7,11 +7,11 @@ learning-rate schedule and weight decay, and writes into ``--out``:
 
 - ``model.npz``: the trained parameters (``Module.load`` reads it back);
 - ``checkpoint.npz``: model, optimizer and schedule state, epoch and the run's settings (the
-  batch order and the augmentation draw from generators seeded by (seed, epoch)), written atomically at
-  the start and after every epoch, for ``--resume``. Ctrl-C stops at once and keeps it: a resumed
-  run repeats the interrupted epoch and ends exactly where an uninterrupted one would; resuming a
-  finished run writes its outputs. A folder that holds a checkpoint is never started over
-  without ``--overwrite``;
+  batch order and the augmentation draw from generators seeded by (seed, epoch)), written
+  atomically at the start and after every epoch, for ``--resume``. Ctrl-C stops at once and
+  keeps it: a resumed run repeats the interrupted epoch and ends exactly where an uninterrupted
+  one would; resuming a finished run writes its outputs. A folder that holds a checkpoint is
+  never started over without ``--overwrite``;
 - ``metrics.json``: ``test_accuracy``, ``train_accuracy``, ``epochs``, ``train_seconds`` and the
   per-epoch ``history``;
 - ``curves.png``: loss and accuracy per epoch (matplotlib);
@@ -33,16 +33,23 @@ from tinygrad_cnn import data, nn, optim
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.cli import checkpoint as ckpt_file
+from tinygrad_cnn.cli.components import (
+    DEFAULT_LR,
+    DEFAULT_WEIGHT_DECAY,
+    load_dataset,
+    make_augment,
+    make_model,
+    make_optimizer,
+    make_scheduler,
+)
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.data import augment as aug
-from tinygrad_cnn.models import default_model, lenet5, resnet
+from tinygrad_cnn.models import default_model
 from tinygrad_cnn.nn.module import atomic_path
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.tensor import Tensor
 
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
-DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}  # PyTorch's defaults
 # A run's settings: kept in its checkpoint, so --resume continues with them
 DEFAULTS = {
     "dataset": "digits",
@@ -54,11 +61,6 @@ DEFAULTS = {
     "augment": False,
     "batch_size": 32,
     "seed": 0,
-}
-LOADERS = {
-    "mnist": data.load_mnist,
-    "fashion-mnist": data.load_fashion_mnist,
-    "cifar10": data.load_cifar10,
 }
 
 
@@ -190,66 +192,6 @@ def fit(
 # -- the commands -----------------------------------------------------------------------------
 
 
-def load_dataset(name: str, path: str | None, download: bool = False) -> data.Dataset:
-    """The dataset ``--dataset`` names; ``--data`` is its folder (default: under
-    ``data_home()``), ``--download`` fetches what is missing there. CIFAR-10 comes normalised
-    per channel with the training set's statistics."""
-    if name == "digits":
-        return data.load_digits()
-    try:
-        ds = LOADERS[name](path, download=download)
-    except data.DownloadError:
-        raise
-    except (OSError, ValueError) as e:  # missing (the message names --download) or damaged
-        raise UsageError(f"--dataset {name}: {e}") from None
-    if name == "cifar10":
-        mean, std = aug.channel_stats(ds.x_train)
-        ds = data.Dataset(
-            aug.normalize(ds.x_train, mean, std), ds.y_train, aug.normalize(ds.x_test, mean, std), ds.y_test
-        )
-    return ds
-
-
-def make_model(name: str, ds: data.Dataset) -> nn.Module:
-    """``--model``: the default CNN, LeNet-5 or the small ResNet, sized for the dataset."""
-    shape, classes = ds.x_train.shape[1:], ds.num_classes
-    if name == "lenet5":
-        return lenet5(shape, classes)
-    if name == "resnet":
-        return resnet(shape[0], classes)
-    return default_model(shape, classes)
-
-
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> optim.Optimizer:
-    """``--optimizer``: SGD with momentum 0.9, Adam (L2 in the gradient) or AdamW (decoupled)."""
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam or adamw")
-
-
-def make_scheduler(name: str, opt: optim.Optimizer, epochs: int):
-    """``--scheduler``: none; step (x0.1 after each third of the epochs); cosine (to 0 at the
-    last epoch)."""
-    if name == "step":
-        return optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
-    if name == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    return None
-
-
-def make_augment(config: dict, ds: data.Dataset) -> aug.Augment | None:
-    """``--augment``: shifts of up to 1/8 of the image side (random crop with padding), and
-    left-right flips for CIFAR-10 and Fashion-MNIST (never for digits, which flipping changes)."""
-    if not config["augment"]:
-        return None
-    side = ds.x_train.shape[-1]
-    return aug.Augment(padding=max(1, side // 8), flip=config["dataset"] in ("cifar10", "fashion-mnist"))
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``train`` command's options (unset ones come from --resume's run, then defaults)."""
     p.add_argument(
@@ -325,7 +267,8 @@ def run(args: argparse.Namespace) -> dict:
     manual_seed(config["seed"])
     ds = load_dataset(config["dataset"], config["data"], args.download)
     model = make_model(config["model"], ds)
-    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"], config["weight_decay"])
+    params = model.parameters()
+    opt = make_optimizer(config["optimizer"], params, config["lr"], config["weight_decay"])
     start, history, epochs = 0, [], config["epochs"]
     scheduler = make_scheduler(config["scheduler"], opt, epochs)
     if saved is not None:

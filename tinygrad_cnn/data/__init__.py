@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinygrad_cnn.data import augment
-from tinygrad_cnn.data.download import DownloadError, data_home, fetch
+from tinygrad_cnn.data import augment  # noqa: F401  (data.augment)
+from tinygrad_cnn.data.download import DownloadError, data_home, fetch  # noqa: F401
 
 
 class Dataset(NamedTuple):
@@ -213,12 +213,15 @@ def read_cifar10_binary(path: str | os.PathLike) -> Dataset:
     parts = []
     for n in names:
         if len(raw[n]) % record:
-            raise ValueError(f"{path}: {n} holds {len(raw[n])} bytes, not whole {record}-byte records")
+            raise ValueError(
+                f"{path}: {n} holds {len(raw[n])} bytes, not whole {record}-byte records"
+            )
         parts.append(np.frombuffer(raw[n], np.uint8).reshape(-1, record))
     train, test = np.concatenate(parts[:5]), parts[5]
 
     def split(rows):
-        return (rows[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, rows[:, 0].astype(np.int64))
+        images = rows[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+        return images, rows[:, 0].astype(np.int64)
 
     return Dataset(*split(train), *split(test))
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.functional import _args
-
 
 def _images(fn: str, x: np.ndarray) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim != 4:
         shape = getattr(x, "shape", type(x).__name__)
         raise ValueError(f"{fn}: expected images as an (N, C, H, W) array, got {shape}")
     return x
+
+
+def _padding(fn: str, padding) -> int:
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"{fn}: padding must be an int >= 0, got {padding!r}")
+    return int(padding)
 
 
 def _rng(fn: str, rng: np.random.Generator) -> np.random.Generator:
@@ -56,9 +60,7 @@ def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.nda
     """Pad each image with ``padding`` zeros on every side, then cut a window of the original
     size at a random offset (each image its own): shifts of up to ``padding`` pixels."""
     x, rng = _images("random_crop", x), _rng("random_crop", rng)
-    p = _args.is_int(padding) and int(padding)
-    if p is False or p < 0:
-        raise ValueError(f"random_crop: padding must be an int >= 0, got {padding!r}")
+    p = _padding("random_crop", padding)
     if p == 0:
         return x.copy()
     n, c, h, w = x.shape
@@ -72,7 +74,8 @@ def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.nda
 def hflip(x: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
     """Mirror each image left to right with probability ``p``."""
     x, rng = _images("hflip", x), _rng("hflip", rng)
-    p = _args.finite("hflip", "p", p, 0.0, 1.0)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not 0 <= p <= 1:
+        raise ValueError(f"hflip: p must be a probability in [0, 1], got {p!r}")
     flip = rng.random(len(x)) < p
     out = x.copy()
     out[flip] = x[flip, :, :, ::-1]
@@ -84,9 +87,7 @@ class Augment:
     ``flip``); the train command applies it to each training batch, never to the test set."""
 
     def __init__(self, padding: int = 0, flip: bool = False) -> None:
-        if not _args.is_int(padding) or padding < 0:
-            raise ValueError(f"Augment: padding must be an int >= 0, got {padding!r}")
-        self.padding, self.flip = int(padding), bool(flip)
+        self.padding, self.flip = _padding("Augment", padding), bool(flip)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.padding:

@@ -81,7 +81,8 @@ def fetch(
         os.replace(part, target)
         return target
     raise DownloadError(
-        f"could not download {name} into {folder}:\n  " + "\n  ".join(failures)
+        f"could not download {name} into {folder}:\n  "
+        + "\n  ".join(failures)
         + f"\n(set {MIRROR_ENV} to a base URL that serves {name}, or put the file there yourself)"
     )
 
@@ -122,7 +123,9 @@ def _transfer(url: str, part: str, progress: bool) -> None:
         if bar:
             bar.close()
     if total is not None and done < total:
-        raise OSError(f"the transfer stopped at {done} of {total} bytes (kept; run again to resume)")
+        raise OSError(
+            f"the transfer stopped at {done} of {total} bytes (kept; run again to resume)"
+        )
 
 
 class _Bar:

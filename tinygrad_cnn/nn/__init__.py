@@ -2,8 +2,6 @@
 
 from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.layers import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
     BatchNorm2d,
     Conv2d,
     ConvTranspose2d,
@@ -12,10 +10,10 @@ from tinygrad_cnn.nn.layers import (
     Identity,
     LeakyReLU,
     Linear,
-    MaxPool2d,
     ReLU,
 )
 from tinygrad_cnn.nn.module import Module, Parameter, Sequential, load_npz, save_npz
+from tinygrad_cnn.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "AdaptiveAvgPool2d",

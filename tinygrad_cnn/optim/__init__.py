@@ -269,4 +269,4 @@ class AdamW(Adam):
         self._adam_step(p, g, state)
 
 
-from tinygrad_cnn.optim import lr_scheduler  # noqa: E402  (it builds on Optimizer above)
+from tinygrad_cnn.optim import lr_scheduler  # noqa: E402, F401  (it builds on Optimizer above)

@@ -35,7 +35,9 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(
+                f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}"
+            )
         if not _args.is_int(last_epoch) or last_epoch < -1:
             raise ValueError(f"{name}: last_epoch must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
@@ -72,11 +74,15 @@ class LRScheduler:
             got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"{where}: expected the keys {sorted(keys)}, got {got}")
         if not _args.is_int(state_dict["last_epoch"]) or state_dict["last_epoch"] < 0:
-            raise ValueError(f"{where}: last_epoch must be an int >= 0, got {state_dict['last_epoch']!r}")
+            raise ValueError(
+                f"{where}: last_epoch must be an int >= 0, got {state_dict['last_epoch']!r}"
+            )
         for key in ("base_lrs", "_last_lr"):
             value = state_dict[key]
             if not isinstance(value, (list, tuple)) or len(value) != 1:
-                raise ValueError(f"{where}: {key} must be a list of one learning rate, got {value!r}")
+                raise ValueError(
+                    f"{where}: {key} must be a list of one learning rate, got {value!r}"
+                )
             _args.finite(where, key, value[0], 0.0)
         for key in self.hyperparameters:
             _args.number(where, key, state_dict[key])

@@ -10,7 +10,8 @@ Public, so you can property-test ops you register yourself::
         testing.check_op(MyOp, case)
 
 - checks (:mod:`~tinygrad_cnn.testing.checks`): :func:`check_vjp`, :func:`check_adjoint`,
-  :func:`check_invariants`, :func:`check_skips_unneeded`, :func:`check_op`, on an :class:`OpCase`; and :func:`gradcheck`;
+  :func:`check_invariants`, :func:`check_skips_unneeded`, :func:`check_op`, on an
+  :class:`OpCase`; and :func:`gradcheck`;
 - strategies (need ``hypothesis``, the ``dev`` extra, imported on first use): the building blocks
   in :mod:`~tinygrad_cnn.testing.strategies` (``floats``, ``away_from_zero``, ``on_grid``,
   ``distinct``, ``shapes``, ...), the built-in ops' strategies and :func:`strategy_for` in
