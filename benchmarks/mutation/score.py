@@ -33,12 +33,12 @@ def main() -> int:
         print("no mutmut results under mutants/: run `make mutate` first", file=sys.stderr)
         return 2
     equivalent = equivalents()
-    rows, survivors = [], []
+    rows, survivors, stale = [], [], []
     for meta in metas:
         results = json.loads(meta.read_text())["exit_code_by_key"]
         count = Counter()
         for name, code in results.items():
-            if name in equivalent:
+            if name in equivalent and code == 0:
                 count["equivalent"] += 1
             elif code is None:
                 count["not run"] += 1
@@ -47,6 +47,8 @@ def main() -> int:
                 survivors.append(name)
             else:
                 count["killed"] += 1
+                if name in equivalent:
+                    stale.append(name)  # listed as equivalent, yet a test kills it
         rows.append((meta.name.removesuffix(".py.meta"), len(results), count))
     print(
         f"{'family':<12} {'mutants':>7} {'killed':>7} {'survived':>8} {'equiv.':>6} "
@@ -62,6 +64,9 @@ def main() -> int:
     if survivors:
         print(f"\n{len(survivors)} survivors (mutmut show <name> for the diff):")
         print("\n".join("  " + s for s in survivors))
+    if stale:
+        print(f"\n{len(stale)} listed in {EQUIVALENT.name} but killed (remove them):")
+        print("\n".join("  " + s for s in stale))
     return 0
 
 

@@ -20,6 +20,17 @@ def test_explain_writes_the_four_pictures(tmp_path):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000, name
 
 
+def test_explain_draws_lenet5_and_refuses_the_resnet(tmp_path, capsys):
+    assert main(["train", "--epochs", "1", "--model", "lenet5", "--out", str(tmp_path)]) == 0
+    out = tmp_path / "explain"
+    main(["explain", "--model", str(tmp_path / "model.npz"), "--out", str(out), "--count", "2"])
+    assert (out / "gradcam.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["train", "--epochs", "1", "--model", "resnet", "--out", str(tmp_path / "r")]) == 0
+    with pytest.raises(SystemExit) as e:
+        main(["explain", "--model", str(tmp_path / "r" / "model.npz"), "--out", str(out)])
+    assert e.value.code == 2 and "not --model resnet" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

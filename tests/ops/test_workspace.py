@@ -1,11 +1,15 @@
 """The buffer pool and the copy threads: safe from several threads, and never a hang at exit."""
 
+import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
 
 import numpy as np
+import pytest
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import Tensor, nn, optim
@@ -58,6 +62,46 @@ def test_the_threads_work_after_an_interrupted_start(monkeypatch):
     with workspace.threads(3, 0):
         workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
     assert sorted(out) == [(0, 2), (2, 4), (4, 6)]
+
+
+def test_the_copy_threads_are_named_daemons_one_fewer_than_the_parts():
+    before = len(workspace._workers)
+    parts = before + 3  # needs before + 2 workers: the caller takes one part itself
+    out = []
+    with workspace.threads(parts, 0):
+        workspace.parallel_ranges(lambda a, b: out.append((a, b)), 2 * parts, 1)
+    assert len(out) == parts
+    assert len(workspace._workers) == before + 2
+    assert all(isinstance(t, threading.Thread) and t.daemon for t in workspace._workers)
+    copies = [t for t in threading.enumerate() if t.name == "tinygrad_cnn-copy"]
+    assert len(copies) == len(workspace._workers) and all(t.daemon for t in copies)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_threads_instead_of_waiting_for_ever():
+    with workspace.threads(3, 0):
+        workspace.parallel_ranges(lambda a, b: None, 6, 1)  # the parent has workers now
+    assert workspace._workers
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's workers are not here
+        code = 1
+        try:
+            out = []
+            with workspace.threads(3, 0):
+                workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
+            code = 0 if sorted(out) == [(0, 2), (2, 4), (4, 6)] else 1
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 30)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert ready, "the forked child hung in parallel_ranges"
+    assert os.read(read, 1) == b"\x00"
+    os.close(read)
 
 
 def test_an_error_in_any_part_is_raised_after_every_part_finished():

@@ -1,7 +1,8 @@
 """The ``explain`` command: what a trained digits CNN looks at, as four PNG pictures.
 
 ``python -m tinygrad_cnn explain --model runs/demo/model.npz --out DIR [--count N]`` loads the
-default CNN's weights (as ``train`` writes them), takes the first N held-out digits, and writes
+weights ``train`` wrote for the digits (the default CNN, or LeNet-5 when the ``metrics.json``
+beside them says ``--model lenet5``), takes the first N held-out digits, and writes
 ``filters.png`` (the first conv layer's filters), ``feature_maps.png`` (that layer's activations
 for the first digit), ``saliency.png`` and ``gradcam.png`` (each digit beside its map, titled with
 the true and predicted label).
@@ -10,6 +11,7 @@ the true and predicted label).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import numpy as np
@@ -17,7 +19,7 @@ import numpy as np
 from tinygrad_cnn import data, explain
 from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.cli.usage import UsageError
-from tinygrad_cnn.models import default_model
+from tinygrad_cnn.models import default_model, lenet5
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -35,12 +37,31 @@ def _pairs(images: np.ndarray, maps: np.ndarray, titles: list[str], what: str, c
     return panels, names, ["gray", cmap] * len(images)
 
 
+def _model(path: str, ds: data.Dataset):
+    """The architecture the run that wrote ``path`` trained (its metrics.json says which)."""
+    name = "default"
+    metrics = os.path.join(os.path.dirname(os.path.abspath(path)), "metrics.json")
+    if os.path.isfile(metrics):
+        try:
+            with open(metrics) as f:
+                name = json.load(f).get("model", "default")
+        except (OSError, ValueError, AttributeError):
+            pass  # unreadable: try the default CNN, whose load names what does not fit
+    if name not in ("default", "lenet5"):
+        raise UsageError(
+            f"--model {path}: explain draws the default CNN and LeNet-5 (their conv layers at "
+            f"positions 0 and 3), not --model {name}"
+        )
+    make = lenet5 if name == "lenet5" else default_model
+    return make(ds.x_train.shape[1:], ds.num_classes)
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Write the four pictures; a user mistake raises UsageError (one line, exit status 2)."""
     if not 1 <= args.count <= 64:
         raise UsageError(f"--count must be between 1 and 64, got {args.count}")
     ds = data.load_digits()
-    model = default_model(ds.x_train.shape[1:], ds.num_classes)
+    model = _model(args.model, ds)
     try:
         model.load(args.model)
     except (OSError, ValueError, KeyError) as e:

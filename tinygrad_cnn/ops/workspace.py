@@ -77,6 +77,17 @@ _workers: list[threading.Thread] = []
 _start_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: forget the parent's workers (the child
+    would queue copies that nothing runs and wait for ever) and any lock held at the fork."""
+    global _tasks, _start_lock, _lock
+    _workers.clear()
+    _tasks, _start_lock, _lock = queue.SimpleQueue(), threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextlib.contextmanager
 def threads(count: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Iterator[None]:
     """Split copies over ``count`` threads once they move ``min_bytes`` or more, inside the
