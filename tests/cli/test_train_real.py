@@ -208,6 +208,62 @@ def test_a_failed_download_is_one_error_and_exit_status_1(tmp_path, monkeypatch,
     assert "checksum mismatch" in err and "HTTP 503" in err
 
 
+def test_ctrl_c_during_a_download_keeps_the_part_and_the_next_run_continues(
+    tmp_path, monkeypatch, capsys
+):
+    files, _ = mnist_files(n_train=16, n_test=8)
+    name = "train-images-idx3-ubyte.gz"
+    with Server(files) as server:
+        sources = ([server.url("down")], {k: md5(v) for k, v in files.items()})
+        monkeypatch.setitem(data.RESOURCES, "mnist", sources)
+        monkeypatch.setenv(download.MIRROR_ENV, server.url("ok"))
+        monkeypatch.setattr(download, "CHUNK", 100)
+        written = []
+        real_open = open
+
+        def interrupting_open(path, mode="r", *args, **kwargs):
+            f = real_open(path, mode, *args, **kwargs)
+            if str(path).endswith(".part") and not written:
+                written.append(path)
+                real_write = f.write
+
+                def write(block):
+                    real_write(block)
+                    if f.tell() >= 300:
+                        raise KeyboardInterrupt
+                    return len(block)
+
+                f.write = write
+            return f
+
+        monkeypatch.setattr("builtins.open", interrupting_open)
+        argv = [
+            "train",
+            "--dataset",
+            "mnist",
+            "--download",
+            "--data",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "out"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ]
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        monkeypatch.setattr("builtins.open", real_open)
+        assert e.value.code == 130 and "partial download is kept" in capsys.readouterr().out
+        part = tmp_path / "d" / (name + ".part")
+        assert part.stat().st_size >= 300 and not (tmp_path / "d" / name).exists()
+        assert main(argv) == 0
+        assert any(
+            m == "ok" and n == name and r and r.startswith("bytes=") for m, n, r in server.log
+        )
+    assert (tmp_path / "d" / name).read_bytes() == files[name]
+
+
 @pytest.mark.parametrize(
     "flags, pattern",
     [

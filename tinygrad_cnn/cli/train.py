@@ -265,7 +265,12 @@ def run(args: argparse.Namespace) -> dict:
     guard_out(args, ckpt)
     config = settings(args, None if saved is None else ckpt_file.checkpoint_config(saved))
     manual_seed(config["seed"])
-    ds = load_dataset(config["dataset"], config["data"], args.download)
+    try:
+        ds = load_dataset(config["dataset"], config["data"], args.download)
+    except KeyboardInterrupt:
+        print("\ninterrupted while getting the dataset; a partial download is kept as <file>.part "
+              "and continues where it stopped on the next --download")
+        raise SystemExit(130) from None
     model = make_model(config["model"], ds)
     params = model.parameters()
     opt = make_optimizer(config["optimizer"], params, config["lr"], config["weight_decay"])
