@@ -183,6 +183,11 @@ def test_download_fetches_from_the_mirror(tmp_path, monkeypatch):
     assert {mode for mode, _, _ in server.log} == {"ok"}
 
 
+def download_argv(tmp_path, *extra):
+    out = ["--data", str(tmp_path / "d"), "--out", str(tmp_path / "out"), *extra]
+    return ["train", "--dataset", "mnist", "--download", *out]
+
+
 def test_a_failed_download_is_one_error_and_exit_status_1(tmp_path, monkeypatch, capsys):
     files, _ = mnist_files()
     with Server(files) as server:
@@ -191,18 +196,7 @@ def test_a_failed_download_is_one_error_and_exit_status_1(tmp_path, monkeypatch,
         )
         monkeypatch.setenv(download.MIRROR_ENV, server.url("corrupt"))
         with pytest.raises(SystemExit) as e:
-            main(
-                [
-                    "train",
-                    "--dataset",
-                    "mnist",
-                    "--download",
-                    "--data",
-                    str(tmp_path / "d"),
-                    "--out",
-                    str(tmp_path / "out"),
-                ]
-            )
+            main(download_argv(tmp_path))
     err = capsys.readouterr().err
     assert e.value.code == 1 and err.startswith("tinygrad-cnn train: error: could not download")
     assert "checksum mismatch" in err and "HTTP 503" in err
@@ -237,20 +231,7 @@ def test_ctrl_c_during_a_download_keeps_the_part_and_the_next_run_continues(
             return f
 
         monkeypatch.setattr("builtins.open", interrupting_open)
-        argv = [
-            "train",
-            "--dataset",
-            "mnist",
-            "--download",
-            "--data",
-            str(tmp_path / "d"),
-            "--out",
-            str(tmp_path / "out"),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-        ]
+        argv = download_argv(tmp_path, "--epochs", "1", "--batch-size", "8")
         with pytest.raises(SystemExit) as e:
             main(argv)
         monkeypatch.setattr("builtins.open", real_open)
