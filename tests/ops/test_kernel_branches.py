@@ -44,8 +44,10 @@ def branch(setting):
 def test_the_property_checks_hold_on_every_branch(setting, name, data):
     op = REGISTRY[name]
     case = data.draw(testing.strategy_for(op), label="case")
-    with branch(setting):
-        testing.check_op(op, case)
+    with branch(setting):  # check_op less the skip check, which does not depend on the branch
+        testing.check_vjp(op, case)
+        testing.check_adjoint(op, case)
+        testing.check_invariants(op, case)
 
 
 def _conv_pool_grads(x, w):

@@ -162,17 +162,20 @@ def weight_grad(g2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarr
     """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``.
 
     With ``width > wo`` the extra columns hold inputs times a zero gradient: an Inf there gives
-    0 * Inf = NaN, so a non-finite result (rare) is computed again with them zeroed."""
+    0 * Inf = NaN, so a non-finite result (rare) is computed again with them zeroed. The first
+    try is checked, so its invalid-value flag (that NaN, or one some OpenBLAS kernels raise
+    spuriously on finite data) is not reported; the second reports as the caller's errstate."""
     for retry in (False, True):
-        if retry:
+        if retry and width != wo:
             cols.reshape(cols.shape[0], -1, width)[:, :, wo:] = 0
-        if groups == 1:
-            gw = (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
-        else:
-            gg = g2.reshape(groups, w_shape[0] // groups, g2.shape[1])  # (G, O/G, M)
-            cg = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])  # (G, C/G*k, M)
-            gw = (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
-        if retry or width == wo or np.isfinite(gw).all():
+        with np.errstate(invalid=np.geterr()["invalid"] if retry else "ignore"):
+            if groups == 1:
+                gw = (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
+            else:
+                gg = g2.reshape(groups, w_shape[0] // groups, g2.shape[1])  # (G, O/G, M)
+                cg = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+                gw = (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
+        if retry or np.isfinite(gw).all():
             return gw
 
 
