@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import Tensor, gradcheck, nn
@@ -369,3 +371,23 @@ def test_identity_and_leaky_relu():
 def test_new_layer_argument_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 7), st.integers(1, 7)),
+    data=st.data(),
+)
+def test_adaptive_avg_pool_matches_its_window_rule_and_finite_differences(shape, data):
+    oh = data.draw(st.integers(1, shape[2]), label="oh")
+    ow = data.draw(st.integers(1, shape[3]), label="ow")
+    a = np.random.default_rng(sum(shape)).standard_normal(shape)
+    x = Tensor(a, requires_grad=True)
+    y = tg.functional.adaptive_avg_pool2d(x, (oh, ow))
+    want = np.empty((*shape[:2], oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = slice(i * shape[2] // oh, -(-(i + 1) * shape[2] // oh))
+            cols = slice(j * shape[3] // ow, -(-(j + 1) * shape[3] // ow))
+            want[:, :, i, j] = a[:, :, rows, cols].mean(axis=(2, 3))
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda t: tg.functional.adaptive_avg_pool2d(t, (oh, ow)), [x])
