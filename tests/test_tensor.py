@@ -262,6 +262,14 @@ def test_stack_and_concatenate_default_to_the_first_axis():
     np.testing.assert_array_equal(stacked.numpy(), np.stack([a, b], 2))
 
 
+def test_leaky_relu_values_and_its_slope_at_zero():
+    x = Tensor(np.array([-2.0, 0.0, 3.0]), requires_grad=True)
+    y = F.leaky_relu(x, 0.1)
+    np.testing.assert_allclose(y.numpy(), [-0.2, 0.0, 3.0])
+    y.backward(np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [0.1, 0.1, 1.0])  # 0 counts as negative
+
+
 def test_sigmoid_does_not_overflow():
     y = Tensor(np.array([-1000.0, 0.0, 1000.0])).sigmoid()
     np.testing.assert_allclose(y.data, [0.0, 0.5, 1.0])

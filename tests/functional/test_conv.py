@@ -108,3 +108,13 @@ def test_an_inf_pixel_gives_the_weight_gradient_of_the_windows_that_hold_it(
         padded, strided = weight_grad(np.inf), weight_grad(-1)
     assert not np.isnan(strided).any() and np.isinf(strided).any()
     np.testing.assert_allclose(padded, strided, rtol=1e-12)
+
+
+def test_conv_transpose2d_output_padding_applies_to_each_side_on_its_own():
+    x = Tensor(np.ones((1, 2, 3, 4)))
+    w = Tensor(np.ones((2, 1, 3, 3)))
+    # PyTorch: (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+    y = F.conv_transpose2d(x, w, stride=(2, 3), padding=1, output_padding=(1, 0))
+    assert y.shape == (1, 1, (3 - 1) * 2 - 2 + 2 + 1 + 1, (4 - 1) * 3 - 2 + 2 + 0 + 1)
+    y = F.conv_transpose2d(x, w, stride=(2, 3), padding=1, output_padding=(0, 2))
+    assert y.shape == (1, 1, 5, 12)

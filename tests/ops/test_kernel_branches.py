@@ -1,7 +1,9 @@
 """Every branch of the conv and pool kernels, reached on purpose: the threaded copies (which
 real runs take for buffers of 2 MB and more, and test arrays never reach by themselves), both
 column layouts and both input-gradient paths. The property checks run under each setting, and
-threaded results equal single-threaded ones bit for bit."""
+threaded results equal single-threaded ones bit for bit. One setting poisons the memory
+``workspace.empty`` hands out (NaN, or -1 for integers): a kernel that reads an element it never
+wrote (counting on fresh memory being zero, as small allocations often are) fails there."""
 
 import contextlib
 
@@ -14,7 +16,7 @@ from tinygrad_cnn import REGISTRY, Tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
 
-SETTINGS = {  # name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH)
+SETTINGS = {  # name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH[, poison])
     "one thread": (1, 0, 0.5, "auto"),
     "two threads from 0 bytes": (2, 0, 0.5, "auto"),
     "three threads from 0 bytes": (3, 0, 0.5, "auto"),
@@ -22,20 +24,29 @@ SETTINGS = {  # name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH)
     "padded-width columns": (1, 0, float("inf"), "auto"),
     "input gradient by full correlation": (2, 0, 0.5, "full"),
     "input gradient by transpose and col2im": (2, 0, 0.5, "transpose"),
+    "uninitialised memory poisoned": (2, 0, 0.5, "auto", True),
 }
+
+
+def _poisoned(shape, dtype):
+    out = np.empty(shape, dtype)
+    out.fill(np.nan if out.dtype.kind in "fc" else -1)
+    return out
 OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread", "pool2d_gather"]
 
 
 @contextlib.contextmanager
 def branch(setting):
-    count, min_bytes, waste, path = SETTINGS[setting]
-    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH
+    count, min_bytes, waste, path, *poison = SETTINGS[setting]
+    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, workspace.empty
     conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH = waste, path
+    if poison:
+        workspace.empty = _poisoned  # the kernels look it up on the module at each call
     try:
         with workspace.threads(count, min_bytes):
             yield
     finally:
-        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH = saved
+        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, workspace.empty = saved
 
 
 @pytest.mark.parametrize("setting", list(SETTINGS))

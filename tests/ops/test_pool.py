@@ -96,3 +96,64 @@ def test_pool2d_edge_cases_pass_every_check(name, xs, attrs):
     # distinct values (a shuffled grid): no ties, so max pooling's finite differences are exact
     x = np.random.default_rng(1).permutation(np.prod(xs)).reshape(xs) * 0.25
     testing.check_op(REGISTRY["pool2d"], testing.OpCase((x,), attrs))
+
+
+def _pool_loops(x, k, s, p, d, ceil, include_pad, mode):
+    """PyTorch's pooling, one window at a time (NCHW), from its definition."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (np.broadcast_to(v, 2) for v in (k, s, p, d))
+    n, c, h, w = x.shape
+
+    def out_size(size, k_, s_, p_, d_):
+        span = (size + 2 * p_ - d_ * (k_ - 1) - 1) / s_
+        out = int(np.ceil(span) if ceil else np.floor(span)) + 1
+        return out - 1 if ceil and (out - 1) * s_ >= size + p_ else out  # start inside
+
+    ho, wo = out_size(h, kh, sh, ph, dh), out_size(w, kw, sw, pw, dw)
+    y = np.empty((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            r0, c0 = i * sh - ph, j * sw - pw
+            if mode == "max":
+                rows = [r for r in range(r0, r0 + dh * kh, dh) if 0 <= r < h]
+                cols = [q for q in range(c0, c0 + dw * kw, dw) if 0 <= q < w]
+                y[:, :, i, j] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
+                continue
+            r1, c1 = min(r0 + kh, h + ph), min(c0 + kw, w + pw)  # padding counts, overhang not
+            size = (r1 - r0) * (c1 - c0)
+            r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
+            total = x[:, :, r0:r1, c0:c1].sum(axis=(2, 3))
+            y[:, :, i, j] = total / (size if include_pad else (r1 - r0) * (c1 - c0))
+    return y
+
+
+POOL_VALUES = [  # (x shape, kernel, stride, padding, dilation, ceil_mode, count_include_pad)
+    ((1, 2, 5, 7), 2, 2, 0, 1, True, True),  # ceil: the last window overhangs, in H and W
+    ((1, 1, 4, 7), 2, 2, 0, 1, True, True),  # ... in W only
+    ((1, 1, 7, 4), (3, 2), 2, (1, 0), 1, True, False),  # ... in H only, padding not counted
+    ((2, 1, 6, 5), 3, 2, 1, 1, False, False),  # padding not counted
+    ((2, 1, 6, 5), 3, 2, 1, 1, False, True),
+    ((1, 2, 5, 6), (2, 3), (1, 2), (1, 1), 1, True, False),
+    ((1, 1, 9, 8), 3, 2, 1, 2, True, True),  # dilation (max only)
+]
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("shape, k, s, p, d, ceil, include_pad", POOL_VALUES)
+def test_pool2d_values_follow_pytorchs_windows(mode, shape, k, s, p, d, ceil, include_pad):
+    if mode == "average" and d != 1:
+        pytest.skip("average pooling has no dilation")
+    x = np.random.default_rng(0).permutation(np.prod(shape)).reshape(shape) - 20.0
+    y = F.pool2d(Tensor(x), k, s, p, mode=mode, dilation=d, ceil_mode=ceil,
+                 count_include_pad=include_pad)
+    want = _pool_loops(x, k, s, p, d, ceil, include_pad, mode)
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+
+
+def test_max_pool_over_a_window_of_257_elements_finds_the_last_one():
+    # argmax indexes the window's elements; 257 of them no longer fit in a byte
+    x = Tensor(np.arange(257.0).reshape(1, 1, 1, 257), requires_grad=True)
+    y = F.max_pool2d(x, (1, 257))
+    assert y.item() == 256.0
+    y.backward()
+    assert x.grad.numpy()[0, 0, 0, 256] == 1.0 and x.grad.numpy().sum() == 1.0

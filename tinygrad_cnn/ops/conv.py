@@ -298,7 +298,7 @@ class Conv2d(Op):
     name = "conv2d"
 
     @staticmethod
-    def forward(ctx, x, w, b=None, *, geometry, groups=1):
+    def forward(ctx, x, w, b=None, *, geometry, groups):
         y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
         if b is not None:
             y2 += b[:, None]
@@ -338,7 +338,7 @@ class ConvTranspose2d(Op):
     name = "conv_transpose2d"
 
     @staticmethod
-    def forward(ctx, x, w, b=None, *, geometry, groups=1, out_hw):
+    def forward(ctx, x, w, b=None, *, geometry, groups, out_hw):
         c_out = w.shape[1] * groups
         y = conv_input_grad(x, w, (x.shape[0], c_out, *out_hw), geometry, groups)
         if b is not None:
@@ -380,7 +380,7 @@ class Conv2dWeight(Op):
     name = "conv2d_weight"
 
     @staticmethod
-    def forward(ctx, x, dy, *, geometry, groups=1):
+    def forward(ctx, x, dy, *, geometry, groups):
         ctx.x, ctx.dy, ctx.geo, ctx.groups = x, dy, geometry, groups
         return correlate(x, dy, geometry, groups)
 

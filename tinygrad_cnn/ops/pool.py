@@ -59,7 +59,7 @@ class Pool2d(Op):
     name = "pool2d"
 
     @staticmethod
-    def forward(ctx, x, *, geometry, mode, ceil_mode=False, count_include_pad=True):
+    def forward(ctx, x, *, geometry, mode, ceil_mode, count_include_pad):
         n, c, h, w = x.shape
         geo = geometry.fitted(h, w, ceil_mode)
         ho, wo = geo.out_size(h, w)

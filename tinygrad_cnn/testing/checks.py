@@ -25,6 +25,7 @@ import numpy as np
 
 from tinygrad_cnn.autograd import Node
 from tinygrad_cnn.ops.registry import Op
+from tinygrad_cnn.ops.xp import Recorded
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.testing.gradcheck import gradcheck, gradgradcheck
 
@@ -118,7 +119,8 @@ def check_skips_unneeded(op: type[Op], case: OpCase) -> None:
     """With one floating input needing a gradient at a time, the VJP returns a gradient for that
     input and, for every other one, None (or the upstream gradient itself, which costs nothing):
     it skips the work, and the warnings (``log`` of a negative base in ``pow``), of gradients
-    nobody asked for."""
+    nobody asked for. A ``higher_order`` op is checked on its recorded path too (the VJP as
+    ``create_graph`` runs it, on Tensors), where each needless gradient is recorded ops."""
     floating = [i for i, a in enumerate(case.args) if a.dtype.kind == "f"]
     for i in floating:
         ctx = Node()
@@ -130,14 +132,23 @@ def check_skips_unneeded(op: type[Op], case: OpCase) -> None:
             raise AssertionError(
                 f"op '{op.name}': vjp returned {len(grads)} gradients for {len(case.args)} inputs"
             )
-        if grads[i] is None:
-            raise AssertionError(f"op '{op.name}': no gradient for input {i}, which needs one")
-        extra = [k for k, gr in enumerate(grads) if k != i and gr is not None and gr is not g]
-        if extra:
-            raise AssertionError(
-                f"op '{op.name}': with only input {i} needing a gradient, the vjp also computed "
-                f"gradients for inputs {extra}"
-            )
+        _only_needed(op, i, grads, g, "")
+        if op.higher_order:
+            xs = [Tensor(a, requires_grad=k == i) for k, a in enumerate(case.args)]
+            out = op.apply(*xs, **case.attrs)
+            g = Tensor(_upstream(out.shape, out.dtype))
+            _only_needed(op, i, op.vjp(Recorded(out._node, out), g), g, " (recorded)")
+
+
+def _only_needed(op: type[Op], i: int, grads: tuple, g: Any, path: str) -> None:
+    if grads[i] is None:
+        raise AssertionError(f"op '{op.name}'{path}: no gradient for input {i}, which needs one")
+    extra = [k for k, gr in enumerate(grads) if k != i and gr is not None and gr is not g]
+    if extra:
+        raise AssertionError(
+            f"op '{op.name}'{path}: with only input {i} needing a gradient, the vjp also "
+            f"computed gradients for inputs {extra}"
+        )
 
 
 def check_op(op: type[Op], case: OpCase) -> None:
