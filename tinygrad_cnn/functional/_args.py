@@ -28,17 +28,22 @@ def positive_int(fn: str, name: str, value: Any) -> int:
     return int(value)
 
 
-def int_or_pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= ``minimum``, as a pair; TypeError/ValueError otherwise."""
+def int_or_pair(
+    fn: str, name: str, value: Any, minimum: int, keep_none: bool = False
+) -> tuple[int | None, int | None]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair; TypeError/ValueError otherwise.
+    With ``keep_none`` an entry of the pair may be None, and stays None."""
     try:
         pair = (value, value) if is_int(value) else tuple(value)
     except TypeError:  # not iterable: a float, None, ...
         pair = ()
-    if len(pair) != 2 or not all(map(is_int, pair)):
-        raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
-    if pair[0] < minimum or pair[1] < minimum:
+    if len(pair) != 2 or not all(is_int(v) or (keep_none and v is None) for v in pair):
+        also = " (or None)" if keep_none else ""
+        raise TypeError(f"{fn}: {name} must be an int or a pair of ints{also}, got {value!r}")
+    a, b = pair
+    if (a is not None and a < minimum) or (b is not None and b < minimum):
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    return (None if a is None else int(a)), (None if b is None else int(b))
 
 
 def choice(fn: str, name: str, value: Any, choices: Sequence[str]) -> str:

@@ -122,13 +122,9 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     fn = "adaptive_avg_pool2d"
     x = as_tensor(input)
     _args.nchw(fn, "input", x)
-    sizes = (output_size, output_size) if _args.is_int(output_size) else output_size
-    if not isinstance(sizes, (tuple, list)) or len(sizes) != 2:
-        raise TypeError(f"{fn}: output_size must be an int or a pair, got {output_size!r}")
-    (h, w) = x.shape[2:]
-    oh, ow = (h if sizes[0] is None else sizes[0]), (w if sizes[1] is None else sizes[1])
-    for value in (oh, ow):
-        _args.positive_int(fn, "output_size", value)
+    oh, ow = _args.int_or_pair(fn, "output_size", output_size, 1, keep_none=True)
+    h, w = x.shape[2:]
+    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
     if (oh, ow) == (1, 1):
         return mean(x, axis=(2, 3), keepdims=True)
     if h % oh == 0 and w % ow == 0:  # equal windows side by side: one pooling op

@@ -83,14 +83,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
-        sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
-        if not 1 <= len(sizes) <= 2:
-            raise TypeError(
-                f"AdaptiveAvgPool2d: output_size must be an int or a pair, got {output_size!r}"
-            )
-        for s in sizes:
-            if s is not None:
-                _args.positive_int("AdaptiveAvgPool2d", "output_size", s)
+        _args.int_or_pair("AdaptiveAvgPool2d", "output_size", output_size, 1, keep_none=True)
         self.output_size = tuple(output_size) if isinstance(output_size, list) else output_size
 
     def forward(self, x: Tensor) -> Tensor:
