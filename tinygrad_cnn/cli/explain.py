@@ -18,8 +18,8 @@ import numpy as np
 
 from tinygrad_cnn import data, explain
 from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.cli.components import make_model
 from tinygrad_cnn.cli.usage import UsageError
-from tinygrad_cnn.models import default_model, lenet5
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -52,8 +52,7 @@ def _model(path: str, ds: data.Dataset):
             f"--model {path}: explain draws the default CNN and LeNet-5 (their conv layers at "
             f"positions 0 and 3), not --model {name}"
         )
-    make = lenet5 if name == "lenet5" else default_model
-    return make(ds.x_train.shape[1:], ds.num_classes)
+    return make_model(name, ds)
 
 
 def run(args: argparse.Namespace) -> list[str]:

@@ -120,6 +120,9 @@ RESOURCES = {
 }
 
 
+_HOW = "pass download=True (--download on the command line) to fetch"
+
+
 def _folder(dataset: str, root: str | os.PathLike | None) -> str:
     return os.path.join(data_home(), dataset) if root is None else os.fspath(root)
 
@@ -142,8 +145,7 @@ def _find(fn: str, directory: str, stem: str) -> str:
             return p
     raise FileNotFoundError(
         f"{fn}: {stem}[.gz] not found in {directory}; expected the four IDX files "
-        f"{sorted(MNIST_FILES.values())}; pass download=True (--download on the command line) "
-        "to fetch them"
+        f"{sorted(MNIST_FILES.values())}; {_HOW} them"
     )
 
 
@@ -153,8 +155,7 @@ def _load_idx_dataset(fn: str, dataset: str, root, download: bool) -> Dataset:
         _fetch_all(dataset, directory)
     elif not os.path.isdir(directory):
         raise FileNotFoundError(
-            f"{fn}: {directory} is not a directory; pass download=True (--download on the "
-            "command line) to fetch the dataset there"
+            f"{fn}: {directory} is not a directory; {_HOW} the dataset there"
         )
     arrays = {k: read_idx(_find(fn, directory, stem)) for k, stem in MNIST_FILES.items()}
     for split in ("train", "test"):
@@ -240,8 +241,7 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
     path = os.path.join(directory, name)
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"load_cifar10: {path} not found; pass download=True (--download on the command "
-            "line) to fetch it"
+            f"load_cifar10: {path} not found; {_HOW} it"
         )
     return read_cifar10_binary(path)
 
