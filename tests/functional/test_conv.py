@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
+from tinygrad_cnn import Tensor, grad
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv
 
@@ -81,9 +81,9 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_weight_gradients(groups):
 
 
 @pytest.mark.parametrize("where", [(0, 0, 2, 5), (1, 1, 4, 5), (0, 1, 5, 0)])
-@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("how", ["conv2d", "conv_transpose2d", "conv2d_weight"])
 def test_an_inf_pixel_gives_the_weight_gradient_of_the_windows_that_hold_it(
-    where, transposed, monkeypatch
+    where, how, monkeypatch
 ):
     # stride 1, padding 1: the padded-width layout's extra columns also read the first and last
     # columns, times a zero gradient; the result must be what the valid windows alone give
@@ -95,13 +95,16 @@ def test_an_inf_pixel_gives_the_weight_gradient_of_the_windows_that_hold_it(
     def weight_grad(waste):
         monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", waste)
         wt = Tensor(w, requires_grad=True)
-        op = F.conv_transpose2d if transposed else F.conv2d
-        xt = Tensor(x, requires_grad=not transposed)
-        out = op(xt, wt, padding=1)
-        out.backward(np.ones(out.shape)) if not transposed else None
-        if transposed:  # Inf in the upstream gradient of conv_transpose2d instead
-            y = op(Tensor(np.ones((2, 2, 6, 6))), wt, padding=1)
-            y.backward(x)
+        if how == "conv2d":
+            out = F.conv2d(Tensor(x, requires_grad=True), wt, padding=1)
+            out.backward(np.ones(out.shape))
+        elif how == "conv_transpose2d":  # Inf in the upstream gradient of conv_transpose2d
+            out = F.conv_transpose2d(Tensor(np.ones((2, 2, 6, 6))), wt, padding=1)
+            out.backward(x)
+        else:  # recorded: the conv2d_weight op's forward computes it
+            out = F.conv2d(Tensor(x), wt, padding=1)
+            (gw,) = grad(out, wt, np.ones(out.shape), create_graph=True)
+            return gw.numpy()
         return wt.grad.numpy()
 
     with np.errstate(invalid="ignore"):

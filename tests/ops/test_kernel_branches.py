@@ -32,6 +32,8 @@ def _poisoned(shape, dtype):
     out = np.empty(shape, dtype)
     out.fill(np.nan if out.dtype.kind in "fc" else -1)
     return out
+
+
 OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread", "pool2d_gather"]
 
 
@@ -101,3 +103,140 @@ def test_the_threads_setting_checks_its_arguments_and_restores_itself():
     with workspace.threads(4, 0):
         assert (workspace._THREADS, workspace.PARALLEL_MIN_BYTES) == (4, 0)
     assert (workspace._THREADS, workspace.PARALLEL_MIN_BYTES) == before
+
+
+# -- each setting reaches the branch it names (the checks above pass on either branch alone) --
+
+
+def _spy(monkeypatch, name, log):
+    """Record each call of ``conv.<name>`` (the kernels look their helpers up on the module)."""
+    original = getattr(conv, name)
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        log.append((name, args, out))
+        return out
+
+    monkeypatch.setattr(conv, name, spy)
+
+
+def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
+    """The path conv2d's input gradient took: "full" or "transpose"."""
+    log = []
+    for name in ("flipped_kernel", "col2im"):
+        _spy(monkeypatch, name, log)
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
+    y = F.conv2d(x, Tensor(rng.standard_normal(w_shape)), **kwargs)
+    y.backward(np.ones(y.shape))
+    names = [name for name, _, _ in log]
+    assert len(names) == 1, names
+    return {"flipped_kernel": "full", "col2im": "transpose"}[names[0]]
+
+
+@pytest.mark.parametrize(
+    "setting, x_shape, w_shape, kwargs, path",
+    [
+        ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 1}, "full"),  # O < C
+        ("one thread", (2, 3, 6, 5), (3, 3, 3, 3), {"padding": 1}, "full"),  # O = C
+        ("one thread", (2, 3, 6, 5), (4, 3, 3, 3), {"padding": 1}, "transpose"),  # O > C
+        ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 2}, "full"),  # padding = k - 1
+        ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": (1, 3)}, "transpose"),  # > k - 1
+        ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"stride": (1, 2)}, "transpose"),
+        ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"stride": (2, 1)}, "transpose"),
+        ("input gradient by full correlation", (2, 3, 6, 5), (4, 3, 3, 3), {}, "full"),
+        (
+            "input gradient by full correlation",
+            (2, 3, 6, 5),
+            (2, 3, 3, 3),
+            {"stride": 2},
+            "transpose",
+        ),
+        ("input gradient by transpose and col2im", (2, 3, 6, 5), (2, 3, 3, 3), {}, "transpose"),
+    ],
+)
+def test_each_setting_takes_the_input_gradient_path_it_names(
+    setting, x_shape, w_shape, kwargs, path, monkeypatch
+):
+    with branch(setting):
+        assert _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs) == path
+
+
+@pytest.mark.parametrize(
+    "transposed, kwargs",
+    [
+        (False, {}),
+        (False, {"padding": (1, 2), "dilation": (2, 1)}),
+        (True, {"padding": 1}),
+        (True, {"dilation": 2, "output_padding": 1}),
+        (True, {"output_padding": (0, 1), "dilation": (1, 2)}),
+    ],
+)
+def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
+    transposed, kwargs, monkeypatch
+):
+    # padding dY by more would only compute windows the out_hw crop then throws away
+    log = []
+    _spy(monkeypatch, "conv_forward", log)
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=not transposed)
+    w = Tensor(rng.standard_normal((3, 3, 3, 3)))
+    with branch("input gradient by full correlation"):
+        if transposed:  # conv_transpose2d's forward is conv2d's input gradient
+            F.conv_transpose2d(x, w, **kwargs)
+        else:
+            y = F.conv2d(x, w, **kwargs)
+            y.backward(np.ones(y.shape))
+    (g, _, geo, _, out_hw), _ = log[-1][1], log[-1][2]
+    assert (geo.sh, geo.sw) == (1, 1)
+    assert geo.out_size(*g.shape[2:]) == out_hw
+
+
+@pytest.mark.parametrize(
+    "setting, w, width",
+    [
+        ("strided columns", 7, 7),
+        ("padded-width columns", 7, 9),
+        ("padded-width columns", 2, 4),
+        ("one thread", 7, 9),  # 2 columns of padding per row waste 2/7
+        ("one thread", 4, 6),  # 2/4: the most waste the padded width is used with
+        ("one thread", 3, 3),  # 2/3
+    ],
+)
+def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkeypatch):
+    log = []
+    _spy(monkeypatch, "im2col", log)
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((2, 3, 6, w)), requires_grad=True)
+    k = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    with branch(setting):  # stride 1, padding 1: Wo = W, and W + 2 columns per padded row
+        y = F.conv2d(x, k, padding=1)
+        y.backward(np.ones(y.shape))
+    assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(w, width)}
+
+
+@pytest.mark.parametrize(
+    "need_x, need_w, path, copies",
+    [
+        (True, True, "transpose", 1),  # one copy of dY serves both gradients
+        (False, True, "transpose", 1),
+        (True, False, "transpose", 1),
+        (True, False, "full", 0),  # the full correlation reads dY as it is
+        (True, True, "full", 1),
+    ],
+)
+def test_conv2d_backward_copies_dy_to_the_gemm_layout_at_most_once(
+    need_x, need_w, path, copies, monkeypatch
+):
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=need_x)
+    w = Tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=need_w)
+    conv.INPUT_GRAD_PATH, saved = path, conv.INPUT_GRAD_PATH
+    try:
+        y = F.conv2d(x, w, padding=1)
+        log = []
+        _spy(monkeypatch, "to_gemm_layout", log)
+        y.backward(np.ones(y.shape))
+    finally:
+        conv.INPUT_GRAD_PATH = saved
+    assert len(log) == copies

@@ -245,7 +245,7 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
     applies = geo.sh == geo.sw == 1 and min(pads) >= 0
     chosen = INPUT_GRAD_PATH == "full" or (INPUT_GRAD_PATH == "auto" and g.shape[1] <= c)
     if applies and chosen:
-        full = geo._replace(sh=1, sw=1, pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])
+        full = geo._replace(pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])  # stride 1 already
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
         return from_gemm_layout(y2, n, h, wd, width)
     width = column_width(geo, wd, wo)
