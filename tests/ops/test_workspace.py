@@ -1,6 +1,7 @@
 """The buffer pool and the copy threads: safe from several threads, and never a hang at exit."""
 
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -83,25 +84,50 @@ def test_a_forked_child_starts_its_own_threads_instead_of_waiting_for_ever():
         workspace.parallel_ranges(lambda a, b: None, 6, 1)  # the parent has workers now
     assert workspace._workers
     read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's workers are not here
-        code = 1
-        try:
-            out = []
-            with workspace.threads(3, 0):
-                workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
-            code = 0 if sorted(out) == [(0, 2), (2, 4), (4, 6)] else 1
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(code)
+    # another thread of the parent holds both locks at the moment of the fork: the child's
+    # copies never get them back unless it starts with fresh ones
+    with workspace._lock, workspace._start_lock:
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's workers are not here
+            code = 1
+            try:
+                out = []
+                with workspace.threads(3, 0):
+                    workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
+                buf = workspace.empty((workspace.MIN_BYTES,), np.uint8)  # pooled: takes _lock
+                ok = sorted(out) == [(0, 2), (2, 4), (4, 6)] and buf.nbytes == workspace.MIN_BYTES
+                code = 0 if ok else 1
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(code)
     os.close(write)
     ready, _, _ = select.select([read], [], [], 30)
     if not ready:
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    assert ready, "the forked child hung in parallel_ranges"
+    assert ready, "the forked child hung"
     assert os.read(read, 1) == b"\x00"
     os.close(read)
+
+
+def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatch):
+    # the same handler, called in this process (where the test can see what it replaced)
+    with workspace.threads(3, 0):
+        workspace.parallel_ranges(lambda a, b: None, 6, 1)
+    workers = list(workspace._workers)
+    old = workspace._tasks, workspace._start_lock, workspace._lock
+    for name in ("_tasks", "_start_lock", "_lock"):
+        monkeypatch.setattr(workspace, name, getattr(workspace, name))  # restored afterwards
+    try:
+        with workspace._lock, workspace._start_lock:  # held, as by a thread lost in the fork
+            workspace._after_fork_in_child()
+        assert workspace._workers == []
+        new = workspace._tasks, workspace._start_lock, workspace._lock
+        assert all(a is not b for a, b in zip(old, new))
+        assert isinstance(new[0], queue.SimpleQueue) and new[0].empty()
+        assert not new[1].locked() and not new[2].locked()
+    finally:
+        workspace._workers[:] = workers
 
 
 def test_an_error_in_any_part_is_raised_after_every_part_finished():
