@@ -1,8 +1,9 @@
 """The mutation score of ``make mutate``, per op family: killed / (all - equivalent).
 
-mutmut 3 keeps each mutant's result in ``mutants/<file>.meta`` (the test run's exit status: 1
-killed, 0 survived, None not run yet; other values are timeouts and crashes, counted as killed
-since the suite noticed). A survivor judged equivalent (it cannot change any result) is listed in
+mutmut 3 keeps each mutant's result in ``mutants/<file>.meta``: the test run's exit status (1
+killed, 0 survived), None when not run yet, mutmut's own codes otherwise. Timeouts and crashes
+count as killed (the suite noticed); a mutant no selected test reaches (code 5 or 33: mutmut saw
+no test call the function) counts as a survivor. A survivor judged equivalent (it cannot change any result) is listed in
 ``benchmarks/mutation/equivalent.txt`` as ``<mutant name>: <why>``; see
 ``mutmut show <mutant name>`` for its diff. Run from the repository root after ``mutmut run``.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path.cwd()  # where mutmut ran
 EQUIVALENT = Path(__file__).with_name("equivalent.txt")
+SURVIVED = {0, 5, 33}  # the tests passed; or mutmut found no test to run
+NOT_RUN = {None, 2, 34}  # not yet, interrupted, skipped
 
 
 def equivalents() -> dict[str, str]:
@@ -38,13 +41,14 @@ def main() -> int:
         results = json.loads(meta.read_text())["exit_code_by_key"]
         count = Counter()
         for name, code in results.items():
-            if name in equivalent and code == 0:
+            survived = code in SURVIVED
+            if name in equivalent and survived:
                 count["equivalent"] += 1
-            elif code is None:
+            elif code in NOT_RUN:
                 count["not run"] += 1
-            elif code == 0:
+            elif survived:
                 count["survived"] += 1
-                survivors.append(name)
+                survivors.append(name + ("" if code == 0 else "  (no test reaches it)"))
             else:
                 count["killed"] += 1
                 if name in equivalent:

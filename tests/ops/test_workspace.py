@@ -212,3 +212,63 @@ def test_two_models_training_in_two_threads_match_training_them_one_after_the_ot
     for (m1, _, _), (m2, _, _) in zip(alone, together):
         for a, b in zip(m1.parameters(), m2.parameters()):
             np.testing.assert_array_equal(a.data, b.data)
+
+
+# -- the buffer pool -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_pool():
+    workspace.clear()
+    yield
+    workspace.clear()
+
+
+def _pooled(a):
+    return [buf for buf in workspace._pool.values() if np.shares_memory(a, buf)]
+
+
+def test_a_freed_buffer_is_handed_out_again_and_a_held_one_never(empty_pool):
+    a = workspace.empty((workspace.MIN_BYTES // 8,), np.float64)
+    assert a.shape == (workspace.MIN_BYTES // 8,) and a.dtype == np.float64
+    (key,) = [id(buf) for buf in _pooled(a)]  # the key: holding the buffer would keep it
+    b = workspace.empty((2, workspace.MIN_BYTES // 8), np.float32)  # same bytes, a is held
+    assert not np.shares_memory(a, b) and len(workspace._pool) == 2
+    del a
+    c = workspace.empty((2, workspace.MIN_BYTES // 2), np.uint8)  # a's buffer is free again
+    assert (
+        [id(buf) for buf in _pooled(c)] == [key]
+        and c.shape == (2, workspace.MIN_BYTES // 2)
+        and c.flags.c_contiguous
+    )
+    assert len(workspace._pool) == 2
+
+
+def test_only_buffers_of_min_bytes_or_more_are_pooled(empty_pool):
+    small = workspace.empty((workspace.MIN_BYTES - 1,), np.uint8)
+    assert len(workspace._pool) == 0 and small.shape == (workspace.MIN_BYTES - 1,)
+    exact = workspace.empty((workspace.MIN_BYTES,), np.uint8)
+    assert len(_pooled(exact)) == 1
+
+
+def test_the_pool_keeps_max_buffers_and_drops_the_least_recently_used(empty_pool):
+    def take(i):  # a buffer of its own size, freed at once; its key (holding it would keep it)
+        return id(_pooled(workspace.empty((workspace.MIN_BYTES + i,), np.uint8))[0])
+
+    first = [take(i) for i in range(workspace.MAX_BUFFERS)]
+    assert list(workspace._pool) == first
+    assert take(0) == first[0]  # used again: now the most recent
+    take(workspace.MAX_BUFFERS)  # one more size: the least recently used (size 1) goes
+    assert list(workspace._pool)[:-1] == first[2:] + first[:1]
+
+
+def test_zeros_are_zero_in_a_reused_buffer_and_clear_keeps_handed_out_arrays(empty_pool):
+    a = workspace.empty((workspace.MIN_BYTES // 8,), np.float64)
+    a.fill(7.0)
+    del a
+    z = workspace.zeros((workspace.MIN_BYTES // 8,), np.float64)
+    assert len(_pooled(z)) == 1 and not z.any()
+    z.fill(3.0)
+    workspace.clear()
+    assert len(workspace._pool) == 0 and (z == 3.0).all()
+    assert not np.shares_memory(workspace.empty(z.shape, z.dtype), z)
