@@ -240,3 +240,52 @@ def test_conv2d_backward_copies_dy_to_the_gemm_layout_at_most_once(
     finally:
         conv.INPUT_GRAD_PATH = saved
     assert len(log) == copies
+
+
+def _max_pool_grad_loops(x, g, k, s, p):
+    """Max pooling's input gradient, one window at a time: g to each window's first maximum."""
+    n, c, h, w = x.shape
+    gx = np.zeros_like(x)
+    for i, j in np.ndindex(*g.shape[2:]):
+        rows = [r for r in range(i * s - p, i * s - p + k) if 0 <= r < h]
+        cols = [q for q in range(j * s - p, j * s - p + k) if 0 <= q < w]
+        first = x[:, :, rows][:, :, :, cols].reshape(n, c, -1).argmax(-1)
+        for b, ch in np.ndindex(n, c):
+            r, q = divmod(first[b, ch], len(cols))
+            gx[b, ch, rows[r], cols[q]] += g[b, ch, i, j]
+    return gx
+
+
+@pytest.mark.parametrize(
+    "hw, k, s, p, ceil, tiles",
+    [
+        ((4, 6), 2, 2, 0, False, True),  # 2 x 3 windows cover the input exactly
+        ((6, 6), 3, 3, 0, False, True),
+        ((4, 5), 2, 2, 0, False, False),  # the last column is in no window
+        ((5, 4), 2, 2, 0, False, False),  # the last row
+        ((5, 5), 2, 2, 0, True, True),  # ceil_mode: the overhanging windows cover it
+        ((4, 6), 2, 2, 1, False, True),  # padded by 1: 3 x 4 windows cover the padded input
+        ((4, 6), 2, 1, 0, False, False),  # overlapping windows add up
+        ((6, 6), 2, 3, 0, False, False),  # gaps between windows
+    ],
+)
+def test_max_pooling_skips_zero_filling_exactly_where_windows_tile_the_input(
+    hw, k, s, p, ceil, tiles, monkeypatch
+):
+    rng = np.random.default_rng(4)
+    x = rng.permutation(2 * 3 * hw[0] * hw[1]).reshape(2, 3, *hw).astype(float)  # no ties
+    zeroed = []
+    zeros = workspace.zeros
+
+    def spy(shape, dtype):
+        zeroed.append(shape)
+        return zeros(shape, dtype)
+
+    xt = Tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, k, s, p, ceil_mode=ceil)
+    g = rng.standard_normal(y.shape)
+    monkeypatch.setattr(workspace, "zeros", spy)
+    with branch("uninitialised memory poisoned"):  # an element never written would be NaN
+        y.backward(g)
+    assert (not zeroed) == tiles
+    np.testing.assert_allclose(xt.grad.numpy(), _max_pool_grad_loops(x, g, k, s, p), rtol=1e-14)

@@ -21,9 +21,12 @@ from tinygrad_cnn.ops.registry import Op, register_op
 
 
 def _window_counts(k, s, p, out, lo, hi):
-    """For each of ``out`` windows along one axis: how many of its k positions lie in [lo, hi)."""
+    """For each of ``out`` windows along one axis: how many of its k positions lie in [lo, hi).
+
+    Never 0: padding is at most half the kernel, and with ``ceil_mode`` the last window starts
+    inside the input, so every window holds an input element."""
     starts = np.arange(out) * s - p
-    return np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 0, None)
+    return np.minimum(starts + k, hi) - np.maximum(starts, lo)
 
 
 def avg_divisor(h: int, w: int, geo: Geometry, ho: int, wo: int, count_include_pad: bool):
@@ -113,7 +116,7 @@ def spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
             else:  # each input element is in at most one window: write, do not add
                 np.multiply(g, argmax == k, out=acc[:, :, hs, ws])
     else:  # the transpose of the separable sum: spread over columns, then over rows
-        gs = g * scale.astype(g.dtype, copy=False)
+        gs = g * scale.astype(g.dtype)
         cols = np.zeros((n, c, ho, wp), g.dtype)
         for q in range(geo.kw):
             cols[..., strided_slice(q, wo, geo.sw)] += gs
@@ -137,7 +140,7 @@ def gather(u, geo: Geometry, argmax=None, scale=None) -> np.ndarray:
     element (with ``argmax``) or its sum times ``scale``."""
     ho, wo = windows_shape(argmax, scale)
     if argmax is None:
-        return window_sum(u, geo, ho, wo) * scale.astype(u.dtype, copy=False)
+        return window_sum(u, geo, ho, wo) * scale.astype(u.dtype)
     up = pad_nchw(u, geo)
     out = np.zeros((*u.shape[:2], ho, wo), u.dtype)
     for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
