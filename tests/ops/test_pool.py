@@ -1,6 +1,8 @@
 """The pool2d op: against the step-by-step loops, max pooling's tie rule (the first maximum
 gets the window's gradient), and the edge cases, every run."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -157,3 +159,24 @@ def test_max_pool_over_a_window_of_257_elements_finds_the_last_one():
     assert y.item() == 256.0
     y.backward()
     assert x.grad.numpy()[0, 0, 0, 256] == 1.0 and x.grad.numpy().sum() == 1.0
+
+
+@pytest.mark.parametrize(
+    "mode, taps, saved", [("max", 256, np.uint8), ("max", 257, np.int32), ("average", 4, None)]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_what_pooling_keeps_for_backward_is_compact(mode, taps, saved, dtype):
+    # max: a window's index in the smallest integer type that holds it, a byte per output
+    # element up to 256 taps; average: one scale per window position, in the input's dtype
+    x = np.arange(2.0 * taps).reshape(1, 2, 1, taps).astype(dtype)
+    ctx = SimpleNamespace(needs_input_grad=(True,))
+    geo = Geometry.from_args(kernel_size=(1, taps))
+    REGISTRY["pool2d"].forward(
+        ctx, x, geometry=geo, mode=mode, ceil_mode=False, count_include_pad=True
+    )
+    if mode == "max":
+        assert ctx.argmax.dtype == saved and ctx.scale is None
+        np.testing.assert_array_equal(ctx.argmax, taps - 1)
+    else:
+        assert ctx.argmax is None and ctx.scale.dtype == dtype and ctx.scale.shape == (1, 1)
+        assert ctx.scale[0, 0] == dtype(1 / taps)
