@@ -130,7 +130,7 @@ def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatc
         workspace._workers[:] = workers
 
 
-def test_an_error_in_any_part_is_raised_after_every_part_finished():
+def test_an_error_in_a_workers_part_is_raised_after_every_part_finished():
     finished = []
     parts = len(workspace._workers) + 3  # new workers too (mutation testing sees them start)
 
