@@ -1,6 +1,8 @@
 """The conv2d and conv_transpose2d ops: against the step-by-step loops, against each other,
 their gradients alone and together, scratch buffers, and the edge cases, every run."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from tests.layouts import nchw_to_nhwc, nhwc_to_nchw
 from tinygrad_cnn import REGISTRY, Tensor, reference, testing
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import conv
 from tinygrad_cnn.ops.geometry import Geometry
 
 
@@ -169,3 +172,15 @@ def test_conv2d_edge_cases_pass_every_check(name, xs, ws, geo, groups):
     rng = np.random.default_rng(0)
     args = (rng.uniform(-1, 1, xs), rng.uniform(-1, 1, ws), rng.uniform(-1, 1, ws[0]))
     testing.check_op(REGISTRY["conv2d"], testing.OpCase(args, {"geometry": geo, "groups": groups}))
+
+
+@pytest.mark.parametrize("extra", [(1, 0), (0, 1)])
+def test_im2col_refuses_more_windows_than_fit(extra):
+    # callers only ask for fewer (conv_transpose2d's output_padding); more would read past x
+    geo = Geometry.from_args(kernel_size=3, padding=1)
+    x = np.zeros((1, 2, 5, 6))
+    out_hw = (5 + extra[0], 6 + extra[1])
+    message = f"im2col: {out_hw} windows requested, only (5, 6) fit"
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        conv.im2col(x, geo, out_hw)
+    assert conv.im2col(x, geo, (4, 6))[1:3] == (4, 6)
