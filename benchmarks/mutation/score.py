@@ -3,9 +3,10 @@
 mutmut 3 keeps each mutant's result in ``mutants/<file>.meta``: the test run's exit status (1
 killed, 0 survived), None when not run yet, mutmut's own codes otherwise. Timeouts and crashes
 count as killed (the suite noticed); a mutant no selected test reaches (code 5 or 33: mutmut saw
-no test call the function) counts as a survivor. A survivor judged equivalent (it cannot change any result) is listed in
-``benchmarks/mutation/equivalent.txt`` as ``<mutant name>: <why>``; see
-``mutmut show <mutant name>`` for its diff. Run from the repository root after ``mutmut run``.
+no test call the function) counts as a survivor. A survivor judged equivalent (see
+docs/testing.md for what counts) is listed in ``benchmarks/mutation/equivalent.txt`` as
+``<mutant name>: <why>``; ``mutmut show <mutant name>`` prints its diff. Run from the repository
+root after ``mutmut run``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Window geometry: one output-size rule for conv, transposed conv and pooling (ceil_mode)."""
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_cnn.ops.geometry import Geometry, out_size
+from tinygrad_cnn.ops.geometry import Geometry, out_size, pad_nchw
 
 small = st.integers(1, 4)
 
@@ -64,3 +66,22 @@ def test_fitted_pads_bottom_right_just_enough_for_ceil_mode():
     assert (fitted.pt, fitted.pb, fitted.pl, fitted.pr) == (0, 1, 0, 0)
     assert fitted.out_size(5, 4) == (3, 2)
     assert geo.fitted(5, 4, ceil_mode=False) is geo
+
+
+def test_pad_nchw_returns_a_contiguous_x_itself_without_padding_or_tail():
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    assert pad_nchw(x, Geometry.from_args(2)) is x
+    y = pad_nchw(x[:, :, :, ::2], Geometry.from_args(2))  # a strided view is made contiguous
+    assert y.flags.c_contiguous and np.array_equal(y, x[:, :, :, ::2])
+
+
+@pytest.mark.parametrize("padding, tail", [(0, 3), ((1, 0, 2, 1), 2), ((0, 1), 0)])
+def test_pad_nchw_fills_the_border_and_a_tail_after_the_array(padding, tail):
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    geo = Geometry.from_args(2, padding=padding)
+    xp = pad_nchw(x, geo, fill=-7.0, tail=tail)
+    want = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)), constant_values=-7.0)
+    np.testing.assert_array_equal(xp, want)
+    # the tail: ``tail`` more elements of the buffer, after the last one, for views reading on
+    beyond = as_strided(xp, shape=(xp.size + tail,), strides=(xp.itemsize,), writeable=False)
+    np.testing.assert_array_equal(beyond[xp.size :], -7.0)

@@ -6,11 +6,13 @@ threaded results equal single-threaded ones bit for bit. One setting poisons the
 wrote (counting on fresh memory being zero, as small allocations often are) fails there."""
 
 import contextlib
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn import REGISTRY, Tensor, testing
 from tinygrad_cnn import functional as F
@@ -289,3 +291,47 @@ def test_max_pooling_skips_zero_filling_exactly_where_windows_tile_the_input(
         y.backward(g)
     assert (not zeroed) == tiles
     np.testing.assert_allclose(xt.grad.numpy(), _max_pool_grad_loops(x, g, k, s, p), rtol=1e-14)
+
+
+# -- the strided views: inside their buffers, read-only where only read ----------------------
+
+_byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds  # NumPy 2 moved it
+
+
+def _root(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+@pytest.mark.parametrize("setting", ["padded-width columns", "strided columns", "one thread"])
+@pytest.mark.parametrize("name", ["conv2d", "conv_transpose2d", "conv2d_weight"])
+@settings(max_examples=max(10, settings().max_examples // 3))
+@given(data=st.data())
+def test_every_strided_view_the_kernels_make_stays_inside_its_buffer(setting, name, data):
+    # im2col's padded-width views read up to (kW - 1) * dW elements past the padded input, into
+    # the tail pad_nchw adds for them; a view reaching past its buffer reads (or col2im writes)
+    # memory that belongs to something else, which no value check is sure to notice
+    op = REGISTRY[name]
+    case = data.draw(testing.strategy_for(op), label="case")
+    made = []
+
+    def checked(base, shape, strides, writeable=True):
+        view = as_strided(base, shape, strides, writeable=writeable)
+        if view.size:
+            (lo, hi), (root_lo, root_hi) = _byte_bounds(view), _byte_bounds(_root(base))
+            assert root_lo <= lo and hi <= root_hi, (shape, strides)
+        made.append((sys._getframe(1).f_code.co_name, view.flags.writeable))
+        return view
+
+    saved = conv.as_strided
+    conv.as_strided = checked
+    try:
+        with branch(setting):
+            xs = [Tensor(a, requires_grad=True) for a in case.args]
+            out = REGISTRY[name].apply(*xs, **case.attrs)
+            out.backward(np.ones(out.shape))
+    finally:
+        conv.as_strided = saved
+    assert made
+    assert not any(writeable for fn, writeable in made if fn == "im2col")  # only read

@@ -92,10 +92,13 @@ def test_a_forked_child_starts_its_own_threads_instead_of_waiting_for_ever():
             code = 1
             try:
                 out = []
+                with workspace.threads(2, 0):  # the fewest threads: one worker to start
+                    workspace.parallel_ranges(lambda a, b: out.append((a, b)), 4, 1)
                 with workspace.threads(3, 0):
                     workspace.parallel_ranges(lambda a, b: out.append((a, b)), 6, 1)
                 buf = workspace.empty((workspace.MIN_BYTES,), np.uint8)  # pooled: takes _lock
-                ok = sorted(out) == [(0, 2), (2, 4), (4, 6)] and buf.nbytes == workspace.MIN_BYTES
+                ok = sorted(out) == [(0, 2), (0, 2), (2, 4), (2, 4), (4, 6)]
+                ok = ok and buf.nbytes == workspace.MIN_BYTES
                 code = 0 if ok else 1
             finally:
                 os.write(write, bytes([code]))
@@ -128,6 +131,28 @@ def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatc
         assert not new[1].locked() and not new[2].locked()
     finally:
         workspace._workers[:] = workers
+
+
+def _who_runs(count, n, nbytes):
+    seen = []
+    with workspace.threads(count):  # the default threshold, PARALLEL_MIN_BYTES
+        workspace.parallel_ranges(
+            lambda a, b: seen.append((a, b, threading.get_ident())), n, nbytes
+        )
+    return sorted(seen)
+
+
+def test_copies_split_across_threads_from_min_bytes_and_into_count_parts():
+    me, big = threading.get_ident(), workspace.PARALLEL_MIN_BYTES
+    assert _who_runs(3, 6, big - 1) == [(0, 6, me)]  # small: the calling thread alone
+    assert _who_runs(1, 6, big) == [(0, 6, me)]
+    # the caller takes the first part, the copy threads the others
+    two = _who_runs(2, 6, big)
+    assert [s[:2] for s in two] == [(0, 3), (3, 6)] and two[0][2] == me != two[1][2]
+    three = _who_runs(3, 7, 10 * big)
+    assert [s[:2] for s in three] == [(0, 2), (2, 4), (4, 7)]
+    assert three[0][2] == me and me not in {three[1][2], three[2][2]}
+    assert [s[:2] for s in _who_runs(3, 2, big)] == [(0, 1), (1, 2)]  # parts <= items
 
 
 def test_an_error_in_a_workers_part_is_raised_after_every_part_finished():

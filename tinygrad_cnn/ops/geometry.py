@@ -70,7 +70,7 @@ class Geometry(NamedTuple):
     ) -> Geometry:
         """From ints or pairs; ``padding`` may also be (top, bottom, left, right)."""
         (kh, kw), (sh, sw), (dh, dw) = (_two(v) for v in (kernel_size, stride, dilation))
-        pads = _two(padding) if isinstance(padding, int) or len(padding) == 2 else padding
+        pads = _two(padding)  # an int as a pair; pairs and fours as they are
         if len(pads) == 2:
             pads = (pads[0], pads[0], pads[1], pads[1])
         pt, pb, pl, pr = pads
