@@ -114,6 +114,21 @@ def test_an_inf_pixel_gives_the_weight_gradient_of_the_windows_that_hold_it(
     np.testing.assert_allclose(padded, strided, rtol=1e-12)
 
 
+@pytest.mark.parametrize("waste", [np.inf, -1])  # the padded-width and the strided layout
+def test_a_nan_the_windows_really_hold_is_reported_in_the_weight_gradient(waste, monkeypatch):
+    # +Inf and -Inf in one window: that weight gradient is Inf - Inf = NaN, which the padded
+    # layout's retry must report as the strided layout does (only its first try is quiet)
+    monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", waste)
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6))
+    x[0, 0, 2, 2:4] = np.inf, -np.inf
+    w = Tensor(np.ones((2, 2, 3, 3)), requires_grad=True)
+    with np.errstate(invalid="ignore"):  # the forward's own Inf - Inf
+        y = F.conv2d(Tensor(x), w, padding=1)
+    with pytest.warns(RuntimeWarning, match="invalid value"):
+        y.backward(np.ones(y.shape))
+    assert np.isnan(w.grad.numpy()).any()
+
+
 def test_conv_transpose2d_output_padding_applies_to_each_side_on_its_own():
     x = Tensor(np.ones((1, 2, 3, 4)))
     w = Tensor(np.ones((2, 1, 3, 3)))

@@ -334,4 +334,5 @@ def test_every_strided_view_the_kernels_make_stays_inside_its_buffer(setting, na
     finally:
         conv.as_strided = saved
     assert made
-    assert not any(writeable for fn, writeable in made if fn == "im2col")  # only read
+    # only read (the name may carry a suffix, as under mutation testing)
+    assert not any(writeable for fn, writeable in made if "im2col" in fn)
