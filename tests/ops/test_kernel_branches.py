@@ -110,16 +110,16 @@ def test_the_threads_setting_checks_its_arguments_and_restores_itself():
 # -- each setting reaches the branch it names (the checks above pass on either branch alone) --
 
 
-def _spy(monkeypatch, name, log):
-    """Record each call of ``conv.<name>`` (the kernels look their helpers up on the module)."""
-    original = getattr(conv, name)
+def _spy(monkeypatch, name, log, module=conv):
+    """Record each call of ``module.<name>`` (the kernels look their helpers up on the module)."""
+    original = getattr(module, name)
 
     def spy(*args, **kwargs):
         out = original(*args, **kwargs)
         log.append((name, args, out))
         return out
 
-    monkeypatch.setattr(conv, name, spy)
+    monkeypatch.setattr(module, name, spy)
 
 
 def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
@@ -233,14 +233,11 @@ def test_conv2d_backward_copies_dy_to_the_gemm_layout_at_most_once(
     rng = np.random.default_rng(3)
     x = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=need_x)
     w = Tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=need_w)
-    conv.INPUT_GRAD_PATH, saved = path, conv.INPUT_GRAD_PATH
-    try:
-        y = F.conv2d(x, w, padding=1)
-        log = []
-        _spy(monkeypatch, "to_gemm_layout", log)
-        y.backward(np.ones(y.shape))
-    finally:
-        conv.INPUT_GRAD_PATH = saved
+    monkeypatch.setattr(conv, "INPUT_GRAD_PATH", path)
+    y = F.conv2d(x, w, padding=1)
+    log = []
+    _spy(monkeypatch, "to_gemm_layout", log)
+    y.backward(np.ones(y.shape))
     assert len(log) == copies
 
 
@@ -276,17 +273,11 @@ def test_max_pooling_skips_zero_filling_exactly_where_windows_tile_the_input(
 ):
     rng = np.random.default_rng(4)
     x = rng.permutation(2 * 3 * hw[0] * hw[1]).reshape(2, 3, *hw).astype(float)  # no ties
-    zeroed = []
-    zeros = workspace.zeros
-
-    def spy(shape, dtype):
-        zeroed.append(shape)
-        return zeros(shape, dtype)
-
     xt = Tensor(x, requires_grad=True)
     y = F.max_pool2d(xt, k, s, p, ceil_mode=ceil)
     g = rng.standard_normal(y.shape)
-    monkeypatch.setattr(workspace, "zeros", spy)
+    zeroed = []
+    _spy(monkeypatch, "zeros", zeroed, module=workspace)
     with branch("uninitialised memory poisoned"):  # an element never written would be NaN
         y.backward(g)
     assert (not zeroed) == tiles
@@ -329,7 +320,7 @@ def test_every_strided_view_the_kernels_make_stays_inside_its_buffer(setting, na
     try:
         with branch(setting):
             xs = [Tensor(a, requires_grad=True) for a in case.args]
-            out = REGISTRY[name].apply(*xs, **case.attrs)
+            out = op.apply(*xs, **case.attrs)
             out.backward(np.ones(out.shape))
     finally:
         conv.as_strided = saved

@@ -117,20 +117,17 @@ def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatc
     # the same handler, called in this process (where the test can see what it replaced)
     with workspace.threads(3, 0):
         workspace.parallel_ranges(lambda a, b: None, 6, 1)
-    workers = list(workspace._workers)
+    monkeypatch.setattr(workspace, "_workers", list(workspace._workers))  # a copy to clear
     old = workspace._tasks, workspace._start_lock, workspace._lock
     for name in ("_tasks", "_start_lock", "_lock"):
         monkeypatch.setattr(workspace, name, getattr(workspace, name))  # restored afterwards
-    try:
-        with workspace._lock, workspace._start_lock:  # held, as by a thread lost in the fork
-            workspace._after_fork_in_child()
-        assert workspace._workers == []
-        new = workspace._tasks, workspace._start_lock, workspace._lock
-        assert all(a is not b for a, b in zip(old, new))
-        assert isinstance(new[0], queue.SimpleQueue) and new[0].empty()
-        assert not new[1].locked() and not new[2].locked()
-    finally:
-        workspace._workers[:] = workers
+    with workspace._lock, workspace._start_lock:  # held, as by a thread lost in the fork
+        workspace._after_fork_in_child()
+    assert workspace._workers == []
+    new = workspace._tasks, workspace._start_lock, workspace._lock
+    assert all(a is not b for a, b in zip(old, new))
+    assert isinstance(new[0], queue.SimpleQueue) and new[0].empty()
+    assert not new[1].locked() and not new[2].locked()
 
 
 def _who_runs(count, n, nbytes):
@@ -247,22 +244,20 @@ def empty_pool():
 
 
 def _pooled(a):
-    return [buf for buf in workspace._pool.values() if np.shares_memory(a, buf)]
+    """The keys of the pooled buffers ``a`` lives in (keys: holding a buffer would keep it)."""
+    return [key for key, buf in workspace._pool.items() if np.shares_memory(a, buf)]
 
 
 def test_a_freed_buffer_is_handed_out_again_and_a_held_one_never(empty_pool):
     a = workspace.empty((workspace.MIN_BYTES // 8,), np.float64)
     assert a.shape == (workspace.MIN_BYTES // 8,) and a.dtype == np.float64
-    (key,) = [id(buf) for buf in _pooled(a)]  # the key: holding the buffer would keep it
+    (key,) = _pooled(a)
     b = workspace.empty((2, workspace.MIN_BYTES // 8), np.float32)  # same bytes, a is held
     assert not np.shares_memory(a, b) and len(workspace._pool) == 2
     del a
     c = workspace.empty((2, workspace.MIN_BYTES // 2), np.uint8)  # a's buffer is free again
-    assert (
-        [id(buf) for buf in _pooled(c)] == [key]
-        and c.shape == (2, workspace.MIN_BYTES // 2)
-        and c.flags.c_contiguous
-    )
+    assert _pooled(c) == [key] and c.shape == (2, workspace.MIN_BYTES // 2)
+    assert c.flags.c_contiguous
     assert len(workspace._pool) == 2
 
 
@@ -274,8 +269,8 @@ def test_only_buffers_of_min_bytes_or_more_are_pooled(empty_pool):
 
 
 def test_the_pool_keeps_max_buffers_and_drops_the_least_recently_used(empty_pool):
-    def take(i):  # a buffer of its own size, freed at once; its key (holding it would keep it)
-        return id(_pooled(workspace.empty((workspace.MIN_BYTES + i,), np.uint8))[0])
+    def take(i):  # a buffer of its own size, freed at once
+        return _pooled(workspace.empty((workspace.MIN_BYTES + i,), np.uint8))[0]
 
     first = [take(i) for i in range(workspace.MAX_BUFFERS)]
     assert list(workspace._pool) == first
