@@ -112,7 +112,7 @@ def conv_case(xs, ws, stride, padding, torch=None):
 
     def gemms():  # the three products of the im2col formulation, nothing else
         conv.conv_gemm(w, cols, 1)
-        conv.weight_grad(g2, cols, ws, 1, g.shape[3], width)
+        conv.weight_gemm(g2, cols, ws, 1, g.shape[3], width)
         conv.conv_gemm_t(w, g2, 1)
 
     fns = {"ours": ours, "gemms": gemms}

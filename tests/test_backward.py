@@ -11,7 +11,7 @@ from hypothesis import given
 import tinygrad_cnn as tg
 from tests.ops.test_properties import programs, run_program
 from tinygrad_cnn import Op, Tensor, grad, gradgradcheck, hvp, nn, testing
-from tinygrad_cnn.autograd import FreedTensor
+from tinygrad_cnn.graph import FreedTensor
 
 
 def leaf(values):

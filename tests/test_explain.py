@@ -1,6 +1,9 @@
 """explain: saliency and Grad-CAM against their definitions, and the sanity checks that catch an
 explanation that ignores the model (finite differences, model randomisation)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -102,3 +105,22 @@ def test_feature_maps_filters_and_bad_arguments():
         explain.saliency(model, x[0])
     with pytest.raises(TypeError, match="filters: expected a Conv2d"):
         explain.filters(model[1])
+
+
+def test_pictures_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    # a notebook keeps its inline backend: the pictures draw on an Agg canvas, not via pyplot
+    code = f"""
+import sys, matplotlib
+matplotlib.use("svg")
+import numpy as np
+from tinygrad_cnn import explain
+from tinygrad_cnn.cli.report import write_curves
+explain.plot_grid({str(tmp_path / "grid.png")!r}, np.zeros((3, 4, 4)), ["a", "b", "c"])
+h = [{{"epoch": 1, "loss": 1.0, "train_accuracy": 0.5, "test_accuracy": 0.5}}]
+assert write_curves({str(tmp_path / "curves.png")!r}, h)
+print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["svg", "False"]
+    for name in ("grid.png", "curves.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

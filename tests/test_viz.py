@@ -131,11 +131,11 @@ def test_the_diagram_after_backward_has_the_same_nodes_and_edges():
         loss.backward()
 
 
-def test_tensor_draw_shortcut_and_rankdir():
+def test_rankdir():
     a = Tensor([1.0], requires_grad=True)
-    assert "rankdir=LR" in (a * a).draw(rankdir="LR").source
+    assert "rankdir=LR" in tg.draw_graph(a * a, rankdir="LR").source
     with pytest.raises(ValueError, match="rankdir"):
-        (a * a).draw(rankdir="sideways")
+        tg.draw_graph(a * a, rankdir="sideways")
 
 
 def test_missing_dot_fails_early_with_an_install_hint(monkeypatch, tmp_path):

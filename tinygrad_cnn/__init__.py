@@ -22,9 +22,20 @@ from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.testing.graphcheck import check_graph
-from tinygrad_cnn.viz import draw_graph, trace
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``viz``, ``draw_graph`` and ``trace`` load on first use, and Graphviz's Python package with
+    them: ``import tinygrad_cnn`` does not need it."""
+    if name in ("viz", "draw_graph", "trace"):
+        import importlib
+
+        viz = importlib.import_module("tinygrad_cnn.viz")
+        return viz if name == "viz" else getattr(viz, name)
+    raise AttributeError(f"module 'tinygrad_cnn' has no attribute {name!r}")
+
 
 __all__ = [
     "F",

@@ -10,11 +10,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from tinygrad_cnn import autograd
-
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+# The switch: how many detect_anomaly() blocks are open. Process-wide, as in PyTorch, and a plain
+# module global, so that while it is 0 applying an op pays one lookup for it.
+active = 0
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside ``detect_anomaly()``."""
+    return active > 0
 
 
 class detect_anomaly:
@@ -31,10 +38,12 @@ class detect_anomaly:
     """
 
     def __enter__(self) -> None:
-        autograd._anomaly += 1
+        global active
+        active += 1
 
     def __exit__(self, *exc: object) -> None:
-        autograd._anomaly -= 1
+        global active
+        active -= 1
 
     def __call__(self, fn: Fn) -> Fn:
         @functools.wraps(fn)

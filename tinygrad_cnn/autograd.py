@@ -1,5 +1,6 @@
-"""The engine's forward half: grad mode and module scope, graph nodes, op application, and the
-rule that lifts arguments to Tensors. The reverse pass is in :mod:`tinygrad_cnn.backward`.
+"""The engine's forward half: grad mode and module scope, graph nodes, applying an op, and the
+rule that lifts arguments to Tensors. The reverse pass (with tensor hooks and what a freed graph
+keeps) is in :mod:`tinygrad_cnn.backward`; anomaly mode in :mod:`tinygrad_cnn.anomaly`.
 
 A :class:`Node` is the record one op application leaves in the graph. It is also the
 ``ctx`` the op's ``forward`` saves into and its ``vjp`` reads from: ops set plain attributes
@@ -9,14 +10,15 @@ op's attributes (the saved arrays) unless ``retain_graph=True`` and keeps the re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from tinygrad_cnn import anomaly
 from tinygrad_cnn.tensor import Tensor
 
 if TYPE_CHECKING:
@@ -92,9 +94,16 @@ class enable_grad(_SetGradMode):
     _target = True
 
 
-# Anomaly mode (tinygrad_cnn.anomaly.detect_anomaly): process-wide, as in PyTorch, and a plain
-# global, so that when it is off apply pays one lookup for it.
-_anomaly = 0  # how many detect_anomaly() blocks are active
+@contextlib.contextmanager
+def backward_mode(create_graph: bool) -> Iterator[None]:
+    """The mode the reverse pass runs VJPs in (this thread): grad mode on only with
+    ``create_graph``, and the nodes it records marked as backward nodes."""
+    saved = _mode.enabled, _mode.recording_backward
+    _mode.enabled = _mode.recording_backward = create_graph
+    try:
+        yield
+    finally:
+        _mode.enabled, _mode.recording_backward = saved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,8 +120,9 @@ class Node:
     released the saved arrays), ``backward`` (True for nodes recorded by a backward pass with
     ``create_graph``). Everything else on it belongs to the op.
 
-    ``xp`` is the array namespace a VJP computes with: NumPy here; the recorded view that
-    backward hands a VJP under ``create_graph`` has Tensor functions of the same names instead.
+    ``xp`` is the namespace a VJP computes with (:mod:`tinygrad_cnn.ops.xp` installs it): array
+    functions here; the recorded view that backward hands a VJP under ``create_graph`` has
+    functions of the same names that apply ops instead.
     """
 
     __slots__ = (
@@ -129,7 +139,7 @@ class Node:
         "__dict__",
         "__weakref__",
     )
-    xp = np
+    xp: Any = None  # installed by tinygrad_cnn.ops.xp
 
     def __init__(self) -> None:
         self.needs_input_grad: tuple[bool, ...] = ()
@@ -156,10 +166,8 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
             raise
         shapes = ", ".join(str(t.shape) for t in inputs)
         raise type(e)(f"{op.name}: {e} (input shapes: {shapes})") from e
-    if _anomaly:
-        from tinygrad_cnn.anomaly import check_forward  # only in anomaly mode
-
-        check_forward(op, inputs, out, _mode.scope[-1] if _mode.scope else None)
+    if anomaly.active:
+        anomaly.check_forward(op, inputs, out, _mode.scope[-1] if _mode.scope else None)
     if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results
         scalar, out = out, np.asarray(out)
         if record:  # what the op saved as its output is the output: point it at the array
@@ -186,10 +194,8 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
         ctx.scope = scope[-1] if scope else None
         ctx.freed = False
         ctx.backward = _mode.recording_backward
-        if _anomaly:
-            from tinygrad_cnn.anomaly import user_frame
-
-            ctx.where = user_frame()  # for the message of an anomaly in backward
+        if anomaly.active:
+            ctx.where = anomaly.user_frame()  # for the message of an anomaly in backward
         result._node = ctx
     return result
 
@@ -214,94 +220,6 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
             checks.append((result._vc, 0, -1))
             break
     return tuple(checks)
-
-
-# ---------------------------------------------------------------------------------------------
-# Hooks on tensors (backward runs them)
-
-# id(tensor) -> [fn, ...]; an entry goes when its tensor does. (Not a WeakKeyDictionary: that
-# compares keys with ==, which is elementwise on Tensors.)
-_hooks: dict[int, list] = {}
-
-
-class RemovableHandle:
-    """What registering a hook returns: ``handle.remove()`` unregisters it (twice is harmless)."""
-
-    def __init__(self, hooks: list, fn: Callable) -> None:
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-
-
-def register_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
-    """Call ``fn(grad)`` when the gradient with respect to ``t`` is computed; see
-    :meth:`Tensor.register_hook`."""
-    if not callable(fn):
-        raise TypeError(f"register_hook: hook must be callable, got {type(fn).__name__}")
-    if not t.requires_grad:
-        raise RuntimeError(
-            f"register_hook: cannot register a hook on a tensor that does not require grad "
-            f"(shape {t.shape})"
-        )
-    hooks = _hooks.get(id(t))
-    if hooks is None:
-        hooks = _hooks[id(t)] = []
-        weakref.finalize(t, _hooks.pop, id(t), None)
-    hooks.append(fn)
-    return RemovableHandle(hooks, fn)
-
-
-# ---------------------------------------------------------------------------------------------
-# What a freed graph keeps
-
-
-class FreedTensor:
-    """An intermediate tensor as a freed graph remembers it: shape, dtype, name and the node
-    that made it, but not its values (so backward releases the activations).
-
-    ``grad`` is the tensor's ``.grad`` while the tensor itself is alive; a tensor that asked for
-    ``retain_grad()`` is kept, with its values, as that asks.
-    """
-
-    __slots__ = ("_node", "shape", "dtype", "name", "size", "ndim", "_ref", "_kept")
-    requires_grad = True
-    is_leaf = False
-    _retain = False
-
-    def __init__(self, t: Tensor) -> None:
-        self._node, self.shape, self.dtype, self.name = t._node, t.shape, t.dtype, t.name
-        self.size, self.ndim = t.size, t.ndim
-        self._ref = weakref.ref(t)
-        self._kept = t if t._retain else None
-
-    @property
-    def grad(self) -> Tensor | None:
-        t = self._ref()
-        return None if t is None else t.grad
-
-    @property
-    def op(self) -> str:
-        return self._node.op.name
-
-    def __repr__(self) -> str:
-        return f"FreedTensor(shape={self.shape}, dtype={self.dtype}, op={self.op})"
-
-
-def free(node: Node, ghosts: dict[int, FreedTensor]) -> None:
-    """Drop what the op saved, and the links that would keep intermediate values alive."""
-    node.__dict__.clear()
-    node.freed = True
-    inputs = []
-    for t in node.inputs:
-        if type(t) is not FreedTensor and t._node is not None:
-            ghost = ghosts.get(id(t))
-            if ghost is None:
-                ghost = ghosts[id(t)] = FreedTensor(t)
-            t = ghost
-        inputs.append(t)
-    node.inputs = tuple(inputs)
 
 
 # ---------------------------------------------------------------------------------------------

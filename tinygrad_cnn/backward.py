@@ -1,4 +1,6 @@
-"""The reverse pass: ``backward``, ``grad``, ``hvp``, tensor hooks, and the graph after backward.
+"""The reverse pass: ``backward``, ``grad``, ``hvp``, and recording a VJP under
+``create_graph``. The hooks it runs are registered in :mod:`tinygrad_cnn.hooks`; the order it
+walks and what a graph keeps after it are in :mod:`tinygrad_cnn.graph`.
 
 ``backward`` walks the graph from its roots in reverse topological order (iterative), runs each
 node's VJP and sums the gradients of a tensor used more than once. Without ``retain_graph`` it
@@ -9,8 +11,8 @@ while ``draw_graph`` can still draw the whole graph.
 
 With ``create_graph=True`` the pass itself is recorded: gradients are Tensors with a graph of
 their own (its nodes marked ``backward``), which can be differentiated again. Each VJP runs on a
-view of its node (``Op.vjp_graph``) where the saved inputs and output are the Tensors themselves
-and ``ctx.xp`` is a namespace of recorded functions; ops that cannot do that refuse clearly.
+:class:`Recorded` view of its node, where the saved inputs and output are the Tensors themselves
+and ``ctx.xp`` applies ops; ops that cannot do that refuse clearly.
 """
 
 from __future__ import annotations
@@ -20,26 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn import autograd
-from tinygrad_cnn.autograd import FreedTensor, Node, _hooks, _mode, free
+from tinygrad_cnn import anomaly
+from tinygrad_cnn.autograd import Node, backward_mode
+from tinygrad_cnn.graph import FreedTensor, free, topo_order
+from tinygrad_cnn.hooks import registered_hooks, run_hooks
 from tinygrad_cnn.tensor import Tensor
-
-
-def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
-    for fn in list(_hooks.get(id(t), ())):
-        new = fn(g if create_graph else Tensor._wrap(g, False))
-        if new is None:
-            continue
-        if not create_graph:
-            new = np.asarray(new.data if isinstance(new, Tensor) else new)
-        if new.shape != t.shape:
-            raise RuntimeError(
-                f"hook {getattr(fn, '__name__', fn)!r} returned a gradient of shape "
-                f"{tuple(new.shape)} for a tensor of shape {t.shape}"
-            )
-        g = new
-    return g
-
 
 # -- the pass -----------------------------------------------------------------------------------
 
@@ -90,29 +77,40 @@ def _check_grad(node: Node, i: int, g: Any, inp: Tensor) -> Any:
     return out
 
 
-def topo_order(roots, only_grad: bool = True) -> list:
-    """Tensors reachable from ``roots`` through recorded nodes, each input before the ops that
-    use it (iterative depth-first search: no recursion limit). ``only_grad`` follows only the
-    inputs that need a gradient (backward's walk); otherwise every input (the diagrams')."""
-    order: list = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is None:
-            continue
-        for inp, need in zip(reversed(node.inputs), reversed(node.needs_input_grad)):
-            if (need or not only_grad) and id(inp) not in seen:
-                stack.append((inp, False))
-    return order
+# ---------------------------------------------------------------------------------------------
+# Recording a VJP (create_graph)
+
+
+class Recorded:
+    """A node as its VJP sees it under ``create_graph``: what the op saved, except that the
+    arrays that *are* its inputs or its output are those Tensors, so the VJP's arithmetic on
+    them is recorded. ``xp`` (installed by :mod:`tinygrad_cnn.ops.xp`) applies ops."""
+
+    xp: Any = None
+
+    def __init__(self, node: Node, out: Tensor) -> None:
+        tensors = {id(t.data): t for t in node.inputs}
+        tensors[id(out.data)] = out
+        for key, value in node.__dict__.items():
+            if type(value) is np.ndarray:
+                value = tensors.get(id(value), value)
+            setattr(self, key, value)
+        self.needs_input_grad = node.needs_input_grad
+
+
+def _vjp_recorded(node: Node, out: Tensor, g: Tensor) -> Any:
+    """The node's VJP, recorded; see ``Op.higher_order``."""
+    op = node.op
+    if not op.higher_order:
+        raise RuntimeError(
+            f"op '{op.name}' does not support create_graph (second-order gradients): its "
+            "vjp is not declared higher_order, i.e. written with ctx.xp and operators"
+        )
+    return op.vjp(Recorded(node, out), g)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pass
 
 
 def _freed_error(node: Node) -> RuntimeError:
@@ -131,57 +129,69 @@ def _run(roots, seeds, retain_graph, create_graph, capture=None) -> dict[int, An
         if r._node is not None and r._node.freed:
             raise _freed_error(r._node)
     order = topo_order(roots)
-    grads: dict[int, Any] = {}
+    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far
     for r, g in zip(roots, seeds):
-        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+        _add(grads, r, g)
     captured: dict[int, Any] = {}
     ghosts: dict[int, FreedTensor] = {}
-    saved_mode = _mode.enabled, _mode.recording_backward
-    _mode.enabled, _mode.recording_backward = create_graph, create_graph
-    try:
-        for t in reversed(order):
+    with backward_mode(create_graph):
+        for t in reversed(order):  # each tensor after every op that used it
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if _hooks and id(t) in _hooks:
-                g = _run_hooks(t, g, create_graph)
+            g = _complete(t, g, create_graph, capture, captured)
             node = t._node
-            if capture is not None:
-                if id(t) in capture:
-                    captured[id(t)] = g
-            elif node is None or t._retain:
-                _accumulate(t, g, create_graph)
             if node is None:
                 continue
-            if node.freed:
-                raise _freed_error(node)
-            _check_versions(node)
-            if create_graph:
-                results = node.op.vjp_graph(node, t, g)
-            else:
-                results = node.op.vjp(node, g)
-            if type(results) is not tuple:
-                results = (results,)
-            if len(results) != len(node.inputs):
-                raise RuntimeError(
-                    f"op '{node.op.name}': vjp returned {len(results)} gradients for "
-                    f"{len(node.inputs)} inputs"
-                )
-            for i, (inp, need, gi) in enumerate(zip(node.inputs, node.needs_input_grad, results)):
-                if not need or gi is None:
-                    continue
-                gi = _check_grad(node, i, gi, inp)
-                if autograd._anomaly:
-                    from tinygrad_cnn.anomaly import check_backward
-
-                    check_backward(node, i, g, gi)
-                prev = grads.get(id(inp))
-                grads[id(inp)] = gi if prev is None else prev + gi
+            for inp, gi in _call_vjp(node, t, g, create_graph):
+                _add(grads, inp, gi)
             if not retain_graph:
                 free(node, ghosts)
-    finally:
-        _mode.enabled, _mode.recording_backward = saved_mode
     return captured
+
+
+def _complete(t: Tensor, g: Any, create_graph: bool, capture: set | None, captured: dict) -> Any:
+    """``t``'s gradient is complete (all uses summed): run its hooks, then keep it where it is
+    asked for: in ``captured`` if ``t`` is in ``capture`` (``grad()``), or, without ``capture``,
+    in ``.grad`` (leaves, and tensors that asked for ``retain_grad``). Returns the gradient."""
+    if registered_hooks and id(t) in registered_hooks:
+        g = run_hooks(t, g, create_graph)
+    if capture is not None:
+        if id(t) in capture:
+            captured[id(t)] = g
+    elif t._node is None or t._retain:
+        _accumulate(t, g, create_graph)
+    return g
+
+
+def _add(grads: dict[int, Any], t: Any, g: Any) -> None:
+    """Sum the gradients of a tensor used more than once."""
+    prev = grads.get(id(t))
+    grads[id(t)] = g if prev is None else prev + g
+
+
+def _call_vjp(node: Node, out: Tensor, g: Any, create_graph: bool) -> list[tuple[Any, Any]]:
+    """Run the node's VJP and check it: (input, gradient) for each input that needs one."""
+    if node.freed:
+        raise _freed_error(node)
+    _check_versions(node)
+    results = _vjp_recorded(node, out, g) if create_graph else node.op.vjp(node, g)
+    if type(results) is not tuple:
+        results = (results,)
+    if len(results) != len(node.inputs):
+        raise RuntimeError(
+            f"op '{node.op.name}': vjp returned {len(results)} gradients for "
+            f"{len(node.inputs)} inputs"
+        )
+    sent = []
+    for i, (inp, need, gi) in enumerate(zip(node.inputs, node.needs_input_grad, results)):
+        if not need or gi is None:
+            continue
+        gi = _check_grad(node, i, gi, inp)
+        if anomaly.active:
+            anomaly.check_backward(node, i, g, gi)
+        sent.append((inp, gi))
+    return sent
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:

@@ -147,11 +147,6 @@ def filters(conv: nn.Module) -> np.ndarray:
 def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", cols: int = 8):
     """Write (N, H, W) images (or (N, 1, H, W)) as one PNG grid, each panel titled; ``cmap`` is
     one matplotlib colormap name, or one per panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
@@ -161,7 +156,8 @@ def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", co
     cmaps = [cmap] * n if isinstance(cmap, str) else list(cmap)
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    fig = figure(figsize=(1.6 * cols, 1.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < n:
@@ -170,5 +166,15 @@ def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", co
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
+
+
+def figure(**kwargs: Any) -> Any:
+    """A matplotlib Figure drawn by the Agg canvas: no pyplot, so the caller's backend (a
+    notebook's inline plots, say) is left as it was, and nothing needs closing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib: an optional extra
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig

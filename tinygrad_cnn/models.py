@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import nn
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.tensor import Tensor
 
 

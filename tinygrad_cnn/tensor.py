@@ -143,6 +143,17 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    @property
+    def _version(self) -> int:
+        """How many times the data was changed in place (PyTorch's name)."""
+        return self._vc[0]
+
+    def bump_version(self) -> None:
+        """Record that the data was changed in place behind the recorded ops (optimizers and
+        in-place methods call it): a graph that saved the old values then refuses to backward
+        through them, rather than give a wrong gradient."""
+        self._vc[0] += 1
+
     def retain_grad(self) -> Tensor:
         """Ask backward to fill ``.grad`` of this non-leaf tensor too; returns self."""
         if not self.requires_grad:
@@ -228,7 +239,7 @@ class Tensor:
         """Call ``hook(grad)`` once this tensor's gradient is complete (all uses summed), before
         it flows further back or into ``.grad``; hooks run in the order registered, and a Tensor
         one returns replaces the gradient. Returns a handle with ``.remove()``."""
-        return autograd.register_hook(self, hook)
+        return hooks.register_hook(self, hook)
 
     def zero_grad(self) -> None:
         """Forget this tensor's gradient (``.grad = None``)."""
@@ -256,7 +267,7 @@ class Tensor:
             msg = "is a read-only view (from expand/broadcast_to); clone it first"
             raise RuntimeError(f"in-place {name}: the tensor (shape {self.shape}) {msg}")
         ufunc(self.data, o, out=self.data, casting="same_kind")
-        self._vc[0] += 1
+        self.bump_version()
         return self
 
     __iadd__ = _in_place("+=", np.add)
@@ -442,10 +453,6 @@ class Tensor:
         """Constant padding, (before, after) pairs from the last dimension; see ``F.pad``."""
         return F.pad(self, pad, value)
 
-    def draw(self, **kwargs: Any) -> Any:
-        """The graph that made this tensor; see :func:`tinygrad_cnn.viz.draw_graph`."""
-        return viz.draw_graph(self, **kwargs)
-
     def conv2d(self, weight: Any, *args: Any, **kwargs: Any) -> Tensor:
         """``conv2d(self, weight, bias, stride, padding, dilation, groups)``; see
         :func:`tinygrad_cnn.functional.conv2d`."""
@@ -463,8 +470,8 @@ class Tensor:
 
 
 # The declared upward imports, the only ones in the package: a Tensor's operators and methods are
-# sugar for functional, backward() and the in-place guard call the engine, draw() calls viz. All
+# sugar for functional; backward(), register_hook() and the in-place guard call the engine. All
 # of those import this module, so they come last, once Tensor is defined; tinygrad_cnn/__init__.py
 # imports this module first. tests/test_layout.py checks that no other module reaches up.
-from tinygrad_cnn import autograd, backward, viz  # noqa: E402
+from tinygrad_cnn import autograd, backward, hooks  # noqa: E402
 from tinygrad_cnn import functional as F  # noqa: E402

@@ -40,8 +40,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_cnn.autograd import FreedTensor
-from tinygrad_cnn.backward import topo_order
+from tinygrad_cnn.graph import FreedTensor, topo_order
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
 

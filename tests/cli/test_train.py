@@ -1,4 +1,5 @@
-"""fit() and the train and graph commands: outputs, determinism, resume, Ctrl-C."""
+"""The train command's loop (cli.train.train, on the library's fit) and the train and graph
+commands: outputs, determinism, resume, Ctrl-C."""
 
 import json
 import os
@@ -14,7 +15,7 @@ from tinygrad_cnn import data, nn, optim
 from tinygrad_cnn import manual_seed as tg_seed
 from tinygrad_cnn.cli import main
 from tinygrad_cnn.cli.checkpoint import load_checkpoint
-from tinygrad_cnn.cli.train import Interrupted, fit
+from tinygrad_cnn.cli.train import Interrupted, train
 from tinygrad_cnn.models import default_model
 
 pytest.importorskip("sklearn")
@@ -127,7 +128,6 @@ def test_train_on_mnist_idx_files(tmp_path):
     assert m["dataset"] == "mnist" and len(m["history"]) == 2
 
 
-
 def test_mnist_without_its_folder_is_a_user_mistake(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TINYGRAD_CNN_DATA", str(tmp_path / "cache"))
     argv = ["train", "--dataset", "mnist", "--out", str(tmp_path)]
@@ -136,7 +136,7 @@ def test_mnist_without_its_folder_is_a_user_mistake(tmp_path, capsys, monkeypatc
     user_mistake(capsys, argv, "is not a directory")
 
 
-def test_fit_is_a_library_function_that_resumes_exactly(tmp_path):
+def test_the_commands_loop_resumes_exactly(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((40, 1, 8, 8), dtype=np.float32)
     y = rng.integers(0, 3, 40)
@@ -148,31 +148,33 @@ def test_fit_is_a_library_function_that_resumes_exactly(tmp_path):
         return model, optim.Adam(model.parameters(), lr=1e-3)
 
     model, opt = model_and_opt()
-    straight = fit(model, opt, ds, 3, batch_size=8, seed=1)
+    straight = train(model, opt, ds, 3, batch_size=8, seed=1)
     assert [h["epoch"] for h in straight] == [1, 2, 3]
 
     ckpt = str(tmp_path / "ckpt.npz")
     model2, opt2 = model_and_opt()
-    fit(model2, opt2, ds, 1, batch_size=8, seed=1, checkpoint=ckpt)
+    train(model2, opt2, ds, 1, batch_size=8, seed=1, checkpoint=ckpt)
     model3, opt3 = model_and_opt()
     start, history = load_checkpoint(ckpt, model3, opt3)
-    resumed = fit(model3, opt3, ds, 3, batch_size=8, seed=1, start_epoch=start, history=history)
+    resumed = train(model3, opt3, ds, 3, batch_size=8, seed=1, start_epoch=start, history=history)
     assert [h["loss"] for h in resumed] == [h["loss"] for h in straight]
     for (k, a), (_, b) in zip(model.state_dict().items(), model3.state_dict().items()):
         np.testing.assert_array_equal(a, b, err_msg=k)
 
 
-def test_fit_refuses_bad_arguments_and_reports_the_saved_epoch_on_ctrl_c(tmp_path, monkeypatch):
+def test_the_commands_loop_refuses_bad_arguments_and_names_the_saved_epoch(tmp_path, monkeypatch):
     ds = data.Dataset(*(np.zeros((4, 1, 8, 8), np.float32), np.zeros(4, np.int64)) * 2)
     model = default_model((1, 8, 8), 2)
     opt = optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="fit: epochs and batch_size must be positive"):
-        fit(model, opt, ds, 0)
+    with pytest.raises(ValueError, match="train: epochs must be a positive int, got 0"):
+        train(model, opt, ds, 0)
+    with pytest.raises(ValueError, match="Batches: batch_size must be a positive int, got 0"):
+        train(model, opt, ds, 1, batch_size=0)
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(opt, "step", interrupt)
     with pytest.raises(Interrupted) as e:
-        fit(model, opt, ds, 2, checkpoint=str(tmp_path / "c.npz"))
+        train(model, opt, ds, 2, checkpoint=str(tmp_path / "c.npz"))
     assert e.value.epoch == 0 and isinstance(e.value, KeyboardInterrupt)

@@ -7,7 +7,8 @@ from tinygrad_cnn import Tensor
 from tinygrad_cnn import functional as F
 
 
-@pytest.mark.parametrize("fn",
+@pytest.mark.parametrize(
+    "fn",
     [F.cross_entropy, lambda x, t: F.log_softmax(x), lambda x, t: F.softmax(x)],
 )
 def test_integer_logits_are_refused_not_truncated(fn):

@@ -32,4 +32,3 @@ def test_bad_arguments_give_clear_errors(call, error, pattern):
     x = Tensor(np.ones((2, 3, 8, 8), dtype=np.float32))
     with pytest.raises(error, match=pattern):
         call(x)
-

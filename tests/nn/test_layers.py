@@ -30,6 +30,10 @@ def test_named_parameters_children_and_modules():
         "head.bias",
     ]
     assert [type(c).__name__ for c in net.children()] == ["Sequential", "Linear"]
+    children = list(net.named_children())
+    assert [n for n, _ in children] == ["features", "head"]
+    assert [c for _, c in children] == list(net.children())
+    assert [n for n, _ in net.features.named_children()] == ["0", "1", "2"]
     assert [n for n, _ in net.named_modules()] == [
         "",
         "features",
@@ -267,9 +271,20 @@ def with_parameters(layer, names, values, x):
             object.__setattr__(layer, n, p)
 
 
-@pytest.mark.parametrize("layer", [nn.Linear(3, 2), nn.Conv2d(1, 2, 2), nn.MaxPool2d(2),
-                                   nn.AvgPool2d(2), nn.ReLU(), nn.Flatten(), nn.Dropout(),
-                                   nn.BatchNorm2d(3), nn.ConvTranspose2d(1, 2, 2)])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.Linear(3, 2),
+        nn.Conv2d(1, 2, 2),
+        nn.MaxPool2d(2),
+        nn.AvgPool2d(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dropout(),
+        nn.BatchNorm2d(3),
+        nn.ConvTranspose2d(1, 2, 2),
+    ],
+)
 @pytest.mark.parametrize("bad", [[1.0, 2.0, 3.0], np.ones((2, 3, 4, 4), np.float32), None])
 def test_layers_refuse_what_is_not_a_tensor(layer, bad):
     with pytest.raises(TypeError, match=f"{type(layer).__name__}: input must be a Tensor"):

@@ -145,8 +145,9 @@ def test_pool2d_values_follow_pytorchs_windows(mode, shape, k, s, p, d, ceil, in
     if mode == "average" and d != 1:
         pytest.skip("average pooling has no dilation")
     x = np.random.default_rng(0).permutation(np.prod(shape)).reshape(shape) - 20.0
-    y = F.pool2d(Tensor(x), k, s, p, mode=mode, dilation=d, ceil_mode=ceil,
-                 count_include_pad=include_pad)
+    y = F.pool2d(
+        Tensor(x), k, s, p, mode=mode, dilation=d, ceil_mode=ceil, count_include_pad=include_pad
+    )
     want = _pool_loops(x, k, s, p, d, ceil, include_pad, mode)
     assert y.shape == want.shape
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)

@@ -1,11 +1,19 @@
-"""TensorOps, the ``ctx.xp`` of recorded VJPs, keeps NumPy's names *and* NumPy's meaning: each
-function on Tensors gives what the NumPy function of the same name gives on their arrays,
-defaults included, so a VJP means the same on both paths."""
+"""The two ``ctx.xp`` namespaces are one vocabulary: TensorOps (recorded VJPs) keeps NumPy's
+names *and* NumPy's meaning, ArrayOps (first order) has exactly the same names and parameters,
+and each of the ops' own functions gives the same values on both, so a VJP written once means
+the same on both paths."""
+
+import inspect
 
 import numpy as np
 import pytest
 
 from tinygrad_cnn import Tensor
+from tinygrad_cnn.autograd import Node
+from tinygrad_cnn.backward import Recorded
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.ops.pool import Pool2d
+from tinygrad_cnn.ops.xp import ArrayOps, TensorOps
 from tinygrad_cnn.ops.xp import TensorOps as xp
 
 A = np.arange(24.0).reshape(2, 3, 4) - 11.5
@@ -66,3 +74,88 @@ def test_where_takes_any_condition_and_records_only_the_branches(cond):
     out.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), (A > 0).astype(np.float64))
     assert out._node.needs_input_grad == (False, True, False)  # the condition is a constant
+
+
+def _public(ns):
+    return {n for n in dir(ns) if not n.startswith("_")}
+
+
+def test_both_namespaces_have_the_same_names_and_the_engine_hands_out_each():
+    assert _public(ArrayOps) == _public(TensorOps)
+    assert isinstance(Node().xp, ArrayOps)
+    assert Node().xp is not Node().xp  # one per VJP call: what it shares dies with the call
+    assert Recorded.xp is TensorOps
+
+
+@pytest.mark.parametrize("name", sorted(_public(TensorOps)))
+def test_the_array_namespace_takes_every_parameter_the_recorded_one_does(name):
+    def params(fn):
+        ps = inspect.signature(fn).parameters.values()
+        return [p.name for p in ps], [p.name for p in ps if p.default is p.empty]
+
+    recorded, recorded_required = params(getattr(TensorOps, name))
+    try:
+        array, array_required = params(getattr(ArrayOps(), name))
+    except ValueError:  # a NumPy ufunc (exp, log, sign) or C function (where): positional
+        return
+    assert recorded_required[: len(array_required)] == array_required, name  # same order
+    assert set(recorded) <= set(array), name  # and every keyword the VJPs may pass
+
+
+def _values(out):
+    return out.numpy() if isinstance(out, Tensor) else out
+
+
+GEO = Geometry.from_args((3, 2), (2, 1), (1, 0), (1, 2))
+
+
+@pytest.mark.parametrize(
+    "name, shapes, attrs",
+    [
+        ("conv2d", [(2, 4, 7, 8), (6, 2, 3, 2)], {"groups": 2, "out_hw": (4, 6)}),
+        ("conv2d", [(2, 4, 7, 8), (6, 2, 3, 2)], {"groups": 2, "out_hw": (3, 5)}),  # a crop
+        ("conv_transpose2d", [(2, 6, 4, 6), (6, 2, 3, 2)], {"groups": 2, "out_hw": (7, 8)}),
+        ("conv2d_weight", [(2, 4, 7, 8), (2, 6, 4, 6)], {"groups": 2}),
+    ],
+)
+def test_the_conv_functions_agree_on_both_paths(name, shapes, attrs):
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    args = (*arrays, GEO, attrs["groups"], *([attrs["out_hw"]] if "out_hw" in attrs else []))
+    want = getattr(ArrayOps(), name)(*args)
+    got = getattr(TensorOps, name)(*[Tensor(a) for a in arrays], *args[2:])
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+def test_the_pool_functions_agree_on_both_paths(mode):
+    rng = np.random.default_rng(6)
+    x = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(float)  # no ties
+    ctx = Node()
+    attrs = {"geometry": Geometry.from_args(3, 2, 1), "mode": mode}
+    y = Pool2d.forward(ctx, x, **attrs, ceil_mode=True, count_include_pad=False)
+    saved = (ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale)
+    g, u = rng.standard_normal(y.shape), rng.standard_normal(x.shape)
+    for name, arg in (("pool2d_spread", g), ("pool2d_gather", u)):
+        want = getattr(ArrayOps(), name)(arg, *saved)
+        got = getattr(TensorOps, name)(Tensor(arg), *saved)
+        np.testing.assert_allclose(_values(got), want, rtol=1e-12, atol=1e-12)
+
+
+def test_one_array_namespace_makes_the_columns_and_the_layout_of_an_array_once(monkeypatch):
+    from tinygrad_cnn.ops import conv
+
+    made = []
+    for fn in ("im2col", "to_gemm_layout"):
+        original = getattr(conv, fn)
+        monkeypatch.setattr(conv, fn, lambda *a, _f=original, _n=fn: made.append(_n) or _f(*a))
+    rng = np.random.default_rng(7)
+    x, w, dy = (rng.standard_normal(s) for s in [(2, 4, 7, 8), (6, 2, 3, 2), (2, 6, 4, 6)])
+    xp = ArrayOps()
+    xp.conv2d(x, w, GEO, 2, (4, 6))
+    xp.conv_transpose2d(dy, w, GEO, 2, (7, 8))  # stride 2: W^T @ dY in the GEMM layout
+    xp.conv2d_weight(x, dy, GEO, 2)  # the same columns of x, the same layout of dY
+    assert made == ["im2col", "to_gemm_layout"]
+    ArrayOps().conv2d_weight(x, dy, GEO, 2)  # a new namespace makes its own
+    assert made == ["im2col", "to_gemm_layout"] * 2

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; a user mistake is one line on stderr and exit status 2 (``--debug``: the
     traceback); a training run whose loss became NaN or Inf, or a download that failed from
     every source, exits with status 1."""
-    from tinygrad_cnn.cli import explain, train
+    from tinygrad_cnn.cli import explain, graph, train
 
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             explain.run(args)
         elif args.command == "graph":
             check_number("--seed", args.seed, 0)
-            train.graph_command(args)
+            graph.run(args)
         else:
             check_number("--repeat", args.repeat, 1)
             load_bench().run(args.repeat, args.quick)
-    except (UsageError, train.TrainingDiverged) as error:
+    except (UsageError, train.Diverged) as error:
         if args.debug:
             raise
         print_error(f"tinygrad-cnn {args.command}", error)

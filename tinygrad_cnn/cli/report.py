@@ -9,7 +9,8 @@ import numpy as np
 
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn
-from tinygrad_cnn.nn.module import atomic_path
+from tinygrad_cnn.explain import figure
+from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.viz import draw_graph, retain_grads
 
@@ -17,15 +18,12 @@ from tinygrad_cnn.viz import draw_graph, retain_grads
 def write_curves(path: str, history: list[dict]) -> bool:
     """Loss and accuracy per epoch as a PNG (matplotlib); False when matplotlib is missing."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        fig = figure(figsize=(9, 3.5))
     except ImportError:
         print("note: matplotlib is missing, so curves.png was not drawn (pip install matplotlib)")
         return False
     epochs = [h["epoch"] for h in history]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a1, a2 = fig.subplots(1, 2)
     a1.plot(epochs, [h["loss"] for h in history], marker="o")
     a1.set(xlabel="epoch", ylabel="training loss", title="loss")
     a2.plot(epochs, [h["train_accuracy"] for h in history], marker="o", label="train")
@@ -35,7 +33,6 @@ def write_curves(path: str, history: list[dict]) -> bool:
     fig.tight_layout()
     with atomic_path(path) as tmp:  # a Ctrl-C leaves the old picture or the new, whole
         fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     return True
 
 

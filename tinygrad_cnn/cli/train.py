@@ -1,4 +1,4 @@
-"""Training: :func:`fit`, a library function, and the ``train`` and ``graph`` commands around it.
+"""The ``train`` command, built on the library's :func:`tinygrad_cnn.training.fit`.
 
 ``python -m tinygrad_cnn train`` (or ``tinygrad-cnn train``) trains a model of
 :mod:`tinygrad_cnn.models` (``--model default|lenet5|resnet``) on the embedded 8x8 digits (default),
@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import time
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import data, nn, optim
-from tinygrad_cnn import functional as F
-from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.cli import checkpoint as ckpt_file
 from tinygrad_cnn.cli.components import (
     DEFAULT_LR,
@@ -45,10 +42,9 @@ from tinygrad_cnn.cli.components import (
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.data import augment as aug
-from tinygrad_cnn.models import default_model
-from tinygrad_cnn.nn.module import atomic_path
+from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.random import manual_seed
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.training import TrainingDiverged, accuracy, fit
 
 # A run's settings: kept in its checkpoint, so --resume continues with them
 DEFAULTS = {
@@ -64,19 +60,8 @@ DEFAULTS = {
 }
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf: training stops before that step changes the parameters."""
-
-    def __init__(self, epoch: int, step: int, loss: float, saved: int) -> None:
-        super().__init__(
-            f"the loss became {loss} at epoch {epoch}, step {step}; training stopped before that "
-            f"step (the checkpoint holds epoch {saved}); a smaller learning rate may help"
-        )
-        self.epoch, self.step, self.loss, self.saved = epoch, step, loss, saved
-
-
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C inside :func:`fit`; ``epoch`` is the epoch whose end the checkpoint holds (None:
+    """Ctrl-C inside :func:`train`; ``epoch`` is the epoch whose end the checkpoint holds (None:
     interrupted while the first checkpoint was written, so there is none)."""
 
     def __init__(self, epoch: int | None) -> None:
@@ -84,20 +69,16 @@ class Interrupted(KeyboardInterrupt):
         self.epoch = epoch
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
-    """Fraction of correct predictions, in eval mode and without recording."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    with no_grad():
-        for i in range(0, len(x), batch_size):
-            logits = model(Tensor(x[i : i + batch_size]))
-            correct += int((logits.data.argmax(axis=1) == y[i : i + batch_size]).sum())
-    model.train(was_training)
-    return correct / len(x)
+class Diverged(TrainingDiverged):
+    """:class:`TrainingDiverged`, saying which epoch the checkpoint holds."""
+
+    def __init__(self, error: TrainingDiverged, saved: int | None) -> None:
+        super().__init__(error.epoch, error.step, error.loss)
+        self.args = (f"{error} (the checkpoint holds epoch {saved})",)
+        self.saved = saved
 
 
-def fit(
+def train(
     model: nn.Module,
     opt: optim.Optimizer,
     ds: data.Dataset,
@@ -113,79 +94,81 @@ def fit(
     augment: aug.Augment | None = None,
     scheduler: optim.lr_scheduler.LRScheduler | None = None,
 ) -> list[dict]:
-    """Train with softmax cross-entropy for epochs ``start_epoch + 1 .. epochs``; returns the
-    history, one dict per epoch (``epoch``, ``loss``, ``train_accuracy``, ``test_accuracy``,
-    ``seconds``), ``history`` first when resuming.
+    """The command's training: :func:`tinygrad_cnn.training.fit` with softmax cross-entropy on
+    ``ds``, plus what makes a run resumable and visible. Returns the history, each epoch with
+    its ``test_accuracy`` too.
 
-    Each epoch's batch order depends only on ``(seed, epoch)``, so a run resumed from a
-    ``checkpoint`` (written at the start and after every epoch) ends exactly where an
-    uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch it holds; a
-    NaN or Inf loss raises :class:`TrainingDiverged` before its step changes anything.
-    ``config`` (the run's settings) is stored in the checkpoint. ``augment`` transforms each
-    training batch, drawing from a generator seeded by ``(seed, epoch)``; ``scheduler`` steps
-    after each epoch and its state is checkpointed too.
+    Each epoch's batch order (and ``augment``'s draw) depends only on ``(seed, epoch)``, so a
+    run resumed from a ``checkpoint`` (written at the start and after every epoch, with
+    ``config``, the run's settings, and the ``scheduler``'s state) ends exactly where an
+    uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch the
+    checkpoint holds; a NaN or Inf loss raises :class:`Diverged`. Prints a line per epoch and,
+    with ``show_progress``, a progress bar.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"fit: epochs and batch_size must be positive, got {epochs}, {batch_size}")
-    history = list(history or [])
-    saved = None if checkpoint and start_epoch == 0 else start_epoch  # what the checkpoint holds
+    if not (_args.is_int(epochs) and epochs >= 1):
+        raise ValueError(f"train: epochs must be a positive int, got {epochs!r}")
     batches = data.Batches(ds.x_train, ds.y_train, batch_size, shuffle=True, seed=seed)
+    saved = None if checkpoint and start_epoch == 0 else start_epoch  # what the checkpoint holds
+    bar = None
+
+    def epoch_batches(epoch: int):
+        nonlocal bar
+        batches.rng = np.random.default_rng((seed, epoch))  # same order after a resume
+        aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
+        items = batches
+        if show_progress:
+            bar = progress(batches, f"epoch {epoch}/{epochs}")
+            items = bar if bar is not None else batches
+        for xb, yb in items:
+            yield (xb if augment is None else augment(xb, aug_rng)), yb
+
+    def on_step(record: dict) -> None:
+        if bar is not None:
+            loss, acc = record["loss"], record["train_accuracy"]
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
+
+    def on_epoch(record: dict) -> None:
+        nonlocal saved
+        if bar is not None:
+            bar.close()
+        record["test_accuracy"] = accuracy(model, ds.x_test, ds.y_test)
+        print(
+            f"epoch {record['epoch']:>3}/{epochs}  loss {record['loss']:.4f}  train acc "
+            f"{record['train_accuracy']:.4f}  test acc {record['test_accuracy']:.4f}  "
+            f"({record['seconds']:.1f}s)"
+        )
+        if checkpoint:
+            ckpt_file.save_checkpoint(
+                checkpoint, model, opt, record["epoch"], history, config, scheduler
+            )
+        saved = record["epoch"]
+
+    history = list(history or [])
     try:
         if saved is None:  # written first, so that a Ctrl-C from now on leaves one behind
             ckpt_file.save_checkpoint(checkpoint, model, opt, 0, history, config, scheduler)
             saved = 0
-        for epoch in range(start_epoch + 1, epochs + 1):
-            batches.rng = np.random.default_rng((seed, epoch))  # same order after a resume
-            aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
-            t0 = time.perf_counter()
-            model.train()
-            bar = progress(batches, f"epoch {epoch}/{epochs}") if show_progress else None
-            total_loss, correct, seen = 0.0, 0, 0
-            for step, (xb, yb) in enumerate(bar if bar is not None else batches, 1):
-                if augment is not None:
-                    xb = augment(xb, aug_rng)
-                logits = model(Tensor(xb))
-                loss = F.cross_entropy(logits, yb)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDiverged(epoch, step, value, saved)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total_loss += value * len(yb)
-                correct += int((logits.data.argmax(axis=1) == yb).sum())
-                seen += len(yb)
-                if bar is not None:
-                    bar.set_postfix(
-                        loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}", refresh=False
-                    )
-            if bar is not None:
-                bar.close()
-            if scheduler is not None:
-                scheduler.step()
-            seconds = time.perf_counter() - t0
-            test_acc = accuracy(model, ds.x_test, ds.y_test)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "loss": total_loss / seen,
-                    "train_accuracy": correct / seen,
-                    "test_accuracy": test_acc,
-                    "seconds": seconds,
-                }
-            )
-            print(
-                f"epoch {epoch:>3}/{epochs}  loss {total_loss / seen:.4f}  "
-                f"train acc {correct / seen:.4f}  test acc {test_acc:.4f}  ({seconds:.1f}s)"
-            )
-            if checkpoint:
-                ckpt_file.save_checkpoint(checkpoint, model, opt, epoch, history, config, scheduler)
-            saved = epoch
+        fit(
+            model,
+            opt,
+            epoch_batches,
+            epochs,
+            start_epoch=start_epoch,
+            history=history,
+            scheduler=scheduler,
+            on_step=on_step,
+            on_epoch=on_epoch,
+        )
+    except TrainingDiverged as e:
+        raise Diverged(e, saved) from None
     except KeyboardInterrupt:
         # the checkpoint holds the end of the last completed epoch (written atomically, so an
         # interrupt during the write leaves the previous one): resuming repeats the interrupted
         # epoch from that state and ends exactly where an uninterrupted run would
         raise Interrupted(saved) from None
+    finally:
+        if bar is not None:
+            bar.close()
     return history
 
 
@@ -268,8 +251,10 @@ def run(args: argparse.Namespace) -> dict:
     try:
         ds = load_dataset(config["dataset"], config["data"], args.download)
     except KeyboardInterrupt:
-        print("\ninterrupted while getting the dataset; a partial download is kept as <file>.part "
-              "and continues where it stopped on the next --download")
+        print(
+            "\ninterrupted while getting the dataset; a partial download is kept as <file>.part "
+            "and continues where it stopped on the next --download"
+        )
         raise SystemExit(130) from None
     model = make_model(config["model"], ds)
     params = model.parameters()
@@ -289,7 +274,7 @@ def run(args: argparse.Namespace) -> dict:
     os.makedirs(args.out, exist_ok=True)
     if start < epochs:
         try:
-            history = fit(
+            history = train(
                 model,
                 opt,
                 ds,
@@ -354,16 +339,3 @@ def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, c
 def _resume_flags(args: argparse.Namespace, ckpt: str) -> str:
     """The flags that continue this run (the checkpoint keeps its settings)."""
     return f"--resume {ckpt} --out {args.out}" + (f" --data {args.data}" if args.data else "")
-
-
-def graph_command(args: argparse.Namespace) -> str:
-    """The ``graph`` command: the default CNN's training step on a seeded batch of 8x8 images."""
-    manual_seed(args.seed)
-    model = default_model((1, 8, 8), 10)
-    rng = np.random.default_rng(args.seed)
-    x = rng.random((4, 1, 8, 8), dtype=np.float32)
-    y = rng.integers(0, 10, 4)
-    os.makedirs(args.out, exist_ok=True)
-    path = write_graph(args.out, model, x, y)
-    print(f"wrote {path}")
-    return path

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.data import augment  # noqa: F401  (data.augment)
 from tinygrad_cnn.data.download import DownloadError, data_home, fetch  # noqa: F401
 
@@ -154,9 +155,7 @@ def _load_idx_dataset(fn: str, dataset: str, root, download: bool) -> Dataset:
     if download:
         _fetch_all(dataset, directory)
     elif not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"{fn}: {directory} is not a directory; {_HOW} the dataset there"
-        )
+        raise FileNotFoundError(f"{fn}: {directory} is not a directory; {_HOW} the dataset there")
     arrays = {k: read_idx(_find(fn, directory, stem)) for k, stem in MNIST_FILES.items()}
     for split in ("train", "test"):
         imgs, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -190,7 +189,16 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = F
 
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 
 
@@ -240,9 +248,7 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
         _fetch_all("cifar10", directory)
     path = os.path.join(directory, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"load_cifar10: {path} not found; {_HOW} it"
-        )
+        raise FileNotFoundError(f"load_cifar10: {path} not found; {_HOW} it")
     return read_cifar10_binary(path)
 
 
@@ -282,8 +288,7 @@ class Batches:
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"Batches: x has {len(x)} samples but y has {len(y)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"Batches: batch_size must be a positive int, got {batch_size!r}")
+        _args.positive_int("Batches", "batch_size", batch_size)
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
         self.rng = np.random.default_rng(seed)

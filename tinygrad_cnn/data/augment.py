@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
+
 
 def _images(fn: str, x: np.ndarray) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim != 4:
@@ -22,7 +24,7 @@ def _images(fn: str, x: np.ndarray) -> np.ndarray:
 
 
 def _padding(fn: str, padding) -> int:
-    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+    if not _args.is_int(padding) or padding < 0:
         raise ValueError(f"{fn}: padding must be an int >= 0, got {padding!r}")
     return int(padding)
 

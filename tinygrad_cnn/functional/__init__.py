@@ -1,6 +1,6 @@
 """User-facing functions, PyTorch-shaped: ``from tinygrad_cnn import functional as F``.
 
-Each function checks its arguments (through :mod:`tinygrad_cnn.functional._args`), then applies
+Each function checks its arguments (through :mod:`tinygrad_cnn.args`), then applies
 one registered op. The modules mirror ``tinygrad_cnn.ops`` family by family: ``F.conv2d`` lives in
 ``functional/conv.py`` and its op in ``ops/conv.py``.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.ops.conv import Conv2d, ConvTranspose2d
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
@@ -27,8 +27,7 @@ def _check_operands(fn: str, x: Tensor, weight: Tensor, bias: Tensor | None, gro
             f"{fn}: input, weight and bias must share one dtype, got {dts} "
             "(convert one of them, e.g. Tensor(w.numpy().astype(np.float32)))"
         )
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: expected floating tensors, got {x.dtype}")
+    _args.floating(fn, "input", x)
     if x.shape[1] % groups:
         raise ValueError(f"{fn}: input channels {x.shape[1]} are not divisible by groups={groups}")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor, operands
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.ops.elementwise import (
     Abs,
     Add,

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor, operands
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.functional.elementwise import mul, sub
 from tinygrad_cnn.functional.reduce import mean, sum
 from tinygrad_cnn.ops.loss import CrossEntropy, LogSoftmax, Softmax

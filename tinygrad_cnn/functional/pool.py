@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.functional.reduce import mean
 from tinygrad_cnn.functional.shape import stack
 from tinygrad_cnn.ops.geometry import Geometry
@@ -50,8 +50,7 @@ def _pool2d(fn, input, kernel_size, stride, padding, mode, dilation, ceil_mode, 
     x = as_tensor(input)
     mode = MODES[_args.choice(fn, "mode", mode, sorted(MODES))]
     _args.nchw(fn, "input", x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: expected a floating tensor, got {x.dtype}")
+    _args.floating(fn, "input", x)
     kernel = _args.int_or_pair(fn, "kernel_size", kernel_size, 1)
     geo = Geometry.from_args(
         kernel,

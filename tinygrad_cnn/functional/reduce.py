@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.ops.reduce import LogSumExp, Max, Mean, Min, Sum, Var
 from tinygrad_cnn.tensor import Tensor
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import apply, as_tensor
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.ops.shape import BroadcastTo, Concatenate, GetItem, Pad, Reshape, Stack, Transpose
 from tinygrad_cnn.tensor import Tensor
 
@@ -42,9 +42,7 @@ def transpose(a: Any, axes: Any = None) -> Tensor:
     else:
         axes = _args.ints("transpose", "axes", axes)
         n = max(a.ndim, 1)
-        if any(not -n <= x < n for x in axes) or sorted(x % n for x in axes) != list(
-            range(a.ndim)
-        ):
+        if any(not -n <= x < n for x in axes) or sorted(x % n for x in axes) != list(range(a.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of {a.ndim} dims")
         axes = tuple(x % n for x in axes)
     return apply(Transpose, (a,), {"axes": axes})

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.autograd import no_grad
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.random import default_generator

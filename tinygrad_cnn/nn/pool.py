@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.functional import _args
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.tensor import Tensor
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_cnn.functional import _args
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -56,5 +56,5 @@ def clip_grad_norm_(
             if p.grad is not None:
                 with np.errstate(invalid="ignore"):  # inf * 0 = NaN where the norm was inf
                     p.grad.data *= np.asarray(coef, p.grad.dtype)
-                p.grad._vc[0] += 1
+                p.grad.bump_version()
     return Tensor(total)

@@ -15,9 +15,11 @@ Three array kernels do all the work, and the two ops share them with roles swapp
 
 conv2d forward = im2col + GEMM; its input gradient = GEMM (W^T @ dY) + col2im, which *is*
 conv_transpose2d's forward; and conv_transpose2d's input gradient is conv2d's forward. Both
-weight gradients are :func:`correlate` (the ``conv2d_weight`` op), whose own gradients are
-conv2d and conv_transpose2d again: so under ``create_graph`` each VJP is recorded as those ops,
-and any order of derivative goes through the same three kernels.
+weight gradients are :func:`conv2d_weight` (also an op), whose own gradients are conv2d and
+conv_transpose2d again. Each VJP is written once with ``ctx.xp.conv2d``,
+``ctx.xp.conv_transpose2d`` and ``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): the array
+kernels of those names on the first-order path, the ops of those names under ``create_graph``,
+so any order of derivative goes through the same three kernels.
 """
 
 from __future__ import annotations
@@ -25,16 +27,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_cnn.autograd import apply
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, register_op
-from tinygrad_cnn.ops.shape import GetItem
 
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
 # (tests set it to -1 or inf to force the strided or the padded-width layout).
 MAX_WIDTH_WASTE = 0.5
-# conv_input_grad's path: "auto" copies less; tests force "full" (where it applies) or "transpose"
+# conv_transpose2d's path (conv2d's input gradient): "auto" copies less; tests force "full"
+# (where it applies) or "transpose"
 INPUT_GRAD_PATH = "auto"
 
 
@@ -157,8 +158,7 @@ def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
     return gt.reshape(groups * wg.shape[2], g2.shape[1])
 
 
-# --8<-- [start:weight_grad]
-def weight_grad(g2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarray:
+def weight_gemm(dy2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarray:
     """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``.
 
     With ``width > wo`` the extra columns hold inputs times a zero gradient: an Inf there gives
@@ -170,16 +170,13 @@ def weight_grad(g2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarr
             cols.reshape(cols.shape[0], -1, width)[:, :, wo:] = 0
         with np.errstate(invalid=np.geterr()["invalid"] if retry else "ignore"):
             if groups == 1:
-                gw = (cols @ g2.T).T.reshape(w_shape)  # measured faster than g2 @ cols.T here
+                gw = (cols @ dy2.T).T.reshape(w_shape)  # measured faster than dy2 @ cols.T here
             else:
-                gg = g2.reshape(groups, w_shape[0] // groups, g2.shape[1])  # (G, O/G, M)
+                gg = dy2.reshape(groups, w_shape[0] // groups, dy2.shape[1])  # (G, O/G, M)
                 cg = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
                 gw = (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
         if retry or np.isfinite(gw).all():
             return gw
-
-
-# --8<-- [end:weight_grad]
 
 
 def to_gemm_layout(y: np.ndarray, width: int) -> np.ndarray:
@@ -209,13 +206,26 @@ def from_gemm_layout(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
-    """conv2d on arrays: (N, C, H, W) * (O, C/G, kH, kW) -> (N, O, Ho, Wo), and the columns."""
+    """im2col + GEMM: (N, C, H, W) * (O, C/G, kH, kW) -> Y (O, N*Ho*width) in the GEMM layout,
+    the columns, and (Ho, Wo, width)."""
     cols, ho, wo, width = im2col(x, geo, out_hw)  # (C*kH*kW, N*Ho*width)
     y2 = conv_gemm(w, cols, groups)  # (O, N*Ho*width)
     return y2, cols, (ho, wo, width)
 
 
-# --8<-- [start:input_grad]
+# The three array kernels below are what ctx.xp's functions of the same names call on the
+# first-order path (ops/xp.py); under create_graph the same names apply the ops at the end of
+# this file, whose forwards are these kernels.
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
+    """conv2d on arrays, without bias: (N, C, H, W) -> (N, O, Ho, Wo); ``out_hw`` keeps only
+    the first Ho x Wo windows."""
+    y2, _, (ho, wo, width) = conv_forward(x, w, geo, groups, out_hw)
+    return from_gemm_layout(y2, x.shape[0], ho, wo, width)
+
+
+# --8<-- [start:conv_transpose2d]
 def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
     """(O, C/G, kH, kW) -> (C, O/G, kH, kW), flipped in H and W: the kernel of the adjoint."""
     o, cg, kh, kw = w.shape
@@ -225,13 +235,15 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
     )
 
 
-def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int, g2=None):
+def conv_transpose2d(
+    g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int, layout=None
+):
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
     Stride 1, padding <= dilation*(k-1) and O <= C: a "full" correlation of dY with the flipped
     kernel, i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the
-    transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``g2``: dY already in
-    that GEMM's layout (:func:`to_gemm_layout`), when the caller has it.
+    transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``layout(g, width)``
+    gives dY in that GEMM's layout (:func:`to_gemm_layout`, or a caller's cache of it).
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]
@@ -249,51 +261,41 @@ def conv_input_grad(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups
         y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
         return from_gemm_layout(y2, n, h, wd, width)
     width = column_width(geo, wd, wo)
-    if g2 is None:
-        g2 = to_gemm_layout(g, width)
+    g2 = (layout or to_gemm_layout)(g, width)  # (O, N*Ho*width)
     return col2im(conv_gemm_t(w, g2, groups), x_shape, geo, ho, width)
 
 
-# --8<-- [end:input_grad]
+# --8<-- [end:conv_transpose2d]
 
 
-def correlate(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> np.ndarray:
-    """conv2d's weight gradient: (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
-    over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows)."""
-    cols, _, _, width = im2col(x, geo, dy.shape[2:])
+# --8<-- [start:conv2d_weight]
+def conv2d_weight(
+    x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int, columns=None, layout=None
+):
+    """conv2d's weight gradient: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
+    over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
+
+    ``columns`` is :func:`im2col` of x for those windows, ``(cols, width)``, when the caller
+    has it (conv2d's forward made it); ``layout`` as in :func:`conv_transpose2d`."""
+    if columns is None:
+        cols, _, _, width = im2col(x, geo, dy.shape[2:])
+    else:
+        cols, width = columns
+    dy2 = (layout or to_gemm_layout)(dy, width)  # (O, N*Ho*width)
     w_shape = (dy.shape[1], x.shape[1] // groups, geo.kh, geo.kw)
-    return weight_grad(to_gemm_layout(dy, width), cols, w_shape, groups, dy.shape[3], width)
+    return weight_gemm(dy2, cols, w_shape, groups, dy.shape[3], width)
 
 
-def convolve(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
-    """conv2d on arrays, without bias; ``out_hw`` keeps only the first Ho x Wo windows."""
-    y2, _, (ho, wo, width) = conv_forward(x, w, geo, groups, out_hw)
-    return from_gemm_layout(y2, x.shape[0], ho, wo, width)
-
-
-# Under create_graph (ctx.xp is not NumPy) the VJPs below are recorded as the ops whose forwards
-# are the kernels the first-order path calls: convolve -> conv2d, conv_input_grad ->
-# conv_transpose2d, correlate -> conv2d_weight.
-
-
-def _conv_op(x, w, geo: Geometry, groups: int, out_hw):
-    y = apply(Conv2d, (x, w), {"geometry": geo, "groups": groups})
-    index = (slice(None), slice(None), slice(0, out_hw[0]), slice(0, out_hw[1]))
-    return y if y.shape[2:] == tuple(out_hw) else apply(GetItem, (y,), {"index": index})
-
-
-def _conv_t_op(g, w, geo: Geometry, groups: int, out_hw):
-    return apply(ConvTranspose2d, (g, w), {"geometry": geo, "groups": groups, "out_hw": out_hw})
-
-
-def _correlate_op(x, dy, geo: Geometry, groups: int):
-    return apply(Conv2dWeight, (x, dy), {"geometry": geo, "groups": groups})
+# --8<-- [end:conv2d_weight]
 
 
 # --8<-- [start:conv2d_op]
 @register_op(linear_in=(0, 1, 2), higher_order=True)
 class Conv2d(Op):
-    """2-D cross-correlation: ``y[n, o] = b[o] + sum_c W[o, c] * x[n, c]`` over each window."""
+    """2-D cross-correlation: ``y[n, o] = b[o] + sum_c W[o, c] * x[n, c]`` over each window.
+
+    VJP: ``dX = conv_transpose2d(dY, W)``, ``dW = conv2d_weight(X, dY)``, ``db = dY summed``.
+    """
 
     name = "conv2d"
 
@@ -302,29 +304,18 @@ class Conv2d(Op):
         y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
         if b is not None:
             y2 += b[:, None]
-        ctx.x, ctx.w, ctx.width, ctx.geo, ctx.groups = x, w, width, geometry, groups
+        ctx.x, ctx.w, ctx.geo, ctx.groups, ctx.columns = x, w, geometry, groups, None
         if ctx.needs_input_grad and ctx.needs_input_grad[1]:
-            ctx.cols = cols  # the weight gradient reuses the columns
+            ctx.columns = cols, width  # the weight gradient reuses them
         return from_gemm_layout(y2, x.shape[0], ho, wo, width)
 
     @staticmethod
     def vjp(ctx, g):
-        geo, groups, need, x = ctx.geo, ctx.groups, ctx.needs_input_grad, ctx.x
-        gx = gw = gb = None
-        if ctx.xp is not np:  # recorded: the same kernels, as ops
-            gx = _conv_t_op(g, ctx.w, geo, groups, x.shape[2:]) if need[0] else None
-            gw = _correlate_op(x, g, geo, groups) if need[1] else None
-        else:
-            # dY in the GEMM layout (O, N*Ho*width): the weight gradient needs it, and the
-            # input gradient reuses it (making its own only when the weight gradient is not
-            # wanted); the weight gradient is correlate() on the columns forward made
-            g2 = to_gemm_layout(g, ctx.width) if need[1] else None
-            if need[0]:
-                gx = conv_input_grad(g, ctx.w, x.shape, geo, groups, g2)
-            if need[1]:
-                gw = weight_grad(g2, ctx.cols, ctx.w.shape, groups, g.shape[3], ctx.width)
-        if len(need) > 2 and need[2]:
-            gb = ctx.xp.sum(g, axis=(0, 2, 3))
+        xp, need, x, w = ctx.xp, ctx.needs_input_grad, ctx.x, ctx.w
+        geo, groups = ctx.geo, ctx.groups
+        gx = xp.conv_transpose2d(g, w, geo, groups, x.shape[2:]) if need[0] else None
+        gw = xp.conv2d_weight(x, g, geo, groups, ctx.columns) if need[1] else None
+        gb = xp.sum(g, axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
         return (gx, gw, gb)[: len(need)]
 
 
@@ -333,14 +324,17 @@ class Conv2d(Op):
 
 @register_op(linear_in=(0, 1, 2), higher_order=True)
 class ConvTranspose2d(Op):
-    """The adjoint of conv2d in its input: each input pixel scatters ``W`` into the output."""
+    """The adjoint of conv2d in its input: each input pixel scatters ``W`` into the output.
+
+    VJP: ``dX = conv2d(dY, W)``, ``dW = conv2d_weight(dY, X)``, ``db = dY summed``.
+    """
 
     name = "conv_transpose2d"
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, geometry, groups, out_hw):
         c_out = w.shape[1] * groups
-        y = conv_input_grad(x, w, (x.shape[0], c_out, *out_hw), geometry, groups)
+        y = conv_transpose2d(x, w, (x.shape[0], c_out, *out_hw), geometry, groups)
         if b is not None:
             y += b[:, None, None]
         ctx.w, ctx.x, ctx.geo, ctx.groups = w, x, geometry, groups
@@ -348,23 +342,14 @@ class ConvTranspose2d(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        geo, groups, need, x = ctx.geo, ctx.groups, ctx.needs_input_grad, ctx.x
-        n, _, h, wd = x.shape
-        gx = gw = gb = None
+        xp, need, x, w = ctx.xp, ctx.needs_input_grad, ctx.x, ctx.w
+        geo, groups = ctx.geo, ctx.groups
         # conv2d's forward on dY, and the weight gradient with the roles of x and dY swapped.
         # Only the first H x W windows: with an output_padding >= stride (allowed when
         # < dilation) dY has room for more.
-        if ctx.xp is not np:  # recorded: the same kernels, as ops
-            gx = _conv_op(g, ctx.w, geo, groups, (h, wd)) if need[0] else None
-            gw = _correlate_op(g, x, geo, groups) if need[1] else None
-        else:
-            y2, gcols, (_, _, width) = conv_forward(g, ctx.w, geo, groups, (h, wd))
-            if need[0]:
-                gx = from_gemm_layout(y2, n, h, wd, width)
-            if need[1]:
-                gw = weight_grad(to_gemm_layout(x, width), gcols, ctx.w.shape, groups, wd, width)
-        if len(need) > 2 and need[2]:
-            gb = ctx.xp.sum(g, axis=(0, 2, 3))
+        gx = xp.conv2d(g, w, geo, groups, x.shape[2:]) if need[0] else None
+        gw = xp.conv2d_weight(g, x, geo, groups) if need[1] else None
+        gb = xp.sum(g, axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
         return (gx, gw, gb)[: len(need)]
 
 
@@ -382,18 +367,13 @@ class Conv2dWeight(Op):
     @staticmethod
     def forward(ctx, x, dy, *, geometry, groups):
         ctx.x, ctx.dy, ctx.geo, ctx.groups = x, dy, geometry, groups
-        return correlate(x, dy, geometry, groups)
+        return conv2d_weight(x, dy, geometry, groups)
 
     @staticmethod
     def vjp(ctx, u):
-        geo, groups, (nx, ndy) = ctx.geo, ctx.groups, ctx.needs_input_grad
-        x, dy = ctx.x, ctx.dy
-        if ctx.xp is not np:
-            gx = _conv_t_op(dy, u, geo, groups, x.shape[2:]) if nx else None
-            gdy = _conv_op(x, u, geo, groups, dy.shape[2:]) if ndy else None
-        else:
-            gx = conv_input_grad(dy, u, x.shape, geo, groups) if nx else None
-            gdy = convolve(x, u, geo, groups, dy.shape[2:]) if ndy else None
+        xp, (nx, ndy), x, dy = ctx.xp, ctx.needs_input_grad, ctx.x, ctx.dy
+        gx = xp.conv_transpose2d(dy, u, ctx.geo, ctx.groups, x.shape[2:]) if nx else None
+        gdy = xp.conv2d(x, u, ctx.geo, ctx.groups, dy.shape[2:]) if ndy else None
         return gx, gdy
 
 

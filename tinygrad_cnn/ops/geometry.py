@@ -3,7 +3,7 @@
 One type, :class:`Geometry`, describes the windows of conv2d, conv_transpose2d and pool2d, and
 one rule, :func:`out_size`, says how many windows fit along an axis (rounded down, or up with
 ``ceil_mode`` as pooling allows). Arguments arrive already validated (see
-``tinygrad_cnn.functional._args``); this module is only the arithmetic.
+``tinygrad_cnn.args``); this module is only the arithmetic.
 """
 
 from __future__ import annotations

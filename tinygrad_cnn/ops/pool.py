@@ -5,16 +5,16 @@ its VJP routes each window's gradient to that one element, so a window's input g
 its output gradient, and overlapping windows accumulate. Average pooling divides by the window's
 count (padding included or not, ``count_include_pad``) and spreads the gradient evenly.
 
-Both VJPs are :func:`spread`, and its adjoint is :func:`gather` (max: read each window's chosen
-element; average: the scaled window sum). Registered as the ops ``pool2d_spread`` and
-``pool2d_gather``, each the other's VJP, they make pooling differentiable to any order.
+Both VJPs are :func:`pool2d_spread`, and its adjoint is :func:`pool2d_gather` (max: read each
+window's chosen element; average: the scaled window sum). Registered as ops of the same names,
+each the other's VJP, they make pooling differentiable to any order; every VJP here calls them
+through ``ctx.xp`` (the kernels on the first-order path, the ops under ``create_graph``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn.autograd import apply
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
 from tinygrad_cnn.ops.registry import Op, register_op
@@ -86,17 +86,10 @@ class Pool2d(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        if ctx.xp is np:
-            return (spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
-        return (apply(PoolSpread, (g,), _windows(ctx)),)
+        return (ctx.xp.pool2d_spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
 
 
-def _windows(ctx) -> dict:
-    """The attributes of pool2d_spread and pool2d_gather, from what pool2d saved."""
-    return {"geometry": ctx.geo, "x_shape": ctx.x_shape, "argmax": ctx.argmax, "scale": ctx.scale}
-
-
-def spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
+def pool2d_spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
     """pool2d's VJP: dY (N, C, Ho, Wo) -> dX ``x_shape``. With ``argmax``, each window's gradient
     goes to its chosen element; otherwise ``g * scale`` is spread over the window."""
     ho, wo = g.shape[2:]
@@ -135,8 +128,8 @@ def windows_shape(argmax=None, scale=None) -> tuple[int, int]:
 
 
 # --8<-- [start:pool_adjoints]
-def gather(u, geo: Geometry, argmax=None, scale=None) -> np.ndarray:
-    """The adjoint of :func:`spread`: (N, C, H, W) -> (N, C, Ho, Wo), each window's chosen
+def pool2d_gather(u, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
+    """The adjoint of :func:`pool2d_spread`: (N, C, H, W) -> (N, C, Ho, Wo), each window's chosen
     element (with ``argmax``) or its sum times ``scale``."""
     ho, wo = windows_shape(argmax, scale)
     if argmax is None:
@@ -149,39 +142,35 @@ def gather(u, geo: Geometry, argmax=None, scale=None) -> np.ndarray:
 
 
 @register_op(linear_in=(0,), higher_order=True)
-class PoolSpread(Op):
-    """pool2d's VJP as an op (see :func:`spread`); its own VJP is ``pool2d_gather``."""
+class Pool2dSpread(Op):
+    """pool2d's VJP as an op (see :func:`pool2d_spread`); its own VJP is ``pool2d_gather``."""
 
     name = "pool2d_spread"
 
     @staticmethod
     def forward(ctx, g, *, geometry, x_shape, argmax=None, scale=None):
         ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
-        return spread(g, geometry, x_shape, argmax, scale)
+        return pool2d_spread(g, geometry, x_shape, argmax, scale)
 
     @staticmethod
     def vjp(ctx, u):
-        if ctx.xp is np:
-            return (gather(u, ctx.geo, ctx.argmax, ctx.scale),)
-        return (apply(PoolGather, (u,), _windows(ctx)),)
+        return (ctx.xp.pool2d_gather(u, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
 
 
 @register_op(linear_in=(0,), higher_order=True)
-class PoolGather(Op):
-    """The adjoint of ``pool2d_spread`` (see :func:`gather`); its VJP is ``pool2d_spread``."""
+class Pool2dGather(Op):
+    """The adjoint of ``pool2d_spread`` (see :func:`pool2d_gather`), whose VJP it is."""
 
     name = "pool2d_gather"
 
     @staticmethod
     def forward(ctx, u, *, geometry, x_shape, argmax=None, scale=None):
         ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale = geometry, x_shape, argmax, scale
-        return gather(u, geometry, argmax, scale)
+        return pool2d_gather(u, geometry, x_shape, argmax, scale)
 
     @staticmethod
     def vjp(ctx, g):
-        if ctx.xp is np:
-            return (spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
-        return (apply(PoolSpread, (g,), _windows(ctx)),)
+        return (ctx.xp.pool2d_spread(g, ctx.geo, ctx.x_shape, ctx.argmax, ctx.scale),)
 
 
 # --8<-- [end:pool_adjoints]

@@ -37,10 +37,12 @@ Declarations used by the property tests (:mod:`tinygrad_cnn.testing`):
   away from them, and they need tests with forced ties of their own.
 - ``higher_order``: True when the VJP can be recorded, so ``backward(create_graph=True)`` and
   second derivatives go through the op. Such a VJP computes only with the operators of its
-  arguments and the functions of ``ctx.xp`` (NumPy's names: ``xp.exp``, ``xp.sum``, ...): under
-  ``create_graph`` the engine hands it its saved inputs and output as Tensors and ``ctx.xp`` as
-  recorded functions (:mod:`tinygrad_cnn.ops.xp`). A NumPy call on a Tensor would silently treat
-  it as a constant, so this is off by default: the engine refuses ``create_graph`` through an op
+  arguments and the functions of ``ctx.xp`` (NumPy's names: ``xp.exp``, ``xp.sum``, ...; and
+  the ops' own: ``xp.conv2d_weight``, ``xp.pool2d_spread``, ...): on the first-order path they
+  call array kernels, and under ``create_graph`` the engine hands the VJP its saved inputs and
+  output as Tensors and ``ctx.xp`` as the same names applying ops (:mod:`tinygrad_cnn.ops.xp`),
+  so one derivative serves both. A NumPy call on a Tensor would silently treat it as a
+  constant, so this is off by default: the engine refuses ``create_graph`` through an op
   without it, naming the op. ``gradgradcheck`` and the second-order property tests check it.
 """
 
@@ -75,18 +77,6 @@ class Op:
     @staticmethod
     def vjp(ctx: Node, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError
-
-    @classmethod
-    def vjp_graph(cls, node: Node, out: Tensor, grad: Tensor) -> tuple[Tensor | None, ...]:
-        """The VJP, recorded: what ``backward(create_graph=True)`` calls (see ``higher_order``)."""
-        if not cls.higher_order:
-            raise RuntimeError(
-                f"op '{cls.name}' does not support create_graph (second-order gradients): its "
-                "vjp is not declared higher_order, i.e. written with ctx.xp and operators"
-            )
-        from tinygrad_cnn.ops.xp import Recorded  # imports the op families, which import this
-
-        return cls.vjp(Recorded(node, out), grad)
 
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:

@@ -75,8 +75,6 @@ class GetItem(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        if ctx.xp is np:
-            return (scatter_add(g, ctx.shape, ctx.index),)
         return (ctx.xp.scatter_add(g, ctx.shape, ctx.index),)
 
 

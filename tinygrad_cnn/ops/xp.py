@@ -1,11 +1,21 @@
-"""What a VJP computes with when ``backward(create_graph=True)`` records it.
+"""``ctx.xp``: what every VJP computes with, so that each derivative is written once.
 
-A ``higher_order`` op writes its VJP once, with its arguments' operators and the functions of
-``ctx.xp``. On the first-order path ``ctx`` is the node and ``ctx.xp`` is NumPy. Under
-``create_graph`` the engine calls the same VJP on a :class:`Recorded` view of the node: the
-arrays the op saved that *are* its inputs or output become those Tensors, and ``ctx.xp`` is
-:class:`TensorOps`, the same NumPy names applying registered ops, so every step is recorded.
-Other saved values (masks, indices, counts) stay arrays: they are constants of the derivative.
+A VJP uses its arguments' operators and the functions of ``ctx.xp``. The engine hands it one of
+two namespaces with the same names and signatures (a test holds them to that):
+
+- :class:`ArrayOps`, on the first-order path (``ctx`` is the node, its values arrays): NumPy's
+  functions, and the op names ``conv2d``, ``conv_transpose2d``, ``conv2d_weight``,
+  ``pool2d_spread``, ``pool2d_gather``, ``scatter_add`` calling the fused array kernels of those
+  names. One instance serves one VJP call and shares work between its calls: the columns of an
+  input and dY's GEMM layout are made once when both gradients need them.
+- :class:`TensorOps`, under ``create_graph`` (``ctx`` is :class:`~tinygrad_cnn.backward.Recorded`,
+  whose saved inputs and output are the Tensors themselves): each name applies the registered op
+  of that name (NumPy's names apply ``sum``, ``exp``, ``reshape``...), so every step is recorded.
+  Values the op saved that are neither input nor output (masks, indices, counts, columns) stay
+  arrays: constants of the derivative, or caches the recorded ops rebuild from their inputs.
+
+The engine sits below the ops and cannot import them: the end of this module installs the two
+namespaces on the engine's two kinds of ``ctx``.
 """
 
 from __future__ import annotations
@@ -14,22 +24,97 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn.autograd import Node, apply, as_tensor, operands
+from tinygrad_cnn.backward import Recorded
+from tinygrad_cnn.ops import conv, pool
+from tinygrad_cnn.ops.conv import Conv2d, Conv2dWeight, ConvTranspose2d
 from tinygrad_cnn.ops.elementwise import Exp, Log, Where
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.ops.pool import Pool2dGather, Pool2dSpread
 from tinygrad_cnn.ops.reduce import Max, Mean, Sum
-from tinygrad_cnn.ops.shape import BroadcastTo, GetItem, Reshape, ScatterAdd, Transpose
+from tinygrad_cnn.ops.shape import BroadcastTo, GetItem, Reshape, ScatterAdd, Transpose, scatter_add
 from tinygrad_cnn.tensor import Tensor
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return tuple(sorted(int(a) % ndim for a in axes))
+    return _args.axes("ctx.xp", axis, ndim)
+
+
+class ArrayOps:
+    """The first-order ``ctx.xp``: NumPy's functions and the fused kernels, on arrays."""
+
+    __slots__ = ("_memo",)  # made on first use: most VJPs never need it
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sign = staticmethod(np.sign)
+    where = staticmethod(np.where)
+    sum = staticmethod(np.sum)
+    mean = staticmethod(np.mean)
+    max = staticmethod(np.max)
+    broadcast_to = staticmethod(np.broadcast_to)
+    expand_dims = staticmethod(np.expand_dims)
+    moveaxis = staticmethod(np.moveaxis)
+    split = staticmethod(np.split)
+    scatter_add = staticmethod(scatter_add)
+
+    def _once(self, key: tuple, a: np.ndarray, make: Any) -> Any:
+        """``make()``, computed once per ``key`` for this VJP call; ``key`` starts with
+        ``id(a)``, and ``a`` is kept with the value so that the id stays its own."""
+        try:
+            memo = self._memo
+        except AttributeError:
+            memo = self._memo = {}
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (a, make())
+        return hit[1]
+
+    def _layout(self, y: np.ndarray, width: int) -> np.ndarray:
+        """dY in the GEMM layout (O, N*Ho*width), made once."""
+        return self._once((id(y), width), y, lambda: conv.to_gemm_layout(y, width))
+
+    def _im2col(self, x: np.ndarray, geometry: Geometry, out_hw: tuple) -> tuple:
+        """The columns of x's first ``out_hw`` windows and their width, made once."""
+
+        def make() -> tuple:
+            cols, _, _, width = conv.im2col(x, geometry, out_hw)
+            return cols, width
+
+        return self._once((id(x), geometry, tuple(out_hw)), x, make)
+
+    def conv2d(self, x, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
+        """conv2d without bias, the first ``out_hw`` windows: (N, C, H, W) -> (N, O, *out_hw)."""
+        cols, width = self._im2col(x, geometry, out_hw)
+        y2 = conv.conv_gemm(w, cols, groups)  # (O, N*Ho*width)
+        return conv.from_gemm_layout(y2, x.shape[0], *out_hw, width)
+
+    def conv_transpose2d(self, g, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
+        """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> (N, C, *out_hw)."""
+        x_shape = (g.shape[0], w.shape[1] * groups, *out_hw)
+        return conv.conv_transpose2d(g, w, x_shape, geometry, groups, self._layout)
+
+    def conv2d_weight(self, x, dy, geometry: Geometry, groups: int, columns=None) -> np.ndarray:
+        """conv2d's weight gradient (O, C/G, kH, kW) from x and dY; ``columns``: im2col of x
+        that conv2d's forward made, ``(cols, width)``, reused here."""
+        if columns is None:
+            columns = self._im2col(x, geometry, dy.shape[2:])
+        return conv.conv2d_weight(x, dy, geometry, groups, columns, self._layout)
+
+    @staticmethod
+    def pool2d_spread(g, geometry: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
+        """pool2d's VJP: each window's gradient to its chosen element, or spread evenly."""
+        return pool.pool2d_spread(g, geometry, x_shape, argmax, scale)
+
+    @staticmethod
+    def pool2d_gather(u, geometry: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
+        """The adjoint of ``pool2d_spread``: each window's chosen element, or its scaled sum."""
+        return pool.pool2d_gather(u, geometry, x_shape, argmax, scale)
 
 
 class TensorOps:
-    """NumPy's names for the functions VJPs use, on Tensors, each one recorded op."""
+    """The recorded ``ctx.xp``: the same names on Tensors, each one recorded op."""
 
     @staticmethod
     def exp(x: Tensor) -> Tensor:
@@ -45,46 +130,46 @@ class TensorOps:
         return np.sign(np.asarray(x))  # a Tensor's array, read-only; the sign is a new array
 
     @staticmethod
-    def where(cond: Any, a: Any, b: Any) -> Tensor:
-        c = np.asarray(cond, dtype=bool)
-        return apply(Where, (Tensor._wrap(c, False), *operands(a, b)), {})
+    def where(condition: Any, x: Any, y: Any) -> Tensor:
+        c = np.asarray(condition, dtype=bool)
+        return apply(Where, (Tensor._wrap(c, False), *operands(x, y)), {})
 
     @staticmethod
-    def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return apply(Sum, (x,), {"axis": _axes(axis, x.ndim), "keepdims": keepdims})
+    def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return apply(Sum, (a,), {"axis": _axes(axis, a.ndim), "keepdims": keepdims})
 
     @staticmethod
-    def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return apply(Mean, (x,), {"axis": _axes(axis, x.ndim), "keepdims": keepdims})
+    def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return apply(Mean, (a,), {"axis": _axes(axis, a.ndim), "keepdims": keepdims})
 
     @staticmethod
-    def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return apply(Max, (x,), {"axis": _axes(axis, x.ndim), "keepdims": keepdims})
+    def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return apply(Max, (a,), {"axis": _axes(axis, a.ndim), "keepdims": keepdims})
 
     @staticmethod
-    def broadcast_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
-        return apply(BroadcastTo, (x,), {"shape": tuple(shape)})
+    def broadcast_to(array: Tensor, shape: tuple[int, ...]) -> Tensor:
+        return apply(BroadcastTo, (array,), {"shape": tuple(shape)})
 
     @staticmethod
-    def expand_dims(x: Tensor, axis: Any) -> Tensor:
+    def expand_dims(a: Tensor, axis: Any) -> Tensor:
         axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        shape = list(x.shape)
-        for a in sorted(int(a) % (x.ndim + len(axes)) for a in axes):  # positions in the result
-            shape.insert(a, 1)
-        return apply(Reshape, (x,), {"shape": tuple(shape)})
+        shape = list(a.shape)
+        for i in sorted(int(i) % (a.ndim + len(axes)) for i in axes):  # positions in the result
+            shape.insert(i, 1)
+        return apply(Reshape, (a,), {"shape": tuple(shape)})
 
     @staticmethod
-    def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
-        order = [a for a in range(x.ndim) if a != source % x.ndim]
-        order.insert(destination % x.ndim, source % x.ndim)
-        return apply(Transpose, (x,), {"axes": tuple(order)})
+    def moveaxis(a: Tensor, source: int, destination: int) -> Tensor:
+        order = [i for i in range(a.ndim) if i != source % a.ndim]
+        order.insert(destination % a.ndim, source % a.ndim)
+        return apply(Transpose, (a,), {"axes": tuple(order)})
 
     @staticmethod
-    def split(x: Tensor, indices: Any, axis: int) -> list[Tensor]:
-        bounds = [0, *(int(i) for i in indices), x.shape[axis]]
+    def split(ary: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+        bounds = [0, *(int(i) for i in indices_or_sections), ary.shape[axis]]
         pre = (slice(None),) * axis
         return [
-            apply(GetItem, (x,), {"index": (*pre, slice(a, b))})
+            apply(GetItem, (ary,), {"index": (*pre, slice(a, b))})
             for a, b in zip(bounds[:-1], bounds[1:])
         ]
 
@@ -93,17 +178,36 @@ class TensorOps:
         """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]``."""
         return apply(ScatterAdd, (g,), {"shape": shape, "index": index})
 
+    @staticmethod
+    def conv2d(x, w, geometry: Geometry, groups: int, out_hw: tuple) -> Tensor:
+        y = apply(Conv2d, (x, w), {"geometry": geometry, "groups": groups})
+        if y.shape[2:] == tuple(out_hw):
+            return y
+        index = (slice(None), slice(None), slice(0, out_hw[0]), slice(0, out_hw[1]))
+        return apply(GetItem, (y,), {"index": index})
 
-class Recorded:
-    """A node as its VJP sees it under ``create_graph``; see the module docstring."""
+    @staticmethod
+    def conv_transpose2d(g, w, geometry: Geometry, groups: int, out_hw: tuple) -> Tensor:
+        attrs = {"geometry": geometry, "groups": groups, "out_hw": tuple(out_hw)}
+        return apply(ConvTranspose2d, (g, w), attrs)
 
-    xp = TensorOps
+    @staticmethod
+    def conv2d_weight(x, dy, geometry: Geometry, groups: int, columns=None) -> Tensor:
+        """``columns`` (an array cache of x's windows) is not used: the op rebuilds them."""
+        return apply(Conv2dWeight, (x, dy), {"geometry": geometry, "groups": groups})
 
-    def __init__(self, node: Node, out: Tensor) -> None:
-        tensors = {id(t.data): t for t in node.inputs}
-        tensors[id(out.data)] = out
-        for key, value in node.__dict__.items():
-            if type(value) is np.ndarray:
-                value = tensors.get(id(value), value)
-            setattr(self, key, value)
-        self.needs_input_grad = node.needs_input_grad
+    @staticmethod
+    def pool2d_spread(g, geometry: Geometry, x_shape, argmax=None, scale=None) -> Tensor:
+        attrs = {"geometry": geometry, "x_shape": x_shape, "argmax": argmax, "scale": scale}
+        return apply(Pool2dSpread, (g,), attrs)
+
+    @staticmethod
+    def pool2d_gather(u, geometry: Geometry, x_shape, argmax=None, scale=None) -> Tensor:
+        attrs = {"geometry": geometry, "x_shape": x_shape, "argmax": argmax, "scale": scale}
+        return apply(Pool2dGather, (u,), attrs)
+
+
+# The two kinds of ctx: the node itself (a fresh ArrayOps for each VJP call that reads ctx.xp)
+# and the recorded view backward makes under create_graph.
+Node.xp = property(lambda node: ArrayOps())  # type: ignore[assignment]
+Recorded.xp = TensorOps

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_cnn.functional import _args
-from tinygrad_cnn.optim import Optimizer
+from tinygrad_cnn import args as _args
+from tinygrad_cnn.optim.optimizer import Optimizer
 
 
 class LRScheduler:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.autograd import Node
+from tinygrad_cnn.backward import Recorded, grad
 from tinygrad_cnn.ops.registry import Op
-from tinygrad_cnn.ops.xp import Recorded
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.testing.gradcheck import gradcheck, gradgradcheck
 
@@ -163,7 +163,6 @@ def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
     """The op's recorded VJP gives the first-order gradients the plain one does, and agrees with
     finite differences of itself, in float64, along one random direction of all inputs and the
     upstream gradient together (``gradgradcheck``'s fast mode)."""
-    from tinygrad_cnn.backward import grad
 
     xs = _inputs(case)
     wanted = [x for x in xs if x.requires_grad]
@@ -185,7 +184,6 @@ def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
 def check_vjp_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
     """A VJP is linear in the upstream gradient ``g``: for each input ``x``,
     ``<vjp_x(g), w> == <g, d/dg <vjp_x(g), w>>`` exactly, the right side by double backward."""
-    from tinygrad_cnn.backward import grad
 
     xs = _inputs(case)
     out = op.apply(*xs, **case.attrs)
@@ -213,7 +211,6 @@ def check_vjp_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
 
 def check_refuses_create_graph(op: type[Op], case: OpCase) -> None:
     """An op that is not ``higher_order`` refuses ``create_graph`` with an error naming it."""
-    from tinygrad_cnn.backward import grad
 
     xs = _inputs(case)
     wanted = [x for x in xs if x.requires_grad]

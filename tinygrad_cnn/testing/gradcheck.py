@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.autograd import enable_grad, no_grad
+from tinygrad_cnn.backward import grad
+from tinygrad_cnn.functional import concatenate
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -166,10 +168,6 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x: x.tanh() * x, [Tensor([0.5, -1.0], requires_grad=True)])
     True
     """
-    from tinygrad_cnn.autograd import enable_grad
-    from tinygrad_cnn.backward import grad
-    from tinygrad_cnn.functional import concatenate
-
     xs, wanted = _prepare(inputs)
     out = fn(*xs)
     if not isinstance(out, Tensor):

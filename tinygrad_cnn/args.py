@@ -1,24 +1,31 @@
 """Turning user arguments into validated ints, pairs, axes and shapes: the one place that does it.
 
 Every function here takes the calling function's name (``fn``) and the argument's name, so its
-errors read ``conv2d: stride must be an int or a pair of ints, got 1.5``. ``functional`` and
-``nn`` both use it.
+errors read ``conv2d: stride must be an int or a pair of ints, got 1.5``. It sits in the bottom
+layer, beside ``tensor``, so that every layer uses it: data, ops, functional, nn, optim, models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
+
+if TYPE_CHECKING:
+    from tinygrad_cnn.ops.geometry import Geometry
 
 
 def is_int(value: Any) -> bool:
     """True for Python and NumPy integers, but not for bools."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: Any) -> bool:
+    """True for Python and NumPy ints and floats, but not for bools."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def positive_int(fn: str, name: str, value: Any) -> int:

@@ -4,9 +4,9 @@ and the value; bools are not ints."""
 import numpy as np
 import pytest
 
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn
-from tinygrad_cnn.functional import _args
 
 
 @pytest.mark.parametrize("value", [2, (2, 3), [2, 3], np.int64(2), np.array([2, 3])])
