@@ -24,7 +24,8 @@ ROW = re.compile(r"^(?P<name>\S.*?)\s{2,}(?P<median>[\d.]+)\s+(?P<min>[\d.]+)\b"
 
 def run_tree(tree: Path, repeat: int) -> dict[str, float]:
     """One bench_conv.py run in ``tree``: workload name -> its minimum time (ms)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    unset = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPATH"] = str(tree)
     script = tree / "benchmarks" / "bench_conv.py"
     out = subprocess.run(
