@@ -16,6 +16,7 @@ import numpy as np
 from tinygrad_cnn import nn
 from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.backward import grad
+from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -165,7 +166,8 @@ def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", co
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:  # the old picture or the new one, whole
+        fig.savefig(tmp, dpi=100)
     return path
 
 
