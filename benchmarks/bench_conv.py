@@ -125,7 +125,7 @@ def conv_case(xs, ws, stride, padding, torch=None):
             torch.nn.functional.conv2d(tx, tw, tb, stride, padding).backward(tg)
 
         fns["torch"] = theirs
-    flops = 3 * 2 * y.size * int(np.prod(ws[1:]))  # forward, input grad, weight grad
+    flops = 3 * 2 * y.numel() * int(np.prod(ws[1:]))  # forward, input grad, weight grad
     return fns, flops
 
 

@@ -5,7 +5,7 @@ Run: python examples/custom_op.py
 
 import numpy as np
 
-from tinygrad_cnn import Op, Tensor, gradcheck, register_op
+from tinygrad_cnn import Op, Tensor, gradcheck, register_op, tensor
 
 
 def softplus_inputs():
@@ -36,14 +36,14 @@ def softplus(x: Tensor) -> Tensor:
 
 
 def main() -> None:
-    x = Tensor(np.linspace(-3, 3, 7), requires_grad=True)
+    x = tensor(np.linspace(-3, 3, 7), requires_grad=True)
     y = softplus(x).sum()
     y.backward()
     print("x            ", np.round(x.data, 2))
     print("softplus(x)  ", np.round(softplus(x).data, 4))
     print("d/dx (VJP)   ", np.round(x.grad.data, 4))
     ok = gradcheck(
-        lambda t: softplus(t * t), [Tensor(np.random.default_rng(0).standard_normal((3, 4)))]
+        lambda t: softplus(t * t), [tensor(np.random.default_rng(0).standard_normal((3, 4)))]
     )
     print("gradcheck against finite differences:", "passed" if ok else "FAILED")
 

@@ -10,8 +10,8 @@ import os
 import numpy as np
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, nn, viz
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import nn, tensor, viz
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=".")
@@ -26,7 +26,7 @@ model = nn.Sequential(
     nn.Flatten(),
     nn.Linear(4 * 4 * 4, 10),
 )
-x = Tensor(np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
+x = tensor(np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
 loss = F.cross_entropy(model(x), np.array([3, 7]))
 
 viz.retain_grads(loss)  # keep the intermediate gradients too, to show their norms

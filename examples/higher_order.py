@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, nn, optim
+from tinygrad_cnn import Tensor, nn, optim, tensor
 from tinygrad_cnn import functional as F
 
 
@@ -22,7 +22,7 @@ def newton(x0: float, steps: int = 6) -> float:
         f = (x**4 - 3 * x**2 + x).sum()
         (d1,) = tg.grad(f, x, create_graph=True)  # f'(x), itself differentiable
         (d2,) = tg.grad(d1.sum(), x)  # f''(x)
-        x = Tensor(x.data - d1.data / d2.data, requires_grad=True)
+        x = tensor(x.data - d1.data / d2.data, requires_grad=True)
         print(f"  newton step {step + 1}: x = {x.item():.12f}, f'(x) was {d1.item():+.3e}")
     return x.item()
 
@@ -34,9 +34,9 @@ def hvp_against_finite_differences() -> float:
     def f(w):
         return (w.tanh() @ w.T).logsumexp(axis=1).sum()
 
-    (hv,) = tg.hvp(f, Tensor(w0, requires_grad=True), [v])
+    (hv,) = tg.hvp(f, tensor(w0, requires_grad=True), [v])
     eps = 1e-6
-    plus, minus = (Tensor(w0 + s * eps * v, requires_grad=True) for s in (1, -1))
+    plus, minus = (tensor(w0 + s * eps * v, requires_grad=True) for s in (1, -1))
     numeric = (tg.grad(f(plus), plus)[0].data - tg.grad(f(minus), minus)[0].data) / (2 * eps)
     return float(np.abs(hv.data - numeric).max())
 
@@ -50,7 +50,7 @@ def gradient_penalty_step() -> tuple[float, float]:
     )  # fmt: skip
     opt = optim.SGD(model.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
-    x = Tensor(rng.random((8, 1, 8, 8), dtype=np.float32), requires_grad=True)
+    x = tensor(rng.random((8, 1, 8, 8), dtype=np.float32), requires_grad=True)
     y = rng.integers(0, 10, 8)
     loss = F.cross_entropy(model(x), y)
     (gx,) = tg.grad(loss, x, create_graph=True)  # a Tensor with a graph through conv and pool

@@ -7,12 +7,12 @@ the same numbers with the vectorized framework (NCHW, autograd).
 
 import numpy as np
 
-from tinygrad_cnn import Tensor, reference
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import reference, tensor
 
 
 def nchw(a):
-    return Tensor(a.transpose(0, 3, 1, 2), requires_grad=True)
+    return tensor(a.transpose(0, 3, 1, 2), requires_grad=True)
 
 
 def check(name, ours, theirs):
@@ -29,7 +29,7 @@ def main() -> bool:
     x = np.random.randn(4, 3, 3, 2)
     x_pad = reference.zero_pad(x, 3)
     print("  x.shape =", x.shape, " x_pad.shape =", x_pad.shape)
-    ok &= check("zero_pad == F.pad", x_pad, F.pad(Tensor(x), (0, 0, 3, 3, 3, 3)).numpy())
+    ok &= check("zero_pad == F.pad", x_pad, F.pad(tensor(x), (0, 0, 3, 3, 3, 3)).numpy())
 
     print("2. conv_single_step")
     a_slice_prev = np.random.randn(4, 4, 3)
@@ -46,8 +46,8 @@ def main() -> bool:
     Z, cache_conv = reference.conv_forward(A_prev, W, b, hparameters)
     print(f"  Z.shape = {Z.shape}, Z's mean = {np.mean(Z):.10f}")
     print("  Z[0, 2, 1] =", np.round(Z[0, 2, 1], 6))
-    x_t, w_t = nchw(A_prev), Tensor(W.transpose(3, 2, 0, 1), requires_grad=True)
-    b_t = Tensor(b.ravel(), requires_grad=True)
+    x_t, w_t = nchw(A_prev), tensor(W.transpose(3, 2, 0, 1), requires_grad=True)
+    b_t = tensor(b.ravel(), requires_grad=True)
     y = F.conv2d(x_t, w_t, b_t, stride=2, padding=1)
     ok &= check("conv_forward == F.conv2d", Z, y.numpy().transpose(0, 2, 3, 1))
 
@@ -57,7 +57,7 @@ def main() -> bool:
     for mode in ("max", "average"):
         A, _ = reference.pool_forward(A_prev, hparameters, mode=mode)
         print(f"  mode = {mode}: A.shape = {A.shape}, A[1, 1] =", np.round(A[1, 1], 6))
-        fast = F.pool2d(Tensor(A_prev.transpose(0, 3, 1, 2)), 3, 1, mode=mode)
+        fast = F.pool2d(tensor(A_prev.transpose(0, 3, 1, 2)), 3, 1, mode=mode)
         ok &= check(f"pool_forward({mode}) == F.pool2d", A, fast.numpy().transpose(0, 2, 3, 1))
 
     print("5. conv_backward")

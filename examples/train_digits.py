@@ -8,7 +8,7 @@ import argparse
 import numpy as np
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, data, nn, optim
+from tinygrad_cnn import data, nn, optim, tensor
 from tinygrad_cnn import functional as F
 
 parser = argparse.ArgumentParser()
@@ -26,13 +26,13 @@ opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
 for epoch in range(1, epochs + 1):
     for x, y in data.Batches(ds.x_train, ds.y_train, batch_size=32, seed=epoch):
-        loss = F.cross_entropy(model(Tensor(x)), y)
+        loss = F.cross_entropy(model(tensor(x)), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with tg.no_grad():
         model.eval()
-        pred = model(Tensor(ds.x_test)).numpy().argmax(axis=1)
+        pred = model(tensor(ds.x_test)).numpy().argmax(axis=1)
         model.train()
     print(
         f"epoch {epoch:2d}  loss {loss.item():.4f}  test accuracy {np.mean(pred == ds.y_test):.4f}"

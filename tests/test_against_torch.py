@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import tensor
 
 torch = pytest.importorskip("torch")
 tf = torch.nn.functional
@@ -40,8 +40,8 @@ def test_gradient_penalty_and_hvp_match_pytorch():
     t_dot = sum((g * torch.tensor(v[k])).sum() for g, k in zip(tgs, tp))
     t_hv = torch.autograd.grad(t_dot, list(tp.values()))
 
-    op = {k: Tensor(a.copy(), requires_grad=True) for k, a in params.items()}
-    ox = Tensor(x0.copy(), requires_grad=True)
+    op = {k: tensor(a.copy(), requires_grad=True) for k, a in params.items()}
+    ox = tensor(x0.copy(), requires_grad=True)
     (ogx,) = tg.grad(net(OURS, op, ox, y), ox, create_graph=True)
     o_pen = tg.grad((ogx * ogx).sum(), list(op.values()))
     o_hv = tg.hvp(
@@ -49,6 +49,6 @@ def test_gradient_penalty_and_hvp_match_pytorch():
     )
 
     for name, a, b in zip(op, t_pen, o_pen):
-        np.testing.assert_allclose(b.data, a.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
     for name, a, b in zip(op, t_hv, o_hv):
-        np.testing.assert_allclose(b.data, a.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tinygrad_cnn import Tensor, data, nn, optim
+from tinygrad_cnn import Tensor, data, nn, optim, tensor
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.cli import main
 
@@ -83,19 +83,19 @@ BAD = {
 
 
 def x4():
-    return Tensor(np.random.default_rng(0).random((2, 3, 8, 8), dtype=np.float32))
+    return tensor(np.random.default_rng(0).random((2, 3, 8, 8), dtype=np.float32))
 
 
 def w4():
-    return Tensor(np.random.default_rng(1).random((4, 3, 3, 3), dtype=np.float32))
+    return tensor(np.random.default_rng(1).random((4, 3, 3, 3), dtype=np.float32))
 
 
 def x3():
-    return Tensor(np.arange(24.0).reshape(2, 3, 4))
+    return tensor(np.arange(24.0).reshape(2, 3, 4))
 
 
 def param():
-    return Tensor(np.ones(3), requires_grad=True)
+    return tensor(np.ones(3), requires_grad=True)
 
 
 # (name shown in the test id, kind of the bad value, call with the bad value, names to find)
@@ -108,13 +108,13 @@ TARGETS = [
     (
         "conv_transpose2d.stride",
         "pos_pair",
-        lambda v: F.conv_transpose2d(x4(), Tensor(np.ones((3, 2, 3, 3), np.float32)), stride=v),
+        lambda v: F.conv_transpose2d(x4(), tensor(np.ones((3, 2, 3, 3), np.float32)), stride=v),
         ("conv_transpose2d",),
     ),
     (
         "conv_transpose2d.padding",
         "nonneg_pair",
-        lambda v: F.conv_transpose2d(x4(), Tensor(np.ones((3, 2, 3, 3), np.float32)), padding=v),
+        lambda v: F.conv_transpose2d(x4(), tensor(np.ones((3, 2, 3, 3), np.float32)), padding=v),
         ("conv_transpose2d",),
     ),
     ("max_pool2d.kernel_size", "pos_pair", lambda v: F.max_pool2d(x4(), v), ("max_pool2d",)),
@@ -131,12 +131,13 @@ TARGETS = [
     ("transpose.axes", "shape", lambda v: x3().transpose(v), ("transpose", "axes")),
     ("pad.pad", "shape", lambda v: x3().pad(v), ("pad",)),
     ("pad.value", "number", lambda v: x3().pad((1, 1), value=v), ("pad", "value")),
-    ("Tensor.data", "data", lambda v: Tensor(v), ("Tensor",)),
+    ("Tensor", "data", lambda v: Tensor(v), ("Tensor",)),
+    ("tensor", "data", lambda v: tensor(v), ("tensor",)),
     ("add.other", "data", lambda v: x3() + v, ("Tensor",)),
     (
         "cross_entropy.reduction",
         "choice",
-        lambda v: F.cross_entropy(Tensor(np.ones((2, 3))), np.array([0, 1]), reduction=v),
+        lambda v: F.cross_entropy(tensor(np.ones((2, 3))), np.array([0, 1]), reduction=v),
         ("cross_entropy", "reduction"),
     ),
     (
@@ -266,12 +267,12 @@ def test_random_bad_inputs_get_clear_errors(case):
 
 def test_inputs_are_left_as_they_were():
     x, w = x4(), w4()
-    before = x.data.copy(), w.data.copy()
+    before = x.numpy().copy(), w.numpy().copy()
     for stride in BAD["pos_pair"]:
         with pytest.raises(ERRORS):
             F.conv2d(x, w, stride=stride)
-    np.testing.assert_array_equal(x.data, before[0])
-    np.testing.assert_array_equal(w.data, before[1])
+    np.testing.assert_array_equal(x.numpy(), before[0])
+    np.testing.assert_array_equal(w.numpy(), before[1])
     p = param()
     opt = optim.SGD([p], lr=0.1, momentum=0.9)
     for lr in BAD["hyper"]:
@@ -322,10 +323,10 @@ def test_damaged_checkpoints_are_named(tmp_path, name):
         nn.load_npz(path)
     assert str(path) in str(e.value)
     model = nn.Linear(2, 2)
-    before = model.weight.data.copy()
+    before = model.weight.numpy().copy()
     with pytest.raises(ERRORS):
         model.load(path)
-    np.testing.assert_array_equal(model.weight.data, before)
+    np.testing.assert_array_equal(model.weight.numpy(), before)
 
 
 @pytest.mark.parametrize(

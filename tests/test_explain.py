@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, explain, nn
+from tinygrad_cnn import explain, nn, tensor
 from tinygrad_cnn.models import default_model
 
 
@@ -23,14 +23,14 @@ def digits(n=4):
 
 def logit(model, x, n, t):
     with tg.no_grad():
-        return float(model(Tensor(x)).data[n, t])
+        return float(model(tensor(x)).numpy()[n, t])
 
 
 def test_saliency_is_the_input_gradient_and_agrees_with_finite_differences():
     model, x = small_cnn(), digits().astype(np.float64)
     model.train(False)
     for p in model.parameters():
-        p.data = p.data.astype(np.float64)
+        p.data = p.numpy().astype(np.float64)
     sal = explain.saliency(model, x, target=3)
     assert sal.shape == (4, 8, 8) and (sal >= 0).all()
     eps = 1e-6
@@ -40,7 +40,7 @@ def test_saliency_is_the_input_gradient_and_agrees_with_finite_differences():
         minus[n, 0, i, j] -= eps
         fd = (logit(model, plus, n, 3) - logit(model, minus, n, 3)) / (2 * eps)
         assert abs(sal[n, i, j] - abs(fd)) < 1e-6 * max(1, abs(fd))
-    predicted = model(Tensor(x)).data.argmax(axis=1)
+    predicted = model(tensor(x)).numpy().argmax(axis=1)
     np.testing.assert_array_equal(explain.saliency(model, x), explain.saliency(model, x, predicted))
 
 
@@ -59,8 +59,8 @@ def test_grad_cam_equals_its_formula_on_a_hand_computed_case():
 
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 5))
     cam = explain.grad_cam(Net(), conv, x, target=1, upsample=False, normalize=False)
-    acts = tg.functional.conv2d(Tensor(x), conv.weight, conv.bias, padding=1).data  # (2,3,4,5)
-    alpha = head.weight.data[1] / (4 * 5)  # d logit_1 / d A_k is W[1, k] / (h w) everywhere
+    acts = tg.functional.conv2d(tensor(x), conv.weight, conv.bias, padding=1).numpy()  # (2,3,4,5)
+    alpha = head.weight.numpy()[1] / (4 * 5)  # d logit_1 / d A_k is W[1, k] / (h w) everywhere
     expected = np.maximum(np.einsum("k,nkhw->nhw", alpha, acts), 0)
     np.testing.assert_allclose(cam, expected, rtol=1e-12, atol=1e-12)
     scaled = explain.grad_cam(Net(), conv, x, target=1)

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_cnn"
 
 # Lower layers first. A module may import its own layer's modules and any layer below.
 LAYERS = [
-    {"tensor", "args", "io", "random", "data", "reference"},
+    {"tensor", "inplace", "dtypes", "devices", "factories", "args", "io", "random", "data"},
+    {"reference"},
     {"autograd", "anomaly", "hooks", "graph", "backward"},
     {"ops"},
     {"functional", "testing"},

@@ -4,12 +4,12 @@ installed."""
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, gradcheck, manual_seed, models, nn
+from tinygrad_cnn import gradcheck, manual_seed, models, nn, tensor
 
 
 def _out(model, shape):
     model.eval()
-    return model(Tensor(np.random.default_rng(0).random(shape, dtype=np.float32)))
+    return model(tensor(np.random.default_rng(0).random(shape, dtype=np.float32)))
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 32, 32), (1, 8, 8), (3, 32, 32)])
@@ -69,7 +69,7 @@ def test_resnet_names_follow_torchvision():
     ]:
         assert name in names
     assert "layer1.0.downsample.0.weight" not in names  # same shape: the shortcut is Identity
-    assert sum(p.size for p in models.resnet(blocks=3).parameters()) == 272_474  # ResNet-20
+    assert sum(p.numel() for p in models.resnet(blocks=3).parameters()) == 272_474  # ResNet-20
 
 
 @pytest.mark.parametrize("cin, c, stride", [(2, 3, 2), (3, 3, 1)])
@@ -80,7 +80,7 @@ def test_a_residual_block_gradient_matches_finite_differences(cin, c, stride):
         if isinstance(m, nn.BatchNorm2d):
             m.weight.data[:] = np.linspace(0.5, 1.5, m.num_features)
     block.eval()  # fixed statistics: a smooth function of the input
-    x = Tensor(np.random.default_rng(1).standard_normal((2, cin, 5, 5)), requires_grad=True)
+    x = tensor(np.random.default_rng(1).standard_normal((2, cin, 5, 5)), requires_grad=True)
     assert block(x).shape == (2, c, 3 if stride == 2 else 5, 3 if stride == 2 else 5)
     assert gradcheck(block, [x])
 
@@ -178,7 +178,7 @@ def _compare(t, ours, theirs, shape, train_steps=1):
     x = np.random.default_rng(3).random((4, *shape), dtype=np.float32)
     ours.train()
     for _ in range(train_steps):  # move the BatchNorm running statistics away from their start
-        ours(Tensor(x))
+        ours(tensor(x))
     state = {k: t.from_numpy(np.array(v)) for k, v in ours.state_dict().items()}
     missing, unexpected = theirs.load_state_dict(state, strict=True)
     assert not missing and not unexpected
@@ -186,7 +186,7 @@ def _compare(t, ours, theirs, shape, train_steps=1):
     theirs.eval()
     with t.no_grad():
         want = theirs(t.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours(Tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours(tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8)])

@@ -4,12 +4,12 @@ resuming, argument errors."""
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, nn, optim
+from tinygrad_cnn import nn, optim, tensor
 
 
 def quadratic_steps(opt_factory, steps=3):
     """Minimise sum(p**2 * c) for a few steps; return the parameter after each step."""
-    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    p = tensor(np.array([1.0, -2.0]), requires_grad=True)
     c = np.array([1.0, 3.0])
     opt = opt_factory([p])
     out = []
@@ -17,7 +17,7 @@ def quadratic_steps(opt_factory, steps=3):
         opt.zero_grad()
         (p * p * c).sum().backward()
         opt.step()
-        out.append(p.data.copy())
+        out.append(p.numpy().copy())
     return out
 
 
@@ -60,7 +60,7 @@ def test_adam_matches_the_paper():
 @pytest.mark.parametrize("factory", [lambda ps: optim.SGD(ps, 0.1, momentum=0.9), optim.Adam])
 def test_state_dict_resumes_exactly(factory):
     def run(split):
-        p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+        p = tensor(np.array([1.0, -2.0]), requires_grad=True)
         opt = factory([p])
         for step in range(6):
             if step == split:  # a fresh optimizer that loads the old one's state
@@ -70,32 +70,32 @@ def test_state_dict_resumes_exactly(factory):
             opt.zero_grad()
             (p * p * p).sum().backward()
             opt.step()
-        return p.data
+        return p.numpy()
 
     np.testing.assert_array_equal(run(split=None), run(split=3))
 
 
 def test_step_skips_parameters_without_gradients_and_bumps_versions():
-    a = Tensor(np.ones(2), requires_grad=True)
-    b = Tensor(np.ones(2), requires_grad=True)
+    a = tensor(np.ones(2), requires_grad=True)
+    b = tensor(np.ones(2), requires_grad=True)
     opt = optim.SGD([a, b], lr=0.5)
     y = (a * b).sum()  # mul saves a and b for backward
     (a * 2).sum().backward()
     opt.step()
-    np.testing.assert_allclose(a.data, [0.0, 0.0])
-    np.testing.assert_allclose(b.data, [1.0, 1.0])
+    np.testing.assert_allclose(a.numpy(), [0.0, 0.0])
+    np.testing.assert_allclose(b.numpy(), [1.0, 1.0])
     with pytest.raises(RuntimeError, match="modified in\\s+place"):
         y.backward()  # a changed under a graph that saved it
 
 
 def test_argument_errors():
-    p = Tensor(np.ones(2), requires_grad=True)
+    p = tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
         optim.SGD([p], lr=-1)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(TypeError, match="requires grad"):
-        optim.SGD([Tensor(np.ones(2))], lr=0.1)
+        optim.SGD([tensor(np.ones(2))], lr=0.1)
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([p], lr=0.1, nesterov=True)
     lin = nn.Linear(2, 2)
@@ -123,13 +123,13 @@ def test_argument_errors():
     ],
 )
 def test_bad_hyperparameters_are_refused(make, error, pattern):
-    p = Tensor(np.ones(2), requires_grad=True)
+    p = tensor(np.ones(2), requires_grad=True)
     with pytest.raises(error, match=pattern):
         make(p)
 
 
 def test_lr_setter_refuses_nan():
-    opt = optim.SGD([Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    opt = optim.SGD([tensor(np.ones(2), requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="lr must be a finite"):
         opt.lr = float("nan")
     assert opt.lr == 0.1
@@ -137,7 +137,7 @@ def test_lr_setter_refuses_nan():
 
 @pytest.mark.parametrize("factory", [lambda ps: optim.SGD(ps, 0.1, momentum=0.9), optim.Adam])
 def test_load_state_dict_copies_so_later_steps_leave_the_snapshot_alone(factory):
-    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    p = tensor(np.array([1.0, -2.0]), requires_grad=True)
     opt = factory([p])
     (p * p).sum().backward()
     opt.step()
@@ -154,7 +154,7 @@ def test_load_state_dict_copies_so_later_steps_leave_the_snapshot_alone(factory)
 
 
 def test_loading_another_optimizers_state_is_refused_before_anything_changes():
-    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    p = tensor(np.array([1.0, -2.0]), requires_grad=True)
     adam = optim.Adam([p])
     (p * p).sum().backward()
     adam.step()
@@ -178,14 +178,14 @@ def test_loading_another_optimizers_state_is_refused_before_anything_changes():
 
 
 def test_step_checks_every_gradient_before_it_changes_any_parameter():
-    a = Tensor(np.ones(2), requires_grad=True)
-    b = Tensor(np.ones(3), requires_grad=True)
+    a = tensor(np.ones(2), requires_grad=True)
+    b = tensor(np.ones(3), requires_grad=True)
     opt = optim.SGD([a, b], lr=0.5)
-    a.grad = Tensor(np.ones(2))
-    b.grad = Tensor(np.ones(2))  # wrong shape
+    a.grad = tensor(np.ones(2))
+    b.grad = tensor(np.ones(2))  # wrong shape
     with pytest.raises(RuntimeError, match=r"gradient of parameter 1 has shape \(2,\)"):
         opt.step()
-    np.testing.assert_array_equal(a.data, 1.0)
+    np.testing.assert_array_equal(a.numpy(), 1.0)
     assert a._vc[0] == 0
 
 
@@ -207,7 +207,7 @@ def test_adamw_decays_the_weights_apart_from_the_gradient():
 
 
 def quadratic_params():
-    return [Tensor(np.array([1.0, -2.0]), requires_grad=True)]
+    return [tensor(np.array([1.0, -2.0]), requires_grad=True)]
 
 
 def test_adamw_state_resumes_exactly_and_is_not_adams():
@@ -222,7 +222,7 @@ def test_adamw_state_resumes_exactly_and_is_not_adams():
             opt.zero_grad()
             (p * p * p).sum().backward()
             opt.step()
-        return p.data
+        return p.numpy()
 
     np.testing.assert_array_equal(run(None), run(2))
     adam = quadratic_steps(lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.5))
@@ -319,9 +319,9 @@ def test_a_bad_schedule_state_changes_nothing():
 
 
 def _with_grads(*grads):
-    params = [Tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    params = [tensor(np.zeros_like(g), requires_grad=True) for g in grads]
     for p, g in zip(params, grads):
-        p.grad = Tensor(g.copy())
+        p.grad = tensor(g.copy())
     return params
 
 
@@ -347,7 +347,7 @@ def test_clip_grad_norm_scales_to_the_joint_norm(norm_type):
 
 def test_clip_grad_norm_skips_missing_gradients_and_takes_one_tensor():
     (p,) = _with_grads(np.array([6.0, 8.0]))
-    q = Tensor(np.zeros(2), requires_grad=True)  # no gradient
+    q = tensor(np.zeros(2), requires_grad=True)  # no gradient
     assert nn.utils.clip_grad_norm_([p, q], 5.0).item() == pytest.approx(10.0)
     np.testing.assert_allclose(p.grad.numpy(), [3.0, 4.0], rtol=1e-6)
     assert q.grad is None
@@ -386,7 +386,7 @@ def test_clip_grad_norm_argument_errors(args, error, match):
 def test_adamw_and_the_schedules_match_pytorch():
     torch = pytest.importorskip("torch")
     w = np.random.default_rng(0).standard_normal((3, 4))
-    p, tp = Tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
+    p, tp = tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
     opt, topt = optim.AdamW([p], lr=0.1), torch.optim.AdamW([tp], lr=0.1)
     pairs = [
         (
@@ -396,7 +396,7 @@ def test_adamw_and_the_schedules_match_pytorch():
     ]
     for epoch in range(16):
         g = np.sin(w * (epoch + 1))
-        p.grad, tp.grad = Tensor(g.copy()), torch.tensor(g.copy())
+        p.grad, tp.grad = tensor(g.copy()), torch.tensor(g.copy())
         opt.step()
         topt.step()
         for ours, theirs in pairs:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, manual_seed, nn, optim
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import manual_seed, nn, optim, tensor
 from tinygrad_cnn.training import TrainingDiverged, accuracy, fit
 
 
@@ -30,7 +30,7 @@ def test_fit_is_the_loop_a_user_would_write_by_hand(capsys):
     for _ in range(3):
         total = 0.0
         for xb, yb in batches:
-            loss = F.cross_entropy(twin(Tensor(xb)), yb)
+            loss = F.cross_entropy(twin(tensor(xb)), yb)
             opt2.zero_grad()
             loss.backward()
             opt2.step()

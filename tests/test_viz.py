@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, nn, viz
+from tinygrad_cnn import Tensor, nn, tensor, viz
 from tinygrad_cnn import functional as F
 
 
@@ -19,7 +19,7 @@ def small_model():
 
 
 def step(model):
-    x = Tensor(np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32))
+    x = tensor(np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32))
     return F.cross_entropy(model(x), np.array([0, 2]))
 
 
@@ -91,13 +91,13 @@ def test_modules_become_clusters_and_collapse_draws_them_as_nodes():
 
 
 def test_show_grads_marks_norms_and_nan_in_red():
-    a = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    a = tensor(np.array([3.0, 4.0]), requires_grad=True)
     y = (a * a).sum()
     viz.retain_grads(y)
     y.backward(retain_graph=True)
     src = tg.draw_graph(y, show_grads=True).source
     assert "|grad| = 10" in src  # |2a| = 10
-    b = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    b = tensor(np.array([0.0, 1.0]), requires_grad=True)
     z = b.sqrt().sum()  # d/db sqrt at 0 is inf
     with np.errstate(divide="ignore"):
         z.backward(retain_graph=True)
@@ -163,7 +163,7 @@ def test_render_to_svg_with_the_real_dot(tmp_path):
 
 
 def test_pool_labels_show_the_arguments_as_given():
-    x = Tensor(np.zeros((1, 1, 5, 5), np.float32), requires_grad=True)
+    x = tensor(np.zeros((1, 1, 5, 5), np.float32), requires_grad=True)
     label = viz.trace(F.max_pool2d(x, 2, ceil_mode=True)).nodes[1].label
     assert "padding=(0, 0)" in label and "ceil_mode=True" in label  # not the padding it adds
     label = viz.trace(F.avg_pool2d(x, 3, 2, padding=1)).nodes[1].label
@@ -184,17 +184,17 @@ def test_draw_graph_is_a_digraph_and_tells_backward_nodes_apart():
 
 
 def test_show_values_gives_ranges_and_flags_nan_in_red():
-    a = Tensor(np.array([1.0, -2.0, 4.0]), requires_grad=True)
+    a = tensor(np.array([1.0, -2.0, 4.0]), requires_grad=True)
     y = (a * 2).sum()
     y.backward(retain_graph=True)
     labels = {n.kind: n.label for n in viz.trace(y, show_values=True, show_grads=True).nodes}
     assert "min/mean/max -2 / 1 / 4" in labels["param"]
     assert "grad min/max 2 / 2" in labels["param"]
-    b = Tensor(np.array([1.0, np.inf]), requires_grad=True)
+    b = tensor(np.array([1.0, np.inf]), requires_grad=True)
     z = (b * 0.5).sum()
     with np.errstate(invalid="ignore"):
         z.backward(retain_graph=True)
-    b.grad.data[0] = np.nan
+    b.grad._data[0] = np.nan
     node = next(
         n for n in viz.trace(z, show_values=True, show_grads=True).nodes if n.kind == "param"
     )

@@ -15,11 +15,107 @@ from tinygrad_cnn.tensor import Tensor
 
 from tinygrad_cnn import data, explain, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.anomaly import detect_anomaly
-from tinygrad_cnn.autograd import enable_grad, is_grad_enabled, no_grad
+from tinygrad_cnn.anomaly import detect_anomaly, is_anomaly_enabled
+from tinygrad_cnn.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from tinygrad_cnn.backward import grad, hvp
+from tinygrad_cnn.devices import accelerator, cuda, device
+from tinygrad_cnn.dtypes import (
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from tinygrad_cnn.factories import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tinygrad_cnn.functional import (
+    abs,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    bmm,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concat,
+    concatenate,
+    exp,
+    flatten,
+    gather,
+    log,
+    log_softmax,
+    logsumexp,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    norm,
+    permute,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sum,
+    t,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
-from tinygrad_cnn.random import manual_seed
+from tinygrad_cnn.random import manual_seed, seed
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.testing.graphcheck import check_graph
 
@@ -37,30 +133,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tinygrad_cnn' has no attribute {name!r}")
 
 
-__all__ = [
-    "F",
-    "REGISTRY",
-    "GradcheckError",
-    "Op",
-    "Tensor",
-    "check_graph",
-    "detect_anomaly",
-    "enable_grad",
-    "functional",
-    "get_op",
-    "grad",
-    "gradcheck",
-    "gradgradcheck",
-    "hvp",
-    "is_grad_enabled",
-    "data",
-    "explain",
-    "draw_graph",
-    "manual_seed",
-    "nn",
-    "no_grad",
-    "optim",
-    "trace",
-    "reference",
-    "register_op",
-]
+__all__ = sorted(  # everything above but the modules' own helpers
+    name for name in dir() if not name.startswith("_") and name not in ("annotations",)
+) + ["draw_graph", "trace", "viz"]

@@ -68,7 +68,7 @@ def module_path(scope: Any) -> str | None:
 
 
 def _stats(name: str, a: Any) -> str:
-    a = np.asarray(getattr(a, "data", a))
+    a = np.asarray(getattr(a, "_data", a))
     if a.dtype.kind not in "fc" or a.size == 0:
         return f"{name} {a.shape} {a.dtype}"
     finite = np.isfinite(a)
@@ -91,13 +91,13 @@ def anomaly_error(what: str, op: Any, scope: Any, where: str, arrays: list) -> R
 def check_forward(op: Any, inputs: tuple, out: np.ndarray, scope: Any) -> None:
     """Raise the anomaly error if ``out`` (an op's forward output) holds NaN or Inf."""
     if out.dtype.kind in "fc" and not np.isfinite(out).all():
-        named = [(f"input {i}", t.data) for i, t in enumerate(inputs)]
+        named = [(f"input {i}", t._data) for i, t in enumerate(inputs)]
         raise anomaly_error("its output", op, scope, user_frame(), named)
 
 
 def check_backward(node: Any, i: int, g: Any, gi: Any) -> None:
     """Raise the anomaly error if ``gi``, the VJP's gradient for input ``i``, holds NaN/Inf."""
-    if not np.isfinite(getattr(gi, "data", gi)).all():
+    if not np.isfinite(getattr(gi, "_data", gi)).all():
         where = getattr(node, "where", "? (recorded outside detect_anomaly)")
         arrays = [("upstream gradient", g), (f"gradient for input {i}", gi)]
         raise anomaly_error(f"its VJP (input {i})", node.op, node.scope, where, arrays)

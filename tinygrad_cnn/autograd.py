@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from tinygrad_cnn import anomaly
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.dtypes import result_type
+from tinygrad_cnn.tensor import Tensor, tensor_array
 
 if TYPE_CHECKING:
     from tinygrad_cnn.ops.registry import Op
@@ -94,6 +95,48 @@ class enable_grad(_SetGradMode):
     _target = True
 
 
+class inference_mode(_SetGradMode):
+    """``no_grad`` under PyTorch's other name (``inference_mode(False)`` records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._target = not mode
+
+    def __call__(self, fn: Fn) -> Fn:
+        target = self._target
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(not target):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class set_grad_enabled:
+    """``set_grad_enabled(False)`` turns recording off at once (this thread); used in a
+    ``with`` block or as a decorator, the previous mode comes back afterwards."""
+
+    def __init__(self, mode: bool) -> None:
+        self._prev, self._target = _mode.enabled, bool(mode)
+        _mode.enabled = self._target
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._prev
+
+    def __call__(self, fn: Fn) -> Fn:
+        _mode.enabled, target = self._prev, self._target  # as a decorator: only inside fn
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(target):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
 @contextlib.contextmanager
 def backward_mode(create_graph: bool) -> Iterator[None]:
     """The mode the reverse pass runs VJPs in (this thread): grad mode on only with
@@ -159,7 +202,7 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
     if record:
         ctx.needs_input_grad = needs
     try:
-        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+        out = op.forward(ctx, *[t._data for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
         # A NumPy error from deep inside an op: say which op and which shapes.
         if str(e).startswith(op.name):
@@ -177,7 +220,7 @@ def apply(op: type[Op], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Te
     # Tensor._init, inlined: the call alone measured 0.8 us of ~7 us per op (bench_engine.py);
     # tests/test_tensor.py checks that every way of making a Tensor sets the same slots
     result = _new_tensor(Tensor)
-    result.data = out
+    result._data = out
     result.grad = None
     result.requires_grad = record
     result._node = None
@@ -209,12 +252,12 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
     saved = ctx.__dict__.values()
     checks = []
     for i, t in enumerate(inputs):
-        d = t.data
+        d = t._data
         for v in saved:
             if v is d:
                 checks.append((t._vc, t._vc[0], i))
                 break
-    out = result.data
+    out = result._data
     for v in saved:
         if v is out:
             checks.append((result._vc, 0, -1))
@@ -228,42 +271,61 @@ def _saved_versions(ctx: Node, inputs: tuple[Tensor, ...], result: Tensor) -> tu
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
 
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else as ``tinygrad_cnn.tensor(x)`` makes it: an array
+    keeps its dtype; Python floats are float32 (the default dtype), ints int64."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(tensor_array("Tensor", x, None), False)
+
+
 def lift_scalar(x: Any, like: Tensor) -> Tensor:
-    """``x`` as a constant Tensor next to ``like``: a Python or NumPy number takes ``like``'s
-    dtype (``float16_tensor * 2.0`` stays float16, as in NumPy 2 and PyTorch), except that a
-    float next to an integer tensor is float32; anything else converts as ``Tensor(x)`` does."""
+    """``x`` as a constant Tensor next to ``like``: a Python or NumPy number in the dtype PyTorch
+    gives the pair (``float16_tensor * 2.0`` stays float16, ``int_tensor * 0.5`` is float32,
+    ``bool_tensor + 1`` is int64); anything else as :func:`as_tensor` makes it."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, _SCALARS):
-        dt = like.data.dtype
-        if dt.kind != "f" and isinstance(x, (float, np.floating)):
-            dt = np.float32
-        return Tensor._wrap(np.asarray(x, dtype=dt), False)
-    return Tensor(x)
-
-
-def as_tensor(x: Any) -> Tensor:
-    """``x`` itself if it is a Tensor, else ``Tensor(x)``."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+        return Tensor._wrap(np.asarray(x, dtype=result_type(like._data, x)), False)
+    return as_tensor(x)
 
 
 def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Two operands as Tensors by :func:`lift_scalar` (the hot path of binary ops)."""
-    if type(a) is Tensor:
-        return a, (b if type(b) is Tensor else lift_scalar(b, a))
-    if isinstance(b, Tensor):
-        return lift_scalar(a, b), b
-    a = Tensor(a)
-    return a, lift_scalar(b, a)
+    """Two operands as Tensors in one dtype, by PyTorch's promotion (:mod:`tinygrad_cnn.dtypes`):
+    the hot path of binary ops. A tensor that requires grad keeps its dtype (it is floating, and
+    NumPy promotes floating dtypes as PyTorch does but for a 0-d float64 next to float32)."""
+    if type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype:
+        return a, b
+    a = a if isinstance(a, (Tensor, *_SCALARS)) else as_tensor(a)
+    b = b if isinstance(b, (Tensor, *_SCALARS)) else as_tensor(b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    dt = result_type(*[x._data if isinstance(x, Tensor) else x for x in (a, b)])
+    return _in_dtype(a, dt), _in_dtype(b, dt)
+
+
+def promote(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Tensors in the one dtype PyTorch computes them in (``cat``, ``stack``)."""
+    if not tensors:
+        return tensors
+    dt = result_type(*[t._data for t in tensors])
+    return tuple(_in_dtype(t, dt) for t in tensors)
+
+
+def _in_dtype(x: Any, dt: np.dtype) -> Tensor:
+    if not isinstance(x, Tensor):
+        return Tensor._wrap(np.asarray(x, dtype=dt), False)
+    if x._data.dtype == dt or x.requires_grad:
+        return x
+    return Tensor._wrap(x._data.astype(dt), False)
 
 
 def lift(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
-    """Any number of operands as Tensors, numbers taking the first Tensor's dtype (or the first
-    operand's, converted, when none is a Tensor): the rule of :func:`operands`, generalised."""
+    """Any number of operands as Tensors for ``Op.apply``: Tensors as they are, numbers in the
+    dtype PyTorch gives them next to the first Tensor (:func:`lift_scalar`), anything else as
+    :func:`as_tensor` makes it."""
     if all(type(x) is Tensor for x in inputs):
         return inputs
     like = next((x for x in inputs if isinstance(x, Tensor)), None)
     if like is None and inputs:
-        like = Tensor(inputs[0])
+        like = as_tensor(inputs[0])
         inputs = (like, *inputs[1:])
     return tuple([lift_scalar(x, like) for x in inputs])

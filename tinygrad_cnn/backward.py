@@ -89,8 +89,8 @@ class Recorded:
     xp: Any = None
 
     def __init__(self, node: Node, out: Tensor) -> None:
-        tensors = {id(t.data): t for t in node.inputs}
-        tensors[id(out.data)] = out
+        tensors = {id(t._data): t for t in node.inputs}
+        tensors[id(out._data)] = out
         for key, value in node.__dict__.items():
             if type(value) is np.ndarray:
                 value = tensors.get(id(value), value)
@@ -201,7 +201,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
     elif t.grad is None:
         t.grad = Tensor._wrap(np.array(g, dtype=t.dtype, copy=True), False)
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g
 
 
 def _check_versions(node: Node) -> None:
@@ -223,7 +223,7 @@ def _seed(fn: str, out: Tensor, gradient: Any, create_graph: bool, what: str) ->
             "create inputs with requires_grad=True"
         )
     if gradient is None:
-        if out.data.size != 1:
+        if out._data.size != 1:
             raise RuntimeError(
                 f"{fn}: gradient can be implied only for a one-element output, but the "
                 f"{what} has shape {out.shape}; pass gradient= of that shape"
@@ -233,7 +233,7 @@ def _seed(fn: str, out: Tensor, gradient: Any, create_graph: bool, what: str) ->
     if create_graph and isinstance(gradient, Tensor):
         g = gradient
     else:
-        g = np.asarray(getattr(gradient, "data", gradient))
+        g = np.asarray(getattr(gradient, "_data", gradient))
     if g.shape != out.shape:
         raise RuntimeError(
             f"{fn}: gradient has shape {tuple(g.shape)} but the {what} has shape {out.shape}"
@@ -327,23 +327,24 @@ def hvp(fn: Callable[..., Tensor], inputs: Tensor | Sequence[Tensor], v: Any) ->
     if len(vs) != len(ins):
         raise ValueError(f"hvp: {len(vs)} vectors for {len(ins)} inputs; give one each")
     for i, (t, u) in enumerate(zip(ins, vs)):
-        if tuple(np.shape(getattr(u, "data", u))) != t.shape:
+        if tuple(np.shape(getattr(u, "_data", u))) != t.shape:
             raise ValueError(
                 f"hvp: v[{i}] has shape {np.shape(getattr(u, 'data', u))}, input {i} has "
                 f"shape {t.shape}"
             )
     out = fn(*ins)
-    if not isinstance(out, Tensor) or out.size != 1:
+    if not isinstance(out, Tensor) or out.numel() != 1:
         raise ValueError("hvp: fn must return a one-element Tensor")
     gs = grad(out, ins, create_graph=True, allow_unused=True)
     dot = None
     for g, u in zip(gs, vs):
         if g is not None:
-            term = (g * (u if isinstance(u, Tensor) else Tensor(np.asarray(u, g.dtype)))).sum()
+            u = u if isinstance(u, Tensor) else Tensor._wrap(np.asarray(u, g.dtype), False)
+            term = (g * u).sum()
             dot = term if dot is None else dot + term
     if dot is None or not dot.requires_grad:
-        return tuple(Tensor(np.zeros(t.shape, t.dtype)) for t in ins)
+        return tuple(Tensor._wrap(np.zeros(t.shape, t.dtype), False) for t in ins)
     return tuple(
-        Tensor(np.zeros(t.shape, t.dtype)) if h is None else h.detach()
+        Tensor._wrap(np.zeros(t.shape, t.dtype), False) if h is None else h.detach()
         for t, h in zip(ins, grad(dot, ins, allow_unused=True))
     )

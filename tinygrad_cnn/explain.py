@@ -20,11 +20,14 @@ from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
 
 
-def _images(fn: str, x: Any) -> np.ndarray:
-    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+def _images(fn: str, x: Any, model: nn.Module) -> np.ndarray:
+    """``x`` as (N, C, H, W) float images in the dtype of the model's parameters (so float64
+    NumPy images feed a float32 model, as ``Tensor(x)`` would make them)."""
+    a = np.asarray(x._data if isinstance(x, Tensor) else x)
     if a.ndim != 4 or a.dtype.kind != "f":
         raise ValueError(f"{fn}: x must be float images (N, C, H, W), got {a.dtype} {a.shape}")
-    return a
+    dtype = next((p.dtype for p in model.parameters()), a.dtype)
+    return a.astype(dtype, copy=False)
 
 
 def _targets(fn: str, target: Any, logits: np.ndarray) -> np.ndarray:
@@ -52,11 +55,11 @@ def saliency(model: nn.Module, x: Any, target: Any = None) -> np.ndarray:
 
     ``target``: an int, one int per image, or None for each image's predicted class.
     """
-    images = Tensor(_images("saliency", x).copy(), requires_grad=True)
+    images = Tensor._wrap(_images("saliency", x, model).copy(), True)
     logits = model(images)
-    t = _targets("saliency", target, logits.data)
+    t = _targets("saliency", target, logits._data)
     (g,) = grad(_target_logit(logits, t), images)
-    return np.abs(g.data).max(axis=1)
+    return np.abs(g._data).max(axis=1)
 
 
 def grad_cam(
@@ -73,13 +76,13 @@ def grad_cam(
     With ``upsample=False, normalize=False``: the raw map at the layer's resolution, (N, h, w).
     Otherwise resized to the input (bilinear) and scaled to [0, 1] per image.
     """
-    images = _images("grad_cam", x)
+    images = _images("grad_cam", x, model)
     if not any(m is layer for m in model.modules()):
         raise ValueError(f"grad_cam: layer {type(layer).__name__} is not a module of the model")
     seen: list[Tensor] = []
     handle = layer.register_forward_hook(lambda m, inputs, out: seen.append(out))
     try:
-        logits = model(Tensor(images))
+        logits = model(Tensor._wrap(images, False))
     finally:
         handle.remove()
     if len(seen) != 1 or seen[0].ndim != 4 or not seen[0].requires_grad:
@@ -88,10 +91,10 @@ def grad_cam(
             "that depend on the model's parameters"
         )
     acts = seen[0]
-    t = _targets("grad_cam", target, logits.data)
+    t = _targets("grad_cam", target, logits._data)
     (g,) = grad(_target_logit(logits, t), acts)
-    alpha = g.data.mean(axis=(2, 3), keepdims=True)  # (N, K, 1, 1)
-    cam = np.maximum((alpha * acts.data).sum(axis=1), 0)  # (N, h, w)
+    alpha = g._data.mean(axis=(2, 3), keepdims=True)  # (N, K, 1, 1)
+    cam = np.maximum((alpha * acts._data).sum(axis=1), 0)  # (N, h, w)
     if upsample:
         cam = resize_bilinear(cam, images.shape[2:])
     if normalize:
@@ -119,19 +122,19 @@ def resize_bilinear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def feature_maps(model: nn.Module, x: Any) -> dict[str, np.ndarray]:
     """Every submodule's output for ``x``, by module path (``"features.3"``), via forward hooks."""
-    images = _images("feature_maps", x)
+    images = _images("feature_maps", x, model)
     maps: dict[str, np.ndarray] = {}
     handles = []
     for path, module in model.named_modules():
         if path:  # not the model itself
 
             def keep(m: Any, inputs: Any, out: Any, path: str = path) -> None:
-                maps[path] = np.array(out.data)
+                maps[path] = np.array(out._data)
 
             handles.append(module.register_forward_hook(keep))
     try:
         with no_grad():
-            model(Tensor(images))
+            model(Tensor._wrap(images, False))
     finally:
         for h in handles:
             h.remove()
@@ -142,7 +145,7 @@ def filters(conv: nn.Module) -> np.ndarray:
     """A conv layer's filters, (C_out, C_in/groups, kH, kW), as a copy."""
     if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
         raise TypeError(f"filters: expected a Conv2d or ConvTranspose2d, got {type(conv).__name__}")
-    return conv.weight.data.copy()
+    return conv.weight._data.copy()
 
 
 def plot_grid(path: str, images: Any, titles: Any = None, cmap: Any = "gray", cols: int = 8):

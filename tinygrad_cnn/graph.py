@@ -47,16 +47,19 @@ class FreedTensor:
     ``retain_grad()`` is kept, with its values, as that asks.
     """
 
-    __slots__ = ("_node", "shape", "dtype", "name", "size", "ndim", "_ref", "_kept")
+    __slots__ = ("_node", "shape", "dtype", "name", "_numel", "ndim", "_ref", "_kept")
     requires_grad = True
     is_leaf = False
     _retain = False
 
     def __init__(self, t: Tensor) -> None:
         self._node, self.shape, self.dtype, self.name = t._node, t.shape, t.dtype, t.name
-        self.size, self.ndim = t.size, t.ndim
+        self._numel, self.ndim = t.numel(), t.ndim
         self._ref = weakref.ref(t)
         self._kept = t if t._retain else None
+
+    def numel(self) -> int:
+        return self._numel
 
     @property
     def grad(self) -> Tensor | None:

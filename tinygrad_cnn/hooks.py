@@ -52,7 +52,7 @@ def run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
         if new is None:
             continue
         if not create_graph:
-            new = np.asarray(new.data if isinstance(new, Tensor) else new)
+            new = np.asarray(new._data if isinstance(new, Tensor) else new)
         if new.shape != t.shape:
             raise RuntimeError(
                 f"hook {getattr(fn, '__name__', fn)!r} returned a gradient of shape "

@@ -158,7 +158,7 @@ def resnet(
     """The small ResNet: widths 16, 32, 64 and ``blocks`` basic blocks per stage (1: 8 layers
     with weights, about 78,000 parameters; 3: ResNet-20).
 
-    >>> sum(p.size for p in resnet().parameters())
+    >>> sum(p.numel() for p in resnet().parameters())
     78042
     """
     return ResNet(in_channels, num_classes, (16, 32, 64), blocks, dtype)

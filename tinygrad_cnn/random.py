@@ -23,3 +23,10 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def default_generator() -> np.random.Generator:
     return _generator
+
+
+def seed() -> int:
+    """Reseed the default generator from the operating system; returns the seed used."""
+    value = int(np.random.SeedSequence().entropy % (2**63))
+    manual_seed(value)
+    return value

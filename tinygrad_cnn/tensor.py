@@ -6,61 +6,92 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_cnn import devices, dtypes
+from tinygrad_cnn.inplace import InPlace
+
 if TYPE_CHECKING:
     from tinygrad_cnn.autograd import Node
 
-_FLOAT_DEFAULT = np.float32
 
-
-def _as_array(data: Any, dtype: Any) -> np.ndarray:
-    """``Tensor(data)``'s array: ndarrays as they are (np.matrix becomes a plain array), Python
-    numbers and lists float32 by default; None and strings are refused, never made NaN."""
+def tensor_array(fn: str, data: Any, dtype: Any) -> np.ndarray:
+    """``tinygrad_cnn.tensor(data)``'s array: an ndarray or a Tensor keeps its dtype (copied, as
+    ``torch.tensor`` copies); Python floats are the default dtype (float32), ints int64, bools
+    bool; ``dtype`` converts. None and strings are refused, never made NaN."""
+    dt = None if dtype is None else dtypes.as_dtype(fn, dtype)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, np.ma.MaskedArray):
-        raise TypeError("Tensor: got a masked array; fill it first (a.filled(value))")
+        raise TypeError(f"{fn}: got a masked array; fill it first (a.filled(value))")
     if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.asarray(data, dtype=dtype)
+        arr = np.array(data, dtype=dt)
     elif data is None or isinstance(data, (str, bytes)):
-        raise TypeError(f"Tensor: data must be numbers, an ndarray or a Tensor, got {data!r}")
+        raise TypeError(f"{fn}: data must be numbers, an ndarray or a Tensor, got {data!r}")
     else:
         try:
-            arr = np.asarray(data)  # as it is first, so that None inside stays an object
+            arr = np.array([t._data for t in data] if _tensors(data) else data)
         except (ValueError, TypeError) as e:
-            raise TypeError(f"Tensor: cannot make an array of {type(data).__name__}: {e}") from None
-        if arr.dtype.kind in "biuf":
-            arr = arr.astype(_FLOAT_DEFAULT if dtype is None else dtype, copy=False)
+            raise TypeError(f"{fn}: cannot make an array of {type(data).__name__}: {e}") from None
+        if arr.dtype.kind == "f" and dt is None:  # Python floats: the default dtype
+            dt = dtypes.get_default_dtype()
+        elif arr.dtype.kind in "iu" and dt is None:
+            dt = dtypes.int64
+        if dt is not None and arr.dtype.kind in "biuf":
+            arr = arr.astype(dt, copy=False)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
-            f"Tensor: unsupported dtype {arr.dtype} (shape {arr.shape}); "
+            f"{fn}: unsupported dtype {arr.dtype} (shape {arr.shape}); "
             "use a bool, integer or floating array"
         )
     return arr
 
 
+def _tensors(data: Any) -> bool:
+    return isinstance(data, (list, tuple)) and bool(data) and isinstance(data[0], Tensor)
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """``Tensor(data)``'s array, as ``torch.Tensor(data)``: numbers of any kind become the
+    default floating dtype (float32) unless ``dtype`` says otherwise; a Tensor's or an ndarray's
+    values are shared when no conversion is needed."""
+    if isinstance(data, (np.ndarray, Tensor)) and not isinstance(data, np.ma.MaskedArray):
+        arr = data._data if isinstance(data, Tensor) else data
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Tensor: unsupported dtype {arr.dtype} (shape {arr.shape}); "
+                "use a bool, integer or floating array"
+            )
+        dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype("Tensor", dtype)
+        return np.asarray(arr, dtype=dt)
+    arr = tensor_array("Tensor", data, dtype)
+    if dtype is None:
+        arr = arr.astype(dtypes.get_default_dtype(), copy=False)
+    return arr
+
+
 def _comparison(ufunc: Any) -> Any:
     def compare(self: Tensor, other: Any) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(np.asarray(ufunc(self.data, o)), False)
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(ufunc(self._data, o)), False)
 
     compare.__doc__ = f"Elementwise ``{ufunc.__name__}``: a bool Tensor, not recorded."
     return compare
 
 
-def _in_place(name: str, ufunc: Any) -> Any:
-    def update(self: Tensor, other: Any) -> Tensor:
-        return self._inplace(name, ufunc, other)
+def _dim(fn: str, dim: Any, ndim: int) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{fn}: dim must be an int, got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{fn}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return int(dim) % max(ndim, 1)
 
-    update.__doc__ = f"In-place ``{name}`` (not recorded; refused on tensors that require grad)."
-    return update
 
-
-class Tensor:
+class Tensor(InPlace):
     """An n-dimensional array that can record the operations applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None)`` takes an ndarray (kept as it is: float64
-    stays float64, integer stays integer), a NumPy scalar, or Python scalars and lists (float32
-    by default). Only floating tensors can require gradients.
+    ``Tensor(data, requires_grad=False, dtype=None)`` is ``torch.Tensor(data)``: numbers,
+    lists, ndarrays and Tensors become float32 (the default dtype) unless ``dtype`` says
+    otherwise. :func:`tinygrad_cnn.tensor` keeps the data's dtype, as ``torch.tensor`` does.
+    Only floating tensors can require gradients.
 
     >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     >>> y = (x * x).sum()
@@ -70,17 +101,17 @@ class Tensor:
             [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_retain", "name", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_node", "_vc", "_retain", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(self, data: Any = (), requires_grad: bool = False, dtype: Any = None) -> None:
         self._init(_as_array(data, dtype), False)
         if requires_grad:
             self.requires_grad_(True)
 
     def _init(self, data: np.ndarray, requires_grad: bool) -> None:
         # Every slot, set in one place (autograd.apply inlines it; a test checks they agree).
-        self.data: np.ndarray = data
+        self._data: np.ndarray = data
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
         self._node: Node | None = None  # the op application that made it; None for a leaf
@@ -98,28 +129,68 @@ class Tensor:
     # -- properties ------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        """The array's shape, a tuple of ints."""
-        return self.data.shape
+        """The sizes of the dimensions, a tuple of ints."""
+        return self._data.shape
 
-    @property
-    def dtype(self) -> np.dtype:
-        """The array's NumPy dtype."""
-        return self.data.dtype
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the size of dimension ``dim`` (an int), as ``torch.Tensor.size``."""
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[_dim("size", dim, self._data.ndim)]
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
 
     @property
     def ndim(self) -> int:
         """The number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     @property
-    def size(self) -> int:
-        """The number of elements."""
-        return self.data.size
+    def dtype(self) -> np.dtype:
+        """The dtype (NumPy's: ``tinygrad_cnn.float32 == np.float32``)."""
+        return self._data.dtype
+
+    @property
+    def device(self) -> Any:
+        """``device("cpu")``: this library computes on the CPU."""
+        return devices.CPU
+
+    is_cuda = False
+
+    @property
+    def data(self) -> Tensor:
+        """The values as a Tensor that shares this one's storage, outside the graph (it does not
+        require grad), as PyTorch's ``.data``: changes through it are not recorded and not
+        noticed by backward, so ``detach()`` is the safer way to read."""
+        return Tensor._wrap(self._data, False)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else tensor_array("data", value, None)
+        if self.requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"data: a tensor that requires grad needs floating data, got {arr.dtype}"
+            )
+        self._data = arr
 
     @property
     def is_leaf(self) -> bool:
         """True for tensors the user made (not the output of a recorded op)."""
         return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The recorded op application that made this tensor (its ``.op`` names the op), or None
+        for a leaf."""
+        return self._node
 
     @property
     def op(self) -> str | None:
@@ -128,15 +199,20 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        """The tensor with its dimensions reversed (a recorded ``transpose``)."""
-        return F.transpose(self)
+        """The dimensions reversed (a recorded ``transpose``)."""
+        return F.permute(self, tuple(range(self._data.ndim))[::-1])
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        return F.transpose(self, -2, -1)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (floating tensors only); returns self."""
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: only floating tensors can require gradients, got dtype {self.dtype} "
-                f"(shape {self.shape}); convert with dtype=np.float32 first"
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad_: only floating tensors can require gradients, got dtype "
+                f"{self.dtype} (shape {self.shape}); convert with .float() first"
             )
         if not requires_grad and self._node is not None:
             raise RuntimeError("Tensor: requires_grad cannot be turned off on a non-leaf tensor")
@@ -165,44 +241,57 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The values, shared, not copied, and read-only: a write behind the graph's back would
         make gradients wrong with no error. ``t.numpy().copy()`` is an array of your own."""
-        view = self.data.view()
+        view = self._data.view()
         view.flags.writeable = False
         return view
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._wrap(self.data, False)
+        """A new leaf sharing this tensor's data and version counter, cut from the graph."""
+        t = Tensor._wrap(self._data, False)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place: it becomes a leaf that needs no grad."""
+        self._node, self.requires_grad = None, False
+        return self
 
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (its gradient flows back to self)."""
         return F.clone(self)
 
-    def astype(self, dtype: Any) -> Tensor:
-        """Convert to ``dtype``; differentiable between floating dtypes."""
-        return F.cast(self, dtype)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.numpy()
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self.numpy()
+
+    def __index__(self) -> int:
+        """A one-element integer tensor as an index into Python sequences."""
+        if self._data.dtype.kind not in "biu" or self._data.size != 1:
+            raise TypeError(
+                f"only one-element integer tensors can be used as an index, got {self.dtype} "
+                f"of shape {self.shape}"
+            )
+        return int(self._data.item())
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -211,12 +300,12 @@ class Tensor:
         return int(self.item())
 
     def __iter__(self) -> Any:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
         grad = f"op={self._node.op.name}" if self._node else "requires_grad=True"
         extra = f", {grad}" if self._node or self.requires_grad else ""
         return f"Tensor({body}, dtype={self.dtype}{extra})"
@@ -244,48 +333,6 @@ class Tensor:
     def zero_grad(self) -> None:
         """Forget this tensor's gradient (``.grad = None``)."""
         self.grad = None
-
-    # -- in-place (not recorded) -----------------------------------------------------------
-    def _inplace(self, name: str, ufunc: Any, other: Any) -> Tensor:
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                f"in-place {name} on a tensor that requires grad (shape {self.shape}): "
-                "wrap it in no_grad() or use the out-of-place form"
-            )
-        o = other.data if isinstance(other, Tensor) else other
-        oshape = np.shape(o)
-        try:
-            ok = np.broadcast_shapes(self.shape, oshape) == self.shape
-        except ValueError:  # not broadcastable at all
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"in-place {name}: operand of shape {oshape} does not broadcast to the "
-                f"tensor's shape {self.shape}"
-            )
-        if not self.data.flags.writeable:
-            msg = "is a read-only view (from expand/broadcast_to); clone it first"
-            raise RuntimeError(f"in-place {name}: the tensor (shape {self.shape}) {msg}")
-        ufunc(self.data, o, out=self.data, casting="same_kind")
-        self.bump_version()
-        return self
-
-    __iadd__ = _in_place("+=", np.add)
-    __isub__ = _in_place("-=", np.subtract)
-    __imul__ = _in_place("*=", np.multiply)
-    __itruediv__ = _in_place("/=", np.divide)
-
-    def copy_(self, src: Any) -> Tensor:
-        """Overwrite the data in place with ``src`` (broadcast); not recorded."""
-        return self._inplace("copy_", lambda a, b, out, casting: np.copyto(out, b, casting), src)
-
-    def fill_(self, value: float) -> Tensor:
-        """Set every element to ``value`` in place; not recorded."""
-        return self.copy_(value)
-
-    def zero_(self) -> Tensor:
-        """Set every element to 0 in place; not recorded."""
-        return self.copy_(0)
 
     # -- operators -------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -344,134 +391,120 @@ class Tensor:
     __eq__ = _comparison(np.equal)  # type: ignore[assignment]
     __ne__ = _comparison(np.not_equal)  # type: ignore[assignment]
 
-    # -- methods (thin forwards to functional) ---------------------------------------------
-    def exp(self) -> Tensor:
-        """Elementwise ``e**x``; see :func:`tinygrad_cnn.functional.exp`."""
-        return F.exp(self)
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    def log(self) -> Tensor:
-        """Elementwise natural logarithm; see :func:`tinygrad_cnn.functional.log`."""
-        return F.log(self)
+    # -- conversion and device ------------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(other)`` (its dtype) or ``to(device, dtype)``, as
+        PyTorch: the same tensor when nothing changes. Devices other than the CPU are refused."""
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        device = kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, devices.device)) and not _is_dtype_name(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            devices.check_cpu("to", device)
+        out = self if dtype is None else F.cast(self, dtypes.as_dtype("to", dtype))
+        return F.clone(out) if copy and out is self else out
 
-    def sqrt(self) -> Tensor:
-        """Elementwise square root; see :func:`tinygrad_cnn.functional.sqrt`."""
-        return F.sqrt(self)
+    def cpu(self) -> Tensor:
+        """This tensor: it is on the CPU already."""
+        return self
 
-    def abs(self) -> Tensor:
-        """Elementwise ``|x|`` (gradient 0 at 0); see :func:`tinygrad_cnn.functional.abs`."""
-        return F.abs(self)
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused: this library runs on the CPU only."""
+        devices.check_cpu("cuda", "cuda")
+        return self  # pragma: no cover (check_cpu raises)
 
-    def relu(self) -> Tensor:
-        """``max(x, 0)`` (gradient 0 at 0); see :func:`tinygrad_cnn.functional.relu`."""
-        return F.relu(self)
+    def type(self, dtype: Any = None) -> Any:
+        """No argument: the type's name (``"torch.FloatTensor"``); else ``to(dtype)``."""
+        if dtype is None:
+            return dtypes.type_name(self.dtype)
+        return self.to(dtypes.from_type_name(dtype))
 
-    def sigmoid(self) -> Tensor:
-        """``1 / (1 + exp(-x))``; see :func:`tinygrad_cnn.functional.sigmoid`."""
-        return F.sigmoid(self)
+    def type_as(self, other: Tensor) -> Tensor:
+        """Converted to ``other``'s dtype."""
+        return self.to(other.dtype)
 
-    def tanh(self) -> Tensor:
-        """Elementwise hyperbolic tangent; see :func:`tinygrad_cnn.functional.tanh`."""
-        return F.tanh(self)
+    def float(self) -> Tensor:
+        """``to(float32)``."""
+        return self.to(dtypes.float32)
 
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:
-        """Clamp into ``[min, max]``; see :func:`tinygrad_cnn.functional.clip`."""
-        return F.clip(self, min, max)
+    def double(self) -> Tensor:
+        """``to(float64)``."""
+        return self.to(dtypes.float64)
 
-    clamp = clip  # PyTorch's name
+    def half(self) -> Tensor:
+        """``to(float16)``."""
+        return self.to(dtypes.float16)
 
-    def maximum(self, other: Any) -> Tensor:
-        """Elementwise maximum with ``other``; see :func:`tinygrad_cnn.functional.maximum`."""
-        return F.maximum(self, other)
+    def long(self) -> Tensor:
+        """``to(int64)``."""
+        return self.to(dtypes.int64)
 
-    def minimum(self, other: Any) -> Tensor:
-        """Elementwise minimum with ``other``; see :func:`tinygrad_cnn.functional.minimum`."""
-        return F.minimum(self, other)
+    def int(self) -> Tensor:
+        """``to(int32)``."""
+        return self.to(dtypes.int32)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (None: all); see :func:`tinygrad_cnn.functional.sum`."""
-        return F.sum(self, axis, keepdims)
+    def bool(self) -> Tensor:
+        """``to(bool)``."""
+        return self.to(dtypes.bool)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all); see :func:`tinygrad_cnn.functional.mean`."""
-        return F.mean(self, axis, keepdims)
+    def astype(self, dtype: Any) -> Tensor:
+        """NumPy's name for ``to(dtype)``."""
+        return self.to(dtype)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient."""
-        return F.max(self, axis, keepdims)
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``self`` where ``condition`` is true, else ``other`` (``torch.where(condition, self,
+        other)``)."""
+        return F.where(condition, self, other)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; tied minima share the gradient."""
-        return F.min(self, axis, keepdims)
+    def contiguous(self) -> Tensor:
+        """This tensor (arrays here are always usable as they are)."""
+        return self
 
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """``log(sum(exp(x)))`` over ``axis``, computed stably."""
-        return F.logsumexp(self, axis, keepdims)
 
-    def var(self, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-        """Variance over ``axis``, divided by ``N - correction`` (1 by default, as PyTorch)."""
-        return F.var(self, axis, keepdims, correction)
+_TENSOR_METHODS = (
+    "exp log sqrt abs neg relu sigmoid tanh pow clamp clip maximum minimum matmul mm bmm "
+    "sum mean max min amax amin argmax argmin logsumexp var std norm softmax log_softmax "
+    "reshape view view_as reshape_as transpose permute swapaxes swapdims t flatten squeeze "
+    "unsqueeze expand expand_as broadcast_to repeat chunk split masked_fill gather pad "
+    "conv2d max_pool2d avg_pool2d"
+).split()
 
-    def reshape(self, *shape: Any) -> Tensor:
-        """Same data, new shape (``reshape(2, -1)`` or ``reshape((2, -1))``)."""
-        return F.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    view = reshape  # PyTorch's name
+def _is_dtype_name(x: Any) -> bool:
+    return isinstance(x, str) and x != "cpu" and not x.startswith(("cpu", "cuda", "mps"))
 
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute the dimensions (none given: reverse them), like ``np.transpose``."""
-        return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def permute(self, *axes: Any) -> Tensor:
-        """Permute the dimensions: ``permute(2, 0, 1)``."""
-        return F.transpose(self, axes[0] if len(axes) == 1 else axes)
+def _forward(name: str) -> Any:
+    """``Tensor.<name>(*args)`` is ``functional.<name>(self, *args)``, with its docstring."""
 
-    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
-        """Exchange two dimensions."""
-        return F.swapaxes(self, axis0, axis1)
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(F, name)(self, *args, **kwargs)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        """Merge dimensions ``start_dim..end_dim`` into one, like ``torch.flatten``."""
-        return F.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        """Drop size-1 dimensions (all, or those in ``axis``)."""
-        return F.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert a size-1 dimension at ``axis``."""
-        return F.unsqueeze(self, axis)
-
-    def expand(self, *shape: Any) -> Tensor:
-        """Broadcast to a shape, -1 keeping a dimension, like ``torch.Tensor.expand``."""
-        return F.expand(self, shape[0] if len(shape) == 1 else shape)
-
-    def broadcast_to(self, shape: Any) -> Tensor:
-        """Broadcast to ``shape`` as NumPy does; the gradient is summed back."""
-        return F.broadcast_to(self, shape)
-
-    def pad(self, pad: Any, value: float = 0.0) -> Tensor:
-        """Constant padding, (before, after) pairs from the last dimension; see ``F.pad``."""
-        return F.pad(self, pad, value)
-
-    def conv2d(self, weight: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """``conv2d(self, weight, bias, stride, padding, dilation, groups)``; see
-        :func:`tinygrad_cnn.functional.conv2d`."""
-        return F.conv2d(self, weight, *args, **kwargs)
-
-    def max_pool2d(self, kernel_size: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """``max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)``; see
-        :func:`tinygrad_cnn.functional.max_pool2d`."""
-        return F.max_pool2d(self, kernel_size, *args, **kwargs)
-
-    def avg_pool2d(self, kernel_size: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """``avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad)``;
-        see :func:`tinygrad_cnn.functional.avg_pool2d`."""
-        return F.avg_pool2d(self, kernel_size, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (
+        f"``functional.{name}(self, ...)``; see :func:`tinygrad_cnn.functional.{name}`."
+    )
+    return method
 
 
 # The declared upward imports, the only ones in the package: a Tensor's operators and methods are
-# sugar for functional; backward(), register_hook() and the in-place guard call the engine. All
-# of those import this module, so they come last, once Tensor is defined; tinygrad_cnn/__init__.py
-# imports this module first. tests/test_layout.py checks that no other module reaches up.
-from tinygrad_cnn import autograd, backward, hooks  # noqa: E402
+# sugar for functional; backward(), register_hook() and the in-place methods (inplace.py, which
+# reaches these names through this module) call the engine. All of those import this module, so
+# they come last, once Tensor is defined; tinygrad_cnn/__init__.py imports this module first.
+# tests/test_layout.py checks that no other module reaches up.
+from tinygrad_cnn import autograd, backward, hooks  # noqa: E402, F401
 from tinygrad_cnn import functional as F  # noqa: E402
+
+for _name in _TENSOR_METHODS:  # the thin forwards, once functional is there to forward to
+    setattr(Tensor, _name, _forward(_name))

@@ -54,7 +54,7 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 5
     with no_grad():
         for i in range(0, len(x), batch_size):
             logits = model(Tensor(x[i : i + batch_size]))
-            correct += int((logits.data.argmax(axis=1) == y[i : i + batch_size]).sum())
+            correct += int((logits._data.argmax(axis=1) == y[i : i + batch_size]).sum())
     model.train(was_training)
     return correct / len(x)
 
@@ -113,7 +113,7 @@ def fit(
             loss.backward()
             optimizer.step()
             total_loss += value * len(yb)
-            correct += int((logits.data.argmax(axis=1) == np.asarray(yb)).sum())
+            correct += int((logits._data.argmax(axis=1) == np.asarray(yb)).sum())
             seen += len(yb)
             if on_step is not None:
                 record.update(step=step, loss=total_loss / seen, train_accuracy=correct / seen)

@@ -103,7 +103,7 @@ def _tensor_text(t: Tensor) -> str:
 
 
 def _is_small_const(t: Tensor) -> bool:
-    return t._node is None and not t.requires_grad and t.data.size == 1
+    return t._node is None and not t.requires_grad and t._data.size == 1
 
 
 def _range(a: np.ndarray, mean: bool = True) -> str:
@@ -118,15 +118,15 @@ def _range(a: np.ndarray, mean: bool = True) -> str:
 
 
 def _value_text(t: Any) -> str:
-    if isinstance(t, FreedTensor) or t.dtype.kind not in "fc" or t.size == 0:
+    if isinstance(t, FreedTensor) or t.dtype.kind not in "fc" or t.numel() == 0:
         return ""  # a freed graph keeps no values
-    return f"\nmin/mean/max {_range(t.data)}"
+    return f"\nmin/mean/max {_range(t._data)}"
 
 
 def _grad_text(t: Any, show_values: bool) -> tuple[str, bool]:
     if t.grad is None:
         return "", False
-    g = t.grad.data
+    g = t.grad._data
     finite = bool(np.all(np.isfinite(g)))
     norm = "has NaN/Inf" if not finite else f"= {float(np.linalg.norm(g.astype(np.float64))):.3g}"
     text = f"\n|grad| {norm}"
@@ -176,7 +176,7 @@ def trace(
                     lines += _fmt_attr(k, v)
             for i in node.inputs or ():
                 if _is_small_const(i):
-                    lines.append(f"const {i.data.item():.4g}")
+                    lines.append(f"const {i._data.item():.4g}")
                     continue
                 edges.append((tid[id(i)], op_id))
             nodes.append(

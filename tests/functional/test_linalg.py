@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
+from tinygrad_cnn import Tensor, tensor
 from tinygrad_cnn import functional as F
 
 
@@ -17,11 +17,11 @@ def test_matmul_cases():
         ((2, 1, 2, 3), (4, 3, 2)),
     ]:
         a, b = rng.standard_normal(sa), rng.standard_normal(sb)
-        np.testing.assert_allclose((Tensor(a) @ Tensor(b)).data, a @ b)
+        np.testing.assert_allclose((tensor(a) @ tensor(b)).numpy(), a @ b)
 
 
 def test_matmul_mismatch_names_the_shapes():
     with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) do not align"):
-        Tensor(np.zeros((2, 3))) @ Tensor(np.zeros((4, 5)))
+        tensor(np.zeros((2, 3))) @ tensor(np.zeros((4, 5)))
     with pytest.raises(ValueError, match="at least 1 dimension"):
-        F.matmul(Tensor(1.0), Tensor([1.0]))
+        F.matmul(tensor(1.0), Tensor([1.0]))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import tensor
 
 
 @pytest.mark.parametrize(
@@ -13,7 +13,7 @@ from tinygrad_cnn import functional as F
 )
 def test_integer_logits_are_refused_not_truncated(fn):
     with pytest.raises(TypeError, match="must be a floating-point tensor, got dtype int64"):
-        fn(Tensor(np.array([[1, 2]])), np.array([0]))
+        fn(tensor(np.array([[1, 2]])), np.array([0]))
 
 
 # rows far apart in scale, each a shift of a small row: every row must be shifted by its own
@@ -25,14 +25,14 @@ LOG_SOFTMAX = SMALL - np.log(np.exp(SMALL).sum(axis=1, keepdims=True))
 
 
 def test_log_softmax_shifts_each_row_by_its_own_maximum():
-    np.testing.assert_allclose(F.log_softmax(Tensor(LOGITS), axis=1).numpy(), LOG_SOFTMAX)
-    np.testing.assert_allclose(F.softmax(Tensor(LOGITS), axis=1).numpy(), np.exp(LOG_SOFTMAX))
+    np.testing.assert_allclose(F.log_softmax(tensor(LOGITS), axis=1).numpy(), LOG_SOFTMAX)
+    np.testing.assert_allclose(F.softmax(tensor(LOGITS), axis=1).numpy(), np.exp(LOG_SOFTMAX))
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_values_and_gradient_on_rows_far_apart(reduction):
     target = np.array([0, 2, 1])
-    x = Tensor(LOGITS, requires_grad=True)
+    x = tensor(LOGITS, requires_grad=True)
     loss = F.cross_entropy(x, target, reduction=reduction)
     losses = -LOG_SOFTMAX[np.arange(3), target]
     want = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
@@ -43,5 +43,5 @@ def test_cross_entropy_values_and_gradient_on_rows_far_apart(reduction):
 
 
 def test_cross_entropy_keeps_float32():
-    loss = F.cross_entropy(Tensor(LOGITS.astype(np.float32)), np.array([0, 2, 1]))
+    loss = F.cross_entropy(tensor(LOGITS.astype(np.float32)), np.array([0, 2, 1]))
     assert loss.dtype == np.float32

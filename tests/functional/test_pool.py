@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import tensor
 
 
 def test_global_average_pool_and_tensor_methods():
-    x = Tensor(np.arange(32.0).reshape(1, 2, 4, 4))
-    np.testing.assert_allclose(F.global_avg_pool2d(x).data.ravel(), [7.5, 23.5])
+    x = tensor(np.arange(32.0).reshape(1, 2, 4, 4))
+    np.testing.assert_allclose(F.global_avg_pool2d(x).numpy().ravel(), [7.5, 23.5])
     assert x.max_pool2d(2).shape == (1, 2, 2, 2)
     assert x.avg_pool2d(3, 1, 1).shape == (1, 2, 4, 4)
-    assert x.conv2d(Tensor(np.ones((5, 2, 1, 1)))).shape == (1, 5, 4, 4)
+    assert x.conv2d(tensor(np.ones((5, 2, 1, 1)))).shape == (1, 5, 4, 4)
 
 
 # fmt: off
@@ -29,6 +29,6 @@ POOL_ERRORS = [  # (call on x (2, 3, 8, 8), error, message pattern)
 
 @pytest.mark.parametrize("call, error, pattern", POOL_ERRORS)
 def test_bad_arguments_give_clear_errors(call, error, pattern):
-    x = Tensor(np.ones((2, 3, 8, 8), dtype=np.float32))
+    x = tensor(np.ones((2, 3, 8, 8), dtype=np.float32))
     with pytest.raises(error, match=pattern):
         call(x)

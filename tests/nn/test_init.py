@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, manual_seed, nn
+from tinygrad_cnn import manual_seed, nn, tensor
 
 
 def _draw(fn, shape, *args, seed=0, **kwargs):
@@ -24,9 +24,9 @@ def test_uniform_and_normal_draw_from_their_distribution_and_the_generator():
     np.testing.assert_array_equal(n, _draw(nn.init.normal_, (200, 100), 1.5, 0.5))  # seeded
     assert not np.array_equal(n, _draw(nn.init.normal_, (200, 100), 1.5, 0.5, seed=1))
     manual_seed(3)
-    a = nn.init.normal_(Tensor(np.zeros(5, np.float32))).numpy().copy()
+    a = nn.init.normal_(tensor(np.zeros(5, np.float32))).numpy().copy()
     manual_seed(3)
-    np.testing.assert_array_equal(a, nn.init.normal_(Tensor(np.zeros(5, np.float32))).numpy())
+    np.testing.assert_array_equal(a, nn.init.normal_(tensor(np.zeros(5, np.float32))).numpy())
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,6 @@ def test_the_same_draws_as_pytorch_formulas_where_torch_is_installed():
         torch.nn.init.calculate_gain("leaky_relu", 0.2)
     )
     w = torch.empty(5, 3, 2, 2)
-    assert nn.init.calculate_fan_in_and_fan_out(Tensor(w.numpy())) == (
+    assert nn.init.calculate_fan_in_and_fan_out(tensor(w.numpy())) == (
         torch.nn.init._calculate_fan_in_and_fan_out(w)
     )

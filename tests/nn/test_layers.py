@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, gradcheck, nn
+from tinygrad_cnn import Tensor, gradcheck, nn, tensor
 
 
 class Net(nn.Module):
@@ -57,7 +57,7 @@ def test_train_eval_and_zero_grad():
     assert not any(m.training for m in net.modules())
     net.train()
     assert all(m.training for m in net.modules())
-    net(Tensor(np.ones((2, 1, 4, 4), np.float32))).sum().backward()
+    net(tensor(np.ones((2, 1, 4, 4), np.float32))).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
@@ -75,7 +75,7 @@ def test_state_dict_round_trip():
     a, b = Net(), Net()
     b.load_state_dict(a.state_dict())
     for (n1, p1), (n2, p2) in zip(a.named_parameters(), b.named_parameters()):
-        assert n1 == n2 and np.array_equal(p1.data, p2.data)
+        assert n1 == n2 and np.array_equal(p1.numpy(), p2.numpy())
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_save_and_load(tmp_path):
     a.save(path)
     assert [p.name for p in path.parent.iterdir()] == ["model.npz"]  # no temporary left behind
     b.load(path)
-    assert np.array_equal(a.head.weight.data, b.head.weight.data)
+    assert np.array_equal(a.head.weight.numpy(), b.head.weight.numpy())
 
 
 def test_load_errors(tmp_path):
@@ -152,24 +152,24 @@ def test_default_initialisation_follows_pytorch_bounds():
     tg.manual_seed(0)
     conv = nn.Conv2d(4, 6, 3)
     fan_in = 4 * 9
-    assert np.abs(conv.weight.data).max() <= 1 / math.sqrt(fan_in) + 1e-7
-    assert np.abs(conv.bias.data).max() <= 1 / math.sqrt(fan_in) + 1e-7
-    assert np.abs(conv.weight.data).max() > 0.8 / math.sqrt(fan_in)  # uses the whole range
+    assert np.abs(conv.weight.numpy()).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    assert np.abs(conv.bias.numpy()).max() <= 1 / math.sqrt(fan_in) + 1e-7
+    assert np.abs(conv.weight.numpy()).max() > 0.8 / math.sqrt(fan_in)  # uses the whole range
     lin = nn.Linear(50, 10)
-    assert np.abs(lin.weight.data).max() <= 1 / math.sqrt(50) + 1e-7
+    assert np.abs(lin.weight.numpy()).max() <= 1 / math.sqrt(50) + 1e-7
     convt = nn.ConvTranspose2d(4, 6, 3)  # PyTorch's fan_in for it is weight.shape[1] * k * k
-    assert np.abs(convt.weight.data).max() <= 1 / math.sqrt(6 * 9) + 1e-7
+    assert np.abs(convt.weight.numpy()).max() <= 1 / math.sqrt(6 * 9) + 1e-7
 
 
 def test_init_is_seedable_through_a_generator():
     w1, w2 = nn.Linear(3, 3).weight, nn.Linear(3, 3).weight
     nn.init.kaiming_uniform_(w1, generator=np.random.default_rng(5))
     nn.init.kaiming_uniform_(w2, generator=np.random.default_rng(5))
-    assert np.array_equal(w1.data, w2.data)
+    assert np.array_equal(w1.numpy(), w2.numpy())
 
 
 def test_layer_shapes():
-    x = Tensor(np.ones((2, 3, 8, 8), np.float32))
+    x = tensor(np.ones((2, 3, 8, 8), np.float32))
     assert nn.Conv2d(3, 5, 3, stride=2, padding=1)(x).shape == (2, 5, 4, 4)
     assert nn.Conv2d(3, 6, 3, padding="same", groups=3)(x).shape == (2, 6, 8, 8)
     assert nn.ConvTranspose2d(3, 2, 2, stride=2)(x).shape == (2, 2, 16, 16)
@@ -181,7 +181,7 @@ def test_layer_shapes():
 
 def test_layer_argument_errors():
     with pytest.raises(ValueError, match="Linear: expected input with last dimension 4"):
-        nn.Linear(4, 2)(Tensor(np.ones((3, 5))))
+        nn.Linear(4, 2)(tensor(np.ones((3, 5))))
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="in_channels must be a positive int"):
@@ -189,7 +189,7 @@ def test_layer_argument_errors():
     with pytest.raises(ValueError, match=r"Dropout: p must be a finite number in \[0.0, 1.0\]"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected \(N, 3, H, W\)"):
-        nn.BatchNorm2d(3)(Tensor(np.ones((2, 4, 5, 5))))
+        nn.BatchNorm2d(3)(tensor(np.ones((2, 4, 5, 5))))
     with pytest.raises(TypeError, match="not a Module"):
         nn.Sequential(nn.ReLU(), "relu")
 
@@ -197,7 +197,7 @@ def test_layer_argument_errors():
 def test_dropout_trains_with_scaling_and_is_identity_in_eval():
     tg.manual_seed(0)
     drop = nn.Dropout(0.25)
-    x = Tensor(np.ones((200, 200), np.float32))
+    x = tensor(np.ones((200, 200), np.float32))
     y = drop(x).numpy()
     assert abs((y == 0).mean() - 0.25) < 0.01
     assert np.allclose(y[y != 0], 1 / 0.75)
@@ -207,7 +207,7 @@ def test_dropout_trains_with_scaling_and_is_identity_in_eval():
 
 def test_batchnorm_training_and_running_statistics():
     rng = np.random.default_rng(0)
-    x = Tensor(rng.normal(3.0, 2.0, (8, 2, 5, 5)))
+    x = tensor(rng.normal(3.0, 2.0, (8, 2, 5, 5)))
     bn = nn.BatchNorm2d(2, dtype=np.float64)
     y = bn(x).numpy()
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
@@ -234,7 +234,7 @@ def test_batchnorm_gradients_match_finite_differences():
 
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((3, 2, 2, 2)), np.array([1.5, -0.5]), np.array([0.1, 0.2])
-    assert gradcheck(f, [Tensor(a, requires_grad=True) for a in (x, w, b)])
+    assert gradcheck(f, [tensor(a, requires_grad=True) for a in (x, w, b)])
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_batchnorm_gradients_match_finite_differences():
 def test_layers_have_correct_second_derivatives(make, shape):
     tg.manual_seed(0)
     layer = make()
-    x = Tensor(np.random.default_rng(1).permutation(np.prod(shape)).reshape(shape) * 0.1,
+    x = tensor(np.random.default_rng(1).permutation(np.prod(shape)).reshape(shape) * 0.1,
                requires_grad=True)  # fmt: skip
     names = [n for n, _ in layer.named_parameters()]  # all on the layer itself here
     assert tg.gradgradcheck(lambda x: layer(x).tanh(), [x])
@@ -312,17 +312,17 @@ def test_layer_arguments_are_checked_when_the_layer_is_made(make, pattern):
 def test_batchnorm_on_one_value_per_channel_refuses_to_train_like_pytorch():
     bn = nn.BatchNorm2d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        bn(Tensor(np.ones((1, 3, 1, 1), np.float32)))
+        bn(tensor(np.ones((1, 3, 1, 1), np.float32)))
     np.testing.assert_array_equal(bn.running_mean.numpy(), 0.0)
     bn.eval()
-    assert bn(Tensor(np.ones((1, 3, 1, 1), np.float32))).shape == (1, 3, 1, 1)
+    assert bn(tensor(np.ones((1, 3, 1, 1), np.float32))).shape == (1, 3, 1, 1)
 
 
 def test_batchnorm_on_an_empty_batch_gives_an_empty_output_and_keeps_its_statistics():
     bn = nn.BatchNorm2d(3)
-    bn(Tensor(np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32)))
+    bn(tensor(np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32)))
     mean, var = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
-    y = bn(Tensor(np.zeros((0, 3, 2, 2), np.float32)))
+    y = bn(tensor(np.zeros((0, 3, 2, 2), np.float32)))
     assert y.shape == (0, 3, 2, 2)
     y.sum().backward()
     np.testing.assert_array_equal(bn.weight.grad.numpy(), 0.0)
@@ -339,7 +339,7 @@ def test_batchnorm_on_an_empty_batch_gives_an_empty_output_and_keeps_its_statist
 )
 def test_adaptive_avg_pool_windows_and_gradient(size, out):
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((2, 3, 7, 5)), requires_grad=True)
+    x = tensor(rng.standard_normal((2, 3, 7, 5)), requires_grad=True)
     pool = nn.AdaptiveAvgPool2d(size)
     y = pool(x)
     assert y.shape == (2, 3, *out)
@@ -354,14 +354,14 @@ def test_adaptive_avg_pool_windows_and_gradient(size, out):
 
 
 def test_adaptive_avg_pool_of_an_evenly_divided_input_is_plain_average_pooling():
-    x = Tensor(np.random.default_rng(1).standard_normal((1, 2, 8, 6)))
+    x = tensor(np.random.default_rng(1).standard_normal((1, 2, 8, 6)))
     np.testing.assert_allclose(
         nn.AdaptiveAvgPool2d((4, 3))(x).numpy(), tg.functional.avg_pool2d(x, 2).numpy()
     )
 
 
 def test_identity_and_leaky_relu():
-    x = Tensor(np.array([-2.0, -0.5, 0.0, 1.5]), requires_grad=True)
+    x = tensor(np.array([-2.0, -0.5, 0.0, 1.5]), requires_grad=True)
     ident = nn.Identity(54, unused="argument")
     assert ident(x) is x
     act = nn.LeakyReLU(0.2)
@@ -378,7 +378,7 @@ def test_identity_and_leaky_relu():
         (lambda: nn.AdaptiveAvgPool2d(0), ValueError, "AdaptiveAvgPool2d: output_size"),
         (lambda: nn.AdaptiveAvgPool2d((1, 2, 3)), TypeError, "AdaptiveAvgPool2d: output_size"),
         (lambda: nn.AdaptiveAvgPool2d(1)(np.zeros((1, 1, 2, 2))), TypeError, "must be a Tensor"),
-        (lambda: nn.AdaptiveAvgPool2d(2)(Tensor(np.zeros((2, 2)))), ValueError, "4-D"),
+        (lambda: nn.AdaptiveAvgPool2d(2)(tensor(np.zeros((2, 2)))), ValueError, "4-D"),
         (lambda: nn.LeakyReLU(float("nan")), ValueError, "LeakyReLU: negative_slope"),
         (lambda: tg.functional.leaky_relu(Tensor([1.0]), "0.1"), TypeError, "leaky_relu"),
     ],
@@ -396,7 +396,7 @@ def test_adaptive_avg_pool_matches_its_window_rule_and_finite_differences(shape,
     oh = data.draw(st.integers(1, shape[2]), label="oh")
     ow = data.draw(st.integers(1, shape[3]), label="ow")
     a = np.random.default_rng(sum(shape)).standard_normal(shape)
-    x = Tensor(a, requires_grad=True)
+    x = tensor(a, requires_grad=True)
     y = tg.functional.adaptive_avg_pool2d(x, (oh, ow))
     want = np.empty((*shape[:2], oh, ow))
     for i in range(oh):

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.layouts import nchw_to_nhwc, nhwc_to_nchw
-from tinygrad_cnn import REGISTRY, Tensor, reference, testing
+from tinygrad_cnn import REGISTRY, reference, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv
 from tinygrad_cnn.ops.geometry import Geometry
@@ -35,17 +35,17 @@ def test_conv2d_matches_the_step_by_step_loops(problem):
     dZ = np.random.default_rng(1).standard_normal(Z.shape)
     dA_prev, dW, db = reference.conv_backward(dZ, cache)
 
-    x = Tensor(nhwc_to_nchw(A_prev), requires_grad=True)
-    w = Tensor(
+    x = tensor(nhwc_to_nchw(A_prev), requires_grad=True)
+    w = tensor(
         W.transpose(3, 2, 0, 1), requires_grad=True
     )  # (f, f, C_prev, C) -> (C, C_prev, f, f)
-    bias = Tensor(b.reshape(-1), requires_grad=True)
+    bias = tensor(b.reshape(-1), requires_grad=True)
     y = F.conv2d(x, w, bias, stride=hp["stride"], padding=hp["pad"])
-    np.testing.assert_allclose(nchw_to_nhwc(y.data), Z, atol=1e-12)
+    np.testing.assert_allclose(nchw_to_nhwc(y.numpy()), Z, atol=1e-12)
     y.backward(nhwc_to_nchw(dZ))
-    np.testing.assert_allclose(nchw_to_nhwc(x.grad.data), dA_prev, atol=1e-12)
-    np.testing.assert_allclose(w.grad.data.transpose(2, 3, 1, 0), dW, atol=1e-12)
-    np.testing.assert_allclose(bias.grad.data.reshape(b.shape), db, atol=1e-12)
+    np.testing.assert_allclose(nchw_to_nhwc(x.grad.numpy()), dA_prev, atol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy().transpose(2, 3, 1, 0), dW, atol=1e-12)
+    np.testing.assert_allclose(bias.grad.numpy().reshape(b.shape), db, atol=1e-12)
 
 
 @given(data=st.data())
@@ -57,15 +57,15 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d(data):
     )
     h = data.draw(st.integers(max(1, k - 2 * p), 7))
     rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
-    x = Tensor(rng.standard_normal((2, 3, h, h)), requires_grad=True)
-    w = Tensor(rng.standard_normal((4, 3, k, k)))
+    x = tensor(rng.standard_normal((2, 3, h, h)), requires_grad=True)
+    w = tensor(rng.standard_normal((4, 3, k, k)))
     y = F.conv2d(x, w, stride=s, padding=p)
     g = rng.standard_normal(y.shape)
     y.backward(g)
     op = h - ((y.shape[2] - 1) * s - 2 * p + k)  # the rows a strided conv2d did not read
     assert 0 <= op < s
-    z = F.conv_transpose2d(Tensor(g), w, stride=s, padding=p, output_padding=op)
-    np.testing.assert_allclose(z.data, x.grad.data, atol=1e-12)
+    z = F.conv_transpose2d(tensor(g), w, stride=s, padding=p, output_padding=op)
+    np.testing.assert_allclose(z.numpy(), x.grad.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("c_out", [2, 3, 6])  # O < C and O == C: full correlation; O > C: not
@@ -76,14 +76,14 @@ def test_each_conv2d_gradient_alone_equals_it_computed_with_the_others(c_out, wa
     arrays = (rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((c_out, 3, 3, 3)))
     arrays += (rng.standard_normal(c_out),)
     g = rng.standard_normal((2, c_out, 6, 5))
-    full = [Tensor(a, requires_grad=True) for a in arrays]
+    full = [tensor(a, requires_grad=True) for a in arrays]
     F.conv2d(*full, padding=1).backward(g)
-    some = [Tensor(a, requires_grad=r) for a, r in zip(arrays, wanted)]
+    some = [tensor(a, requires_grad=r) for a, r in zip(arrays, wanted)]
     F.conv2d(*some, padding=1).backward(g)
     for a, b, r in zip(some, full, wanted):
         assert (a.grad is not None) == r
         if r:
-            np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -98,29 +98,29 @@ def test_conv_transpose2d_equals_the_conv2d_vjp_with_output_padding(
     x = rng.standard_normal((2, 3, 5, 6))
     w = rng.standard_normal((3, 2, 3, 2))
     kw = dict(stride=stride, padding=padding, dilation=dilation)
-    z = F.conv_transpose2d(Tensor(x), Tensor(w), output_padding=output_padding, **kw)
-    probe = Tensor(np.zeros(z.shape), requires_grad=True)
-    y = F.conv2d(probe, Tensor(w), **kw)
+    z = F.conv_transpose2d(tensor(x), tensor(w), output_padding=output_padding, **kw)
+    probe = tensor(np.zeros(z.shape), requires_grad=True)
+    y = F.conv2d(probe, tensor(w), **kw)
     # conv2d maps z's shape back to x's, or to more rows/columns when output_padding >= stride
     # (allowed when < dilation): the windows there do not involve x, so their gradient is zero
     assert y.shape[2] >= x.shape[2] and y.shape[3] >= x.shape[3]
     g = np.zeros(y.shape)
     g[:, :, : x.shape[2], : x.shape[3]] = x
     y.backward(g)
-    np.testing.assert_allclose(z.data, probe.grad.data, atol=1e-12)
+    np.testing.assert_allclose(z.numpy(), probe.grad.numpy(), atol=1e-12)
 
 
 def test_scratch_buffers_never_leak_stale_values():
     from tinygrad_cnn.ops import workspace
 
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((16, 8, 40, 40)).astype(np.float32), requires_grad=True)
-    w = Tensor(rng.standard_normal((8, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    x = tensor(rng.standard_normal((16, 8, 40, 40)).astype(np.float32), requires_grad=True)
+    w = tensor(rng.standard_normal((8, 8, 3, 3)).astype(np.float32), requires_grad=True)
 
     def grads():
         x.grad = w.grad = None
         F.max_pool2d(F.conv2d(x, w, padding=1), 2).sum().backward()
-        return x.grad.data.copy(), w.grad.data.copy()
+        return x.grad.numpy().copy(), w.grad.numpy().copy()
 
     first = grads()
     for buf in workspace._pool.values():  # poison every pooled buffer

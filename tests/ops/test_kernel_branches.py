@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_cnn import REGISTRY, Tensor, testing
+from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
 
@@ -69,11 +69,11 @@ def test_the_property_checks_hold_on_every_branch(setting, name, data):
 
 
 def _conv_pool_grads(x, w):
-    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    xt, wt = tensor(x, requires_grad=True), tensor(w, requires_grad=True)
     y = F.max_pool2d(F.conv2d(xt, wt, padding=1), 2, ceil_mode=True)
     z = F.avg_pool2d(F.conv_transpose2d(y, wt, stride=2), 3, 1, 1)  # wt: (C_in 5, C_out 4)
     z.backward(np.random.default_rng(2).standard_normal(z.shape))
-    return z.data, xt.grad.data, wt.grad.data
+    return z.numpy(), xt.grad.numpy(), wt.grad.numpy()
 
 
 @pytest.mark.parametrize("count", [2, 3, 5])
@@ -128,8 +128,8 @@ def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
     for name in ("flipped_kernel", "col2im"):
         _spy(monkeypatch, name, log)
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
-    y = F.conv2d(x, Tensor(rng.standard_normal(w_shape)), **kwargs)
+    x = tensor(rng.standard_normal(x_shape), requires_grad=True)
+    y = F.conv2d(x, tensor(rng.standard_normal(w_shape)), **kwargs)
     y.backward(np.ones(y.shape))
     names = [name for name, _, _ in log]
     assert len(names) == 1, names
@@ -181,8 +181,8 @@ def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
     log = []
     _spy(monkeypatch, "conv_forward", log)
     rng = np.random.default_rng(1)
-    x = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=not transposed)
-    w = Tensor(rng.standard_normal((3, 3, 3, 3)))
+    x = tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=not transposed)
+    w = tensor(rng.standard_normal((3, 3, 3, 3)))
     with branch("input gradient by full correlation"):
         if transposed:  # conv_transpose2d's forward is conv2d's input gradient
             F.conv_transpose2d(x, w, **kwargs)
@@ -209,8 +209,8 @@ def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkey
     log = []
     _spy(monkeypatch, "im2col", log)
     rng = np.random.default_rng(2)
-    x = Tensor(rng.standard_normal((2, 3, 6, w)), requires_grad=True)
-    k = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    x = tensor(rng.standard_normal((2, 3, 6, w)), requires_grad=True)
+    k = tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     with branch(setting):  # stride 1, padding 1: Wo = W, and W + 2 columns per padded row
         y = F.conv2d(x, k, padding=1)
         y.backward(np.ones(y.shape))
@@ -231,8 +231,8 @@ def test_conv2d_backward_copies_dy_to_the_gemm_layout_at_most_once(
     need_x, need_w, path, copies, monkeypatch
 ):
     rng = np.random.default_rng(3)
-    x = Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=need_x)
-    w = Tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=need_w)
+    x = tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=need_x)
+    w = tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=need_w)
     monkeypatch.setattr(conv, "INPUT_GRAD_PATH", path)
     y = F.conv2d(x, w, padding=1)
     log = []
@@ -273,7 +273,7 @@ def test_max_pooling_skips_zero_filling_exactly_where_windows_tile_the_input(
 ):
     rng = np.random.default_rng(4)
     x = rng.permutation(2 * 3 * hw[0] * hw[1]).reshape(2, 3, *hw).astype(float)  # no ties
-    xt = Tensor(x, requires_grad=True)
+    xt = tensor(x, requires_grad=True)
     y = F.max_pool2d(xt, k, s, p, ceil_mode=ceil)
     g = rng.standard_normal(y.shape)
     zeroed = []
@@ -319,7 +319,7 @@ def test_every_strided_view_the_kernels_make_stays_inside_its_buffer(setting, na
     conv.as_strided = checked
     try:
         with branch(setting):
-            xs = [Tensor(a, requires_grad=True) for a in case.args]
+            xs = [tensor(a, requires_grad=True) for a in case.args]
             out = op.apply(*xs, **case.attrs)
             out.backward(np.ones(out.shape))
     finally:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.layouts import nchw_to_nhwc, nhwc_to_nchw
-from tinygrad_cnn import REGISTRY, Tensor, reference, testing
+from tinygrad_cnn import REGISTRY, reference, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.testing import distinct
@@ -29,31 +29,31 @@ def test_pool2d_matches_the_step_by_step_loops(data, mode):
     A, cache = reference.pool_forward(A_prev, hp, mode)
     dA = np.random.default_rng(1).standard_normal(A.shape)
     dA_prev = reference.pool_backward(dA, cache, mode)
-    x = Tensor(nhwc_to_nchw(A_prev), requires_grad=True)
+    x = tensor(nhwc_to_nchw(A_prev), requires_grad=True)
     y = F.pool2d(x, f, stride, mode=mode)
-    np.testing.assert_allclose(nchw_to_nhwc(y.data), A, atol=1e-12)
+    np.testing.assert_allclose(nchw_to_nhwc(y.numpy()), A, atol=1e-12)
     y.backward(nhwc_to_nchw(dA))
-    np.testing.assert_allclose(nchw_to_nhwc(x.grad.data), dA_prev, atol=1e-12)
+    np.testing.assert_allclose(nchw_to_nhwc(x.grad.numpy()), dA_prev, atol=1e-12)
 
 
 def test_max_pool_ties_go_to_the_first_maximum_and_sum_per_window():
-    x = Tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    x = tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
     y = F.max_pool2d(x, 2)
     g = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
     y.backward(g)
     expected = np.zeros((4, 4))
     expected[::2, ::2] = g[0, 0]
-    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], expected)
 
 
 def test_overlapping_max_pool_windows_accumulate():
-    x = Tensor(
+    x = tensor(
         np.array([[[[0.0, 9.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]]), requires_grad=True
     )
     y = F.max_pool2d(x, 2, stride=1)  # the 9 is the max of two windows
     y.backward(np.ones(y.shape))
-    assert x.grad.data[0, 0, 0, 1] == 2.0
-    assert x.grad.data.sum() == y.size
+    assert x.grad.numpy()[0, 0, 0, 1] == 2.0
+    assert x.grad.numpy().sum() == y.numel()
 
 
 @given(data=st.data())
@@ -61,15 +61,15 @@ def test_max_pool_gradient_sums_to_the_upstream_gradient_even_with_ties(data):
     k, s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
     h, w = data.draw(st.integers(k, 6)), data.draw(st.integers(k, 6))
     vals = data.draw(st.lists(st.integers(0, 2), min_size=h * w, max_size=h * w))
-    x = Tensor(np.array(vals, dtype=np.float64).reshape(1, 1, h, w), requires_grad=True)
+    x = tensor(np.array(vals, dtype=np.float64).reshape(1, 1, h, w), requires_grad=True)
     y = F.max_pool2d(x, k, s)
     up = np.random.default_rng(0).standard_normal(y.shape)
     y.backward(up)
-    np.testing.assert_allclose(x.grad.data.sum(), up.sum())
+    np.testing.assert_allclose(x.grad.numpy().sum(), up.sum())
     # and the same routing as the reference loops (first maximum, row-major)
-    A, cache = reference.pool_forward(nchw_to_nhwc(x.data), {"f": k, "stride": s})
+    A, cache = reference.pool_forward(nchw_to_nhwc(x.numpy()), {"f": k, "stride": s})
     ref = reference.pool_backward(nchw_to_nhwc(up), cache)
-    np.testing.assert_allclose(nchw_to_nhwc(x.grad.data), ref)
+    np.testing.assert_allclose(nchw_to_nhwc(x.grad.numpy()), ref)
 
 
 def _pool(k, s, p=0, d=1, ceil=False, include_pad=True, mode="max"):
@@ -146,7 +146,7 @@ def test_pool2d_values_follow_pytorchs_windows(mode, shape, k, s, p, d, ceil, in
         pytest.skip("average pooling has no dilation")
     x = np.random.default_rng(0).permutation(np.prod(shape)).reshape(shape) - 20.0
     y = F.pool2d(
-        Tensor(x), k, s, p, mode=mode, dilation=d, ceil_mode=ceil, count_include_pad=include_pad
+        tensor(x), k, s, p, mode=mode, dilation=d, ceil_mode=ceil, count_include_pad=include_pad
     )
     want = _pool_loops(x, k, s, p, d, ceil, include_pad, mode)
     assert y.shape == want.shape
@@ -155,7 +155,7 @@ def test_pool2d_values_follow_pytorchs_windows(mode, shape, k, s, p, d, ceil, in
 
 def test_max_pool_over_a_window_of_257_elements_finds_the_last_one():
     # argmax indexes the window's elements; 257 of them no longer fit in a byte
-    x = Tensor(np.arange(257.0).reshape(1, 1, 1, 257), requires_grad=True)
+    x = tensor(np.arange(257.0).reshape(1, 1, 1, 257), requires_grad=True)
     y = F.max_pool2d(x, (1, 257))
     assert y.item() == 256.0
     y.backward()

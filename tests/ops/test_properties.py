@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_cnn import REGISTRY, Op, Tensor, gradcheck, testing
+from tinygrad_cnn import REGISTRY, Op, gradcheck, tensor, testing
 from tinygrad_cnn.testing.builtin import STRATEGIES
 
 OPS = sorted(REGISTRY)
@@ -149,7 +149,7 @@ def test_forward_records_nothing_under_no_grad(name, data):
 
     op = REGISTRY[name]
     case = data.draw(op_cases(name), label="case")
-    xs = [Tensor(a, requires_grad=a.dtype.kind == "f") for a in case.args]
+    xs = [tensor(a, requires_grad=a.dtype.kind == "f") for a in case.args]
     with no_grad():
         out = op.apply(*xs, **case.attrs)
     assert not out.requires_grad and out.is_leaf
@@ -181,9 +181,9 @@ def test_the_adjoint_check_catches_a_wrong_vjp():
 @given(seed=st.integers(0, 2**32 - 1))
 def test_directional_check_on_big_inputs(seed):
     rng = np.random.default_rng(seed)
-    a = Tensor(rng.standard_normal((40, 60)), requires_grad=True)
-    b = Tensor(rng.standard_normal((60, 30)), requires_grad=True)
-    c = Tensor(rng.standard_normal((30,)), requires_grad=True)
+    a = tensor(rng.standard_normal((40, 60)), requires_grad=True)
+    b = tensor(rng.standard_normal((60, 30)), requires_grad=True)
+    c = tensor(rng.standard_normal((30,)), requires_grad=True)
 
     def f(a, b, c):
         h = (a @ b + c).tanh()
@@ -252,5 +252,5 @@ def run_program(steps, *leaves):
 @given(program=programs())
 def test_random_compositions_match_finite_differences(program):
     leaves, steps = program
-    inputs = [Tensor(x, requires_grad=True) for x in leaves]
+    inputs = [tensor(x, requires_grad=True) for x in leaves]
     assert gradcheck(lambda *xs: run_program(steps, *xs), inputs)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor, nn, optim
 from tinygrad_cnn import functional as F
+from tinygrad_cnn import nn, optim, tensor
 from tinygrad_cnn.ops import workspace
 
 
@@ -214,7 +214,7 @@ def _train(model, x, y):
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     for _ in range(3):
         opt.zero_grad()
-        F.cross_entropy(model(Tensor(x)), y).backward()
+        F.cross_entropy(model(tensor(x)), y).backward()
         opt.step()
 
 
@@ -230,7 +230,7 @@ def test_two_models_training_in_two_threads_match_training_them_one_after_the_ot
         t.join()
     for (m1, _, _), (m2, _, _) in zip(alone, together):
         for a, b in zip(m1.parameters(), m2.parameters()):
-            np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 # -- the buffer pool -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor
+from tinygrad_cnn import Tensor, tensor
 from tinygrad_cnn.autograd import Node
 from tinygrad_cnn.backward import Recorded
 from tinygrad_cnn.ops.geometry import Geometry
@@ -46,14 +46,14 @@ def _same(got, want):
     ],
 )
 def test_each_function_matches_numpy(name, args, kwargs):
-    _same(getattr(xp, name)(Tensor(A), *args, **kwargs), getattr(np, name)(A, *args, **kwargs))
+    _same(getattr(xp, name)(tensor(A), *args, **kwargs), getattr(np, name)(A, *args, **kwargs))
 
 
 def test_exp_log_and_split_match_numpy():
     x = np.abs(A) + 0.5
-    _same(xp.exp(Tensor(A / 10)), np.exp(A / 10))
-    _same(xp.log(Tensor(x)), np.log(x))
-    for got, want in zip(xp.split(Tensor(A), [1, 3], axis=2), np.split(A, [1, 3], axis=2)):
+    _same(xp.exp(tensor(A / 10)), np.exp(A / 10))
+    _same(xp.log(tensor(x)), np.log(x))
+    for got, want in zip(xp.split(tensor(A), [1, 3], axis=2), np.split(A, [1, 3], axis=2)):
         _same(got, want)
 
 
@@ -65,10 +65,10 @@ def test_sign_is_a_constant_array_of_either_kind(wrap):
 
 
 @pytest.mark.parametrize(
-    "cond", [A > 0, Tensor(A > 0), (A > 0).astype(np.float64)], ids=["bool", "Tensor", "float"]
+    "cond", [A > 0, tensor(A > 0), (A > 0).astype(np.float64)], ids=["bool", "Tensor", "float"]
 )
 def test_where_takes_any_condition_and_records_only_the_branches(cond):
-    a = Tensor(A, requires_grad=True)
+    a = tensor(A, requires_grad=True)
     out = xp.where(cond, a, 0.0)
     np.testing.assert_array_equal(out.numpy(), np.where(A > 0, A, 0.0))
     out.sum().backward()
@@ -123,7 +123,7 @@ def test_the_conv_functions_agree_on_both_paths(name, shapes, attrs):
     arrays = [rng.standard_normal(s) for s in shapes]
     args = (*arrays, GEO, attrs["groups"], *([attrs["out_hw"]] if "out_hw" in attrs else []))
     want = getattr(ArrayOps(), name)(*args)
-    got = getattr(TensorOps, name)(*[Tensor(a) for a in arrays], *args[2:])
+    got = getattr(TensorOps, name)(*[tensor(a) for a in arrays], *args[2:])
     assert got.shape == want.shape
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
 
@@ -139,7 +139,7 @@ def test_the_pool_functions_agree_on_both_paths(mode):
     g, u = rng.standard_normal(y.shape), rng.standard_normal(x.shape)
     for name, arg in (("pool2d_spread", g), ("pool2d_gather", u)):
         want = getattr(ArrayOps(), name)(arg, *saved)
-        got = getattr(TensorOps, name)(Tensor(arg), *saved)
+        got = getattr(TensorOps, name)(tensor(arg), *saved)
         np.testing.assert_allclose(_values(got), want, rtol=1e-12, atol=1e-12)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import GradcheckError, Op, Tensor, gradcheck
+from tinygrad_cnn import GradcheckError, Op, Tensor, gradcheck, tensor
 
 
 class WrongAtOne(Op):  # not registered: a deliberately broken VJP
@@ -22,12 +22,12 @@ class WrongAtOne(Op):  # not registered: a deliberately broken VJP
 
 
 def test_gradcheck_passes_on_a_correct_function():
-    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    x = tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     assert gradcheck(lambda x: (x.exp() * x).sum(axis=0), [x])
 
 
 def test_gradcheck_reports_the_input_the_index_and_both_values():
-    x = Tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
+    x = tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
     with pytest.raises(
         GradcheckError,
         match=r"input 0 \(shape \(2, 2\)\) disagrees at index \(0, 1\): analytic .* numeric",
@@ -37,14 +37,14 @@ def test_gradcheck_reports_the_input_the_index_and_both_values():
 
 
 def test_fast_mode_catches_a_wrong_gradient_too():
-    x = Tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
+    x = tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
     with pytest.raises(GradcheckError, match="directional derivative"):
         gradcheck(WrongAtOne.apply, [x], fast_mode=True)
 
 
 def test_gradcheck_checks_only_inputs_that_require_grad_and_works_in_float64():
-    a = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
-    b = Tensor(np.full(3, 2.0, dtype=np.float32))
+    a = tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    b = tensor(np.full(3, 2.0, dtype=np.float32))
     seen = []
 
     def f(a, b):
@@ -63,10 +63,10 @@ def test_gradcheck_needs_a_tensor_output():
 
 def test_gradcheck_fails_on_non_finite_values_instead_of_passing_them():
     # NaN compares False with any tolerance: a check written as `error > tol` would pass it
-    x = Tensor(np.array([-1.0, 4.0]), requires_grad=True)
+    x = tensor(np.array([-1.0, 4.0]), requires_grad=True)
     with np.errstate(invalid="ignore"), pytest.raises(GradcheckError, match="NaN or Inf"):
         gradcheck(lambda x: x.log(), [x])
-    y = Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    y = tensor(np.array([0.0, 4.0]), requires_grad=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         with pytest.raises(GradcheckError, match="index"):
             gradcheck(lambda t: t.abs().sqrt(), [y])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn import Op, Tensor, nn
+from tinygrad_cnn import Op, nn, tensor
 from tinygrad_cnn import functional as F
 
 
@@ -47,7 +47,7 @@ def network():
 
 
 def loss_of(model):
-    x = Tensor(np.random.default_rng(1).standard_normal((3, 1, 8, 8), dtype=np.float32))
+    x = tensor(np.random.default_rng(1).standard_normal((3, 1, 8, 8), dtype=np.float32))
     return F.cross_entropy(model(x), np.array([0, 2, 4]))
 
 
@@ -70,7 +70,7 @@ def test_a_wrong_vjp_in_the_middle_is_found_and_named(monkeypatch):
 
 
 def test_ties_are_skipped_and_say_so_and_a_freed_graph_is_refused():
-    x = Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)
+    x = tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)
     y = F.max_pool2d(x, 2).sum()  # every window is a tie
     (check,) = [c for c in tg.check_graph(y).checks if c.op == "pool2d"]
     assert check.skipped == "at a kink or tie" and check.ok

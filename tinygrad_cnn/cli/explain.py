@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> list[str]:
     os.makedirs(args.out, exist_ok=True)
     x, y = ds.x_test[: args.count], ds.y_test[: args.count]
     with no_grad():
-        pred = model(Tensor(x)).data.argmax(axis=1)
+        pred = model(Tensor(x))._data.argmax(axis=1)
     titles = [f"true {t}, pred {p}" for t, p in zip(y, pred)]
     images = x[:, 0]
     paths = [os.path.join(args.out, f) for f in ("filters", "feature_maps", "saliency", "gradcam")]

@@ -9,6 +9,7 @@ Tensor's dtype (``float32_tensor * 2.0`` stays float32), as NumPy 2 and PyTorch 
 lifts the arguments of ``Op.apply`` (:func:`tinygrad_cnn.autograd.lift`).
 """
 
+from tinygrad_cnn.functional import elementwise
 from tinygrad_cnn.functional.conv import conv2d, conv_transpose2d
 from tinygrad_cnn.functional.elementwise import (
     abs,
@@ -21,6 +22,7 @@ from tinygrad_cnn.functional.elementwise import (
     exp,
     leaky_relu,
     log,
+    masked_fill,
     maximum,
     minimum,
     mul,
@@ -33,7 +35,7 @@ from tinygrad_cnn.functional.elementwise import (
     tanh,
     where,
 )
-from tinygrad_cnn.functional.linalg import matmul
+from tinygrad_cnn.functional.linalg import bmm, matmul, mm
 from tinygrad_cnn.functional.loss import cross_entropy, log_softmax, mse_loss, softmax
 from tinygrad_cnn.functional.pool import (
     adaptive_avg_pool2d,
@@ -42,76 +44,52 @@ from tinygrad_cnn.functional.pool import (
     max_pool2d,
     pool2d,
 )
-from tinygrad_cnn.functional.reduce import logsumexp, max, mean, min, sum, var
+from tinygrad_cnn.functional.reduce import (
+    ReturnTypes,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    gather,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    std,
+    sum,
+    var,
+)
 from tinygrad_cnn.functional.shape import (
     broadcast_to,
     cat,
+    chunk,
+    concat,
     concatenate,
     expand,
+    expand_as,
     flatten,
     getitem,
     pad,
     permute,
+    repeat,
     reshape,
+    reshape_as,
+    setitem,
+    split,
     squeeze,
     stack,
     swapaxes,
+    swapdims,
+    t,
     transpose,
     unsqueeze,
+    view,
+    view_as,
 )
 
-__all__ = [
-    "abs",
-    "add",
-    "avg_pool2d",
-    "adaptive_avg_pool2d",
-    "broadcast_to",
-    "cast",
-    "cat",
-    "clamp",
-    "clip",
-    "clone",
-    "concatenate",
-    "conv2d",
-    "conv_transpose2d",
-    "cross_entropy",
-    "div",
-    "exp",
-    "expand",
-    "flatten",
-    "getitem",
-    "global_avg_pool2d",
-    "log",
-    "log_softmax",
-    "logsumexp",
-    "matmul",
-    "max",
-    "max_pool2d",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mse_loss",
-    "mul",
-    "neg",
-    "pad",
-    "permute",
-    "pool2d",
-    "pow",
-    "leaky_relu",
-    "relu",
-    "reshape",
-    "sigmoid",
-    "softmax",
-    "sqrt",
-    "squeeze",
-    "stack",
-    "sub",
-    "sum",
-    "swapaxes",
-    "tanh",
-    "transpose",
-    "unsqueeze",
-    "var",
-    "where",
-]
+__all__ = sorted(
+    name
+    for name, value in globals().items()
+    if not name.startswith("_") and not isinstance(value, type(elementwise))  # not the modules
+)

@@ -56,7 +56,7 @@ def conv2d(
     (1, 2, 4, 4)
     >>> conv2d(x, w)[0, 0].numpy()
     array([[9., 9.],
-           [9., 9.]])
+           [9., 9.]], dtype=float32)
     """
     fn = "conv2d"
     x, weight = as_tensor(input), as_tensor(weight)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
+from tinygrad_cnn import dtypes
 from tinygrad_cnn.autograd import apply, as_tensor, operands
 from tinygrad_cnn.ops.elementwise import (
     Abs,
@@ -36,14 +37,14 @@ from tinygrad_cnn.ops.elementwise import (
 from tinygrad_cnn.tensor import Tensor
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
-    return apply(Add, operands(a, b), {})
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input + alpha * other`` with broadcasting."""
+    return apply(Add, operands(input, other if alpha == 1 else mul(other, alpha)), {})
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
-    return apply(Sub, operands(a, b), {})
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input - alpha * other`` with broadcasting."""
+    return apply(Sub, operands(input, other if alpha == 1 else mul(other, alpha)), {})
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -86,8 +87,9 @@ def abs(a: Any) -> Tensor:
     return apply(Abs, (as_tensor(a),), {})
 
 
-def relu(a: Any) -> Tensor:
-    """``max(a, 0)``; the gradient at 0 is 0.
+def relu(a: Any, inplace: bool = False) -> Tensor:
+    """``max(a, 0)``; the gradient at 0 is 0. ``inplace`` is accepted for PyTorch's
+    signature; the result is always a new tensor.
 
     >>> relu(Tensor([-1.0, 0.0, 2.0]))
     Tensor([0., 0., 2.], dtype=float32)
@@ -126,12 +128,16 @@ def minimum(a: Any, b: Any) -> Tensor:
     return apply(Minimum, operands(a, b), {})
 
 
-def clip(a: Any, min: float | None = None, max: float | None = None) -> Tensor:
+def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:
     """Clamp into ``[min, max]``; the gradient passes where ``min <= a <= max`` (bounds included).
+    Tensor bounds clamp elementwise (``maximum``/``minimum``, with their gradients).
 
     >>> clip(Tensor([-2.0, 0.5, 3.0]), -1, 1)
     Tensor([-1. ,  0.5,  1. ], dtype=float32)
     """
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a if min is None else maximum(a, min)
+        return out if max is None else minimum(out, max)
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     if min is not None and max is not None and min > max:
@@ -142,13 +148,30 @@ def clip(a: Any, min: float | None = None, max: float | None = None) -> Tensor:
 clamp = clip
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``condition`` is true, else ``b``; all three broadcast together."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` is true, else ``other``; all three broadcast together."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
-    a, b = operands(a, b)
+    a, b = operands(input, other)
     return apply(Where, (Tensor._wrap(cond, False), a, b), {})
+
+
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask`` is true, else ``input`` (mask broadcast to input's shape);
+    the filled elements get no gradient."""
+    a = as_tensor(input)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
+    try:
+        ok = np.broadcast_shapes(m.shape, a.shape) == a.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"masked_fill: mask of shape {m.shape} does not broadcast to {a.shape}")
+    v = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, a.dtype), False)
+    return apply(Where, (Tensor._wrap(m, False), v.to(a.dtype), a), {})
 
 
 def clone(a: Any) -> Tensor:
@@ -159,7 +182,9 @@ def clone(a: Any) -> Tensor:
 def cast(a: Any, dtype: Any) -> Tensor:
     """Convert to ``dtype``. Only floating results can carry gradients."""
     a = as_tensor(a)
-    dtype = np.dtype(dtype)
-    if a.requires_grad and dtype.kind != "f":
-        raise TypeError(f"cast: cannot cast a tensor that requires grad to {dtype}")
+    dtype = dtypes.as_dtype("cast", dtype)
+    if a.dtype == dtype:
+        return a
+    if a.requires_grad and dtype.kind != "f":  # the result leaves the graph, as in PyTorch
+        return Tensor._wrap(a._data.astype(dtype), False)
     return apply(Cast, (a,), {"dtype": dtype})

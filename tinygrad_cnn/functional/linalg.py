@@ -36,3 +36,21 @@ def matmul(a: Any, b: Any) -> Tensor:
                 f"matmul: batch dimensions of {sa} and {sb} do not broadcast"
             ) from None
     return apply(MatMul, (a, b), {})
+
+
+def mm(input: Any, mat2: Any) -> Tensor:
+    """The product of two matrices (2-D only, as ``torch.mm``)."""
+    a, b = operands(input, mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: both operands must be matrices, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:
+    """Batched matrix products: (B, n, m) @ (B, m, p) -> (B, n, p), as ``torch.bmm``."""
+    a, b = operands(input, mat2)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(
+            f"bmm: expects two 3-D tensors with the same batch size, got {a.shape} and {b.shape}"
+        )
+    return matmul(a, b)

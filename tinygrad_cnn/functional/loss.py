@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,20 +17,34 @@ from tinygrad_cnn.tensor import Tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def softmax(input: Any, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably.
+def _softmax_dim(fn: str, x: Tensor, dim: Any, axis: Any) -> int:
+    """``dim`` (``axis``: NumPy's name); None picks as PyTorch did before dim was required
+    (0 for 0-, 1- and 3-D input, else 1), with PyTorch's warning."""
+    dim = axis if dim is None else dim
+    if dim is None:
+        warnings.warn(
+            f"{fn}: implicit dimension choice has been deprecated; pass dim=", stacklevel=3
+        )
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return _args.axis(fn, dim, x.ndim)
 
-    >>> softmax(Tensor([1.0, 1.0])).numpy()
+
+def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably.
+
+    >>> softmax(Tensor([1.0, 1.0]), dim=0).numpy()
     array([0.5, 0.5], dtype=float32)
     """
-    x = _args.floating("softmax", "input", as_tensor(input))
-    return apply(Softmax, (x,), {"axis": _args.axis("softmax", axis, x.ndim)})
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = _args.floating("softmax", "input", x)
+    return apply(Softmax, (x,), {"axis": _softmax_dim("softmax", x, dim, axis)})
 
 
-def log_softmax(input: Any, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``: log-probabilities without overflow."""
-    x = _args.floating("log_softmax", "input", as_tensor(input))
-    return apply(LogSoftmax, (x,), {"axis": _args.axis("log_softmax", axis, x.ndim)})
+def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``: log-probabilities without overflow."""
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = _args.floating("log_softmax", "input", x)
+    return apply(LogSoftmax, (x,), {"axis": _softmax_dim("log_softmax", x, dim, axis)})
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -43,7 +58,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     0.1269
     """
     x = _args.floating("cross_entropy", "input", as_tensor(input))
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    t = np.asarray(target._data if isinstance(target, Tensor) else target)
     _args.choice("cross_entropy", "reduction", reduction, REDUCTIONS)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"cross_entropy: input must be (N, C) logits with N >= 1, got {x.shape}")

@@ -37,10 +37,10 @@ def pool2d(
     >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     >>> pool2d(x, 2)[0, 0].numpy()
     array([[ 5.,  7.],
-           [13., 15.]])
+           [13., 15.]], dtype=float32)
     >>> pool2d(x, 2, mode="average")[0, 0].numpy()
     array([[ 2.5,  4.5],
-           [10.5, 12.5]])
+           [10.5, 12.5]], dtype=float32)
     """
     args = (kernel_size, stride, padding, mode, dilation, ceil_mode, count_include_pad)
     return _pool2d("pool2d", input, *args)

@@ -12,80 +12,162 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.autograd import apply, as_tensor
-from tinygrad_cnn.ops.shape import BroadcastTo, Concatenate, GetItem, Pad, Reshape, Stack, Transpose
+from tinygrad_cnn.autograd import apply, as_tensor, promote
+from tinygrad_cnn.ops.shape import (
+    BroadcastTo,
+    Concatenate,
+    GetItem,
+    Pad,
+    Reshape,
+    SetItem,
+    Stack,
+    Transpose,
+)
 from tinygrad_cnn.tensor import Tensor
 
 
-def reshape(a: Any, shape: Any) -> Tensor:
-    """A tensor with the same data and a new ``shape`` (one entry may be -1)."""
-    a = as_tensor(a)
-    shape = _args.shape("reshape", shape)
+def _shape_args(fn: str, shape: tuple) -> Any:
+    """``f(x, 2, 3)`` or ``f(x, (2, 3))``: PyTorch's methods take either."""
+    return shape[0] if len(shape) == 1 and not _args.is_int(shape[0]) else shape
+
+
+def reshape(input: Any, *shape: Any) -> Tensor:
+    """The same data in a new ``shape`` (one entry may be -1): ``reshape(x, (2, -1))`` or
+    ``x.reshape(2, -1)``."""
+    a = as_tensor(input)
+    shape = _args.shape("reshape", _shape_args("reshape", shape))
     known = int(np.prod([s for s in shape if s != -1]))
     n_unknown = shape.count(-1)
     ok = n_unknown <= 1 and all(s >= -1 for s in shape)
     if ok and n_unknown == 1:
-        ok = known > 0 and a.size % known == 0
-        shape = tuple(a.size // known if s == -1 else s for s in shape) if ok else shape
+        ok = known > 0 and a.numel() % known == 0
+        shape = tuple(a.numel() // known if s == -1 else s for s in shape) if ok else shape
     elif ok:
-        ok = known == a.size
+        ok = known == a.numel()
     if not ok:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into {shape}")
+        raise RuntimeError(f"reshape: shape {shape} is invalid for input of shape {a.shape}")
     return apply(Reshape, (a,), {"shape": shape})
 
 
-def transpose(a: Any, axes: Any = None) -> Tensor:
-    """Permute the dimensions (None: reverse them), like ``np.transpose``."""
-    a = as_tensor(a)
-    if axes is None:
-        axes = tuple(range(a.ndim))[::-1]
-    else:
-        axes = _args.ints("transpose", "axes", axes)
-        n = max(a.ndim, 1)
-        if any(not -n <= x < n for x in axes) or sorted(x % n for x in axes) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of {a.ndim} dims")
-        axes = tuple(x % n for x in axes)
-    return apply(Transpose, (a,), {"axes": axes})
+view = reshape
 
 
-permute = transpose
+def view_as(input: Any, other: Tensor) -> Tensor:
+    """Reshaped to ``other``'s shape."""
+    return reshape(input, other.shape)
 
 
-def swapaxes(a: Any, axis0: int, axis1: int) -> Tensor:
-    """Exchange two dimensions."""
-    a = as_tensor(a)
-    i, j = _args.axis("swapaxes", axis0, a.ndim), _args.axis("swapaxes", axis1, a.ndim)
+reshape_as = view_as
+
+
+def permute(input: Any, *dims: Any) -> Tensor:
+    """The dimensions in the order ``dims``: ``permute(x, (2, 0, 1))`` or
+    ``x.permute(2, 0, 1)``."""
+    a = as_tensor(input)
+    dims = _args.ints("permute", "dims", _shape_args("permute", dims))
+    n = max(a.ndim, 1)
+    if any(not -n <= x < n for x in dims) or sorted(x % n for x in dims) != list(range(a.ndim)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of {a.ndim} dims")
+    return apply(Transpose, (a,), {"axes": tuple(x % n for x in dims)})
+
+
+def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
+    """Dimensions ``dim0`` and ``dim1`` swapped, as ``torch.transpose``.
+
+    >>> transpose(Tensor([[1.0, 2.0]]), 0, 1).shape
+    (2, 1)
+    """
+    a = as_tensor(input)
+    i, j = _args.axis("transpose", dim0, a.ndim), _args.axis("transpose", dim1, a.ndim)
     axes = list(range(a.ndim))
     axes[i], axes[j] = axes[j], axes[i]
     return apply(Transpose, (a,), {"axes": tuple(axes)})
 
 
-def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+swapaxes = swapdims = transpose
+
+
+def t(input: Any) -> Tensor:
+    """A matrix transposed; 0-D and 1-D tensors as they are (as ``torch.t``)."""
+    a = as_tensor(input)
+    if a.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {a.ndim} ({a.shape})")
+    return transpose(a, 0, 1) if a.ndim == 2 else a
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` (inclusive) into one, like ``torch.flatten``."""
-    a = as_tensor(a)
+    a = as_tensor(input)
     if a.ndim == 0:
         return reshape(a, (1,))
     s, e = _args.axis("flatten", start_dim, a.ndim), _args.axis("flatten", end_dim, a.ndim)
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = a.shape[:s] + (int(np.prod(a.shape[s : e + 1])),) + a.shape[e + 1 :]
     return apply(Reshape, (a,), {"shape": shape})
 
 
-def squeeze(a: Any, axis: Any = None) -> Tensor:
-    """Drop size-1 dimensions (all of them, or those in ``axis`` that have size 1)."""
-    a = as_tensor(a)
-    axes = _args.axes("squeeze", axis, a.ndim)
+def squeeze(input: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Drop size-1 dimensions (all of them, or those in ``dim`` that have size 1)."""
+    a = as_tensor(input)
+    dim = axis if dim is None else dim
+    axes = _args.axes("squeeze", dim, a.ndim)
     shape = tuple(n for i, n in enumerate(a.shape) if not (i in axes and n == 1))
     return apply(Reshape, (a,), {"shape": shape})
 
 
-def unsqueeze(a: Any, axis: int) -> Tensor:
-    """Insert a size-1 dimension at ``axis`` (``-1`` appends one)."""
-    a = as_tensor(a)
-    pos = _args.axis("unsqueeze", axis, a.ndim + 1)
+def unsqueeze(input: Any, dim: int) -> Tensor:
+    """Insert a size-1 dimension at ``dim`` (``-1`` appends one)."""
+    a = as_tensor(input)
+    pos = _args.axis("unsqueeze", dim, a.ndim + 1)
     shape = a.shape[:pos] + (1,) + a.shape[pos:]
     return apply(Reshape, (a,), {"shape": shape})
+
+
+def repeat(input: Any, *sizes: Any) -> Tensor:
+    """The tensor tiled ``sizes`` times along each dimension (new leading dimensions when
+    ``sizes`` is longer), as ``torch.Tensor.repeat``; the gradient sums the copies."""
+    a = as_tensor(input)
+    sizes = _args.ints("repeat", "sizes", _shape_args("repeat", sizes))
+    if len(sizes) < a.ndim or any(n < 0 for n in sizes):
+        raise RuntimeError(
+            f"repeat: needs at least {a.ndim} non-negative sizes for shape {a.shape}, got {sizes}"
+        )
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    inter = tuple(v for n in shape for v in (1, n))  # (1, s0, 1, s1, ...)
+    tiled = tuple(v for r, n in zip(sizes, shape) for v in (r, n))  # (r0, s0, r1, s1, ...)
+    out = broadcast_to(reshape(a, inter), tiled)
+    return reshape(out, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Up to ``chunks`` pieces along ``dim``, each ``ceil(size / chunks)`` long but the last, as
+    ``torch.chunk``."""
+    a = as_tensor(input)
+    chunks = _args.positive_int("chunk", "chunks", chunks)
+    d = _args.axis("chunk", dim, a.ndim)
+    step = max(-(-a.shape[d] // chunks), 1)
+    return split(a, step, d)
+
+
+def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces along ``dim``: of ``split_size_or_sections`` each (the last may be shorter), or
+    of the listed sizes, which must add up to the dimension, as ``torch.split``."""
+    a = as_tensor(tensor)
+    d = _args.axis("split", dim, a.ndim)
+    n = a.shape[d]
+    if _args.is_int(split_size_or_sections):
+        size = _args.positive_int("split", "split_size", split_size_or_sections)
+        sizes = [min(size, n - k) for k in range(0, n, size)] or [0]
+    else:
+        sizes = list(_args.ints("split", "split_size_or_sections", split_size_or_sections))
+        if sum(sizes) != n or any(k < 0 for k in sizes):
+            raise RuntimeError(f"split: sizes {sizes} do not add up to dim {d}'s size {n}")
+    pre, out, start = (slice(None),) * d, [], 0
+    for k in sizes:
+        out.append(apply(GetItem, (a,), {"index": (*pre, slice(start, start + k))}))
+        start += k
+    return tuple(out)
 
 
 def broadcast_to(a: Any, shape: Any) -> Tensor:
@@ -101,15 +183,36 @@ def broadcast_to(a: Any, shape: Any) -> Tensor:
     return apply(BroadcastTo, (a,), {"shape": shape})
 
 
-def expand(a: Any, shape: Any) -> Tensor:
-    """Like ``torch.Tensor.expand``: broadcast to ``shape``, where -1 keeps a dimension."""
-    a = as_tensor(a)
-    shape = _args.shape("expand", shape)
+def expand(input: Any, *sizes: Any) -> Tensor:
+    """Like ``torch.Tensor.expand``: broadcast to ``sizes``, where -1 keeps a dimension."""
+    a = as_tensor(input)
+    shape = _args.shape("expand", _shape_args("expand", sizes))
     lead = len(shape) - a.ndim
     if lead < 0:
         raise ValueError(f"expand: shape {shape} has fewer dimensions than the tensor {a.shape}")
     shape = tuple(a.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
     return broadcast_to(a, shape)
+
+
+def setitem(input: Any, index: Any, value: Any) -> Tensor:
+    """``input`` with ``input[index] = value`` (value broadcast), out of place and recorded: what
+    ``x[index] = value`` does in the graph."""
+    a = as_tensor(input)
+    index = _normalize_index(index, a.shape)
+    v = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, a.dtype), False)
+    try:
+        part = a._data[index].shape
+        ok = np.broadcast_shapes(part, v.shape) == part
+    except (IndexError, ValueError) as e:
+        raise IndexError(f"setitem: {e} (tensor shape {a.shape})") from None
+    if not ok:
+        raise RuntimeError(
+            f"setitem: a value of shape {v.shape} does not broadcast to the indexed part "
+            f"{part} of a tensor of shape {a.shape}"
+        )
+    if v.dtype != a.dtype:
+        v = v.to(a.dtype) if v.requires_grad else Tensor._wrap(v._data.astype(a.dtype), False)
+    return apply(SetItem, (a, v), {"index": index})
 
 
 def _normalize_index(index: Any, shape: tuple[int, ...]) -> Any:
@@ -118,7 +221,7 @@ def _normalize_index(index: Any, shape: tuple[int, ...]) -> Any:
     out = []
     for i in index:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, (list, np.ndarray)):
             i = np.asarray(i)
             if i.dtype.kind not in "biu":
@@ -137,7 +240,7 @@ def getitem(a: Any, index: Any) -> Tensor:
     a = as_tensor(a)
     index = _normalize_index(index, a.shape)
     try:
-        a.data[index]  # validate against NumPy's rules before recording (cheap: a view or copy)
+        a._data[index]  # validate against NumPy's rules before recording (cheap: a view or copy)
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor shape {a.shape})") from None
     return apply(GetItem, (a,), {"index": index})
@@ -154,9 +257,15 @@ def _same_ndim_check(op: str, tensors: Sequence[Tensor], axis: int, match_axis: 
             raise ValueError(f"{op}: tensors must match in shape{where}, got {shapes}")
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``."""
-    tensors = [as_tensor(t) for t in tensors]
+def expand_as(input: Any, other: Tensor) -> Tensor:
+    """Broadcast to ``other``'s shape."""
+    return expand(input, other.shape)
+
+
+def concatenate(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Join tensors along an existing dimension ``dim`` (``axis`` is NumPy's name for it)."""
+    axis = dim if axis is None else axis
+    tensors = list(promote(*[as_tensor(t) for t in tensors])) if tensors else []
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
     if tensors[0].ndim == 0:
@@ -166,12 +275,13 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return apply(Concatenate, tuple(tensors), {"axis": axis})
 
 
-cat = concatenate
+cat = concat = concatenate
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shape tensors along a new ``axis``."""
-    tensors = [as_tensor(t) for t in tensors]
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Join same-shape tensors along a new dimension ``dim`` (``axis``: NumPy's name)."""
+    axis = dim if axis is None else axis
+    tensors = list(promote(*[as_tensor(t) for t in tensors])) if tensors else []
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     axis = _args.axis("stack", axis, tensors[0].ndim + 1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.autograd import as_tensor, no_grad
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.random import default_generator
@@ -295,9 +295,9 @@ class BatchNorm2d(Module):
         else:
             self.weight = self.bias = None
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+            self.register_buffer("running_mean", as_tensor(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", as_tensor(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", as_tensor(np.array(0, np.int64)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -309,7 +309,7 @@ class BatchNorm2d(Module):
             raise ValueError(
                 f"BatchNorm2d: expected (N, {self.num_features}, H, W) input, got {x.shape}"
             )
-        axes, n = (0, 2, 3), x.size // x.shape[1]
+        axes, n = (0, 2, 3), x.numel() // x.shape[1]
         if self.training and n == 1:
             raise ValueError(
                 "BatchNorm2d: expected more than 1 value per channel when training, got input "
@@ -324,12 +324,12 @@ class BatchNorm2d(Module):
             if self.training and self.running_mean is not None:
                 with no_grad():
                     m = self.momentum
-                    unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
+                    unbiased = var._data.reshape(-1) * (n / max(n - 1, 1))
                     self.running_mean.copy_(
-                        (1 - m) * self.running_mean.data + m * mean.data.reshape(-1)
+                        (1 - m) * self.running_mean._data + m * mean._data.reshape(-1)
                     )
-                    self.running_var.copy_((1 - m) * self.running_var.data + m * unbiased)
-                    self.num_batches_tracked.copy_(self.num_batches_tracked.data + 1)
+                    self.running_var.copy_((1 - m) * self.running_var._data + m * unbiased)
+                    self.num_batches_tracked.copy_(self.num_batches_tracked._data + 1)
         else:
             mean = self.running_mean.reshape(1, -1, 1, 1)
             centered = x - mean

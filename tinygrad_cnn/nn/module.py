@@ -13,16 +13,27 @@ from tinygrad_cnn import autograd
 from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
 from tinygrad_cnn.io import load_npz, save_npz
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.tensor import Tensor, tensor_array
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``)."""
+    """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``).
+
+    As ``torch.nn.Parameter``, it holds ``data`` as it is: a Tensor's or an ndarray's values
+    (shared) and dtype; Python numbers and lists as ``tensor()`` makes them."""
 
     __slots__ = ()
 
-    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+    def __init__(self, data: Any = (), requires_grad: bool = True, dtype: Any = None) -> None:
+        if isinstance(data, Tensor) and dtype is None:
+            arr = data._data
+        elif isinstance(data, np.ndarray) and dtype is None and data.dtype.kind in "biuf":
+            arr = data
+        else:
+            arr = tensor_array("Parameter", data, dtype)
+        self._init(arr, False)
+        if requires_grad:
+            self.requires_grad_(True)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -177,7 +188,7 @@ class Module:
         """Copies of every parameter and buffer, by dotted name."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, t in (*self.named_parameters(), *self.named_buffers()):
-            out[name] = t.data.copy()
+            out[name] = t._data.copy()
         return out
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list, list]:
@@ -199,7 +210,7 @@ class Module:
         for k, t in targets.items():
             if k not in state:
                 continue
-            a = np.asarray(state[k].data if isinstance(state[k], Tensor) else state[k])
+            a = np.asarray(state[k]._data if isinstance(state[k], Tensor) else state[k])
             if a.shape != t.shape:
                 raise ValueError(
                     f"load_state_dict for {type(self).__name__}: '{k}' has shape {a.shape} in "

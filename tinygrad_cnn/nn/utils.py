@@ -34,9 +34,9 @@ def clip_grad_norm_(
     norm_type = float(_args.number(fn, "norm_type", norm_type))
     if not norm_type > 0:
         raise ValueError(f"{fn}: norm_type must be > 0 (or inf), got {norm_type}")
-    grads = [p.grad.data for p in params if p.grad is not None]
+    grads = [p.grad._data for p in params if p.grad is not None]
     if not grads:
-        return Tensor(np.array(0.0, np.float32))
+        return Tensor._wrap(np.array(0.0, np.float32), False)
     if norm_type == np.inf:
         norms = [np.max(np.abs(g)) if g.size else np.zeros((), g.dtype) for g in grads]
         total = np.max(np.stack(norms))
@@ -55,6 +55,6 @@ def clip_grad_norm_(
         for p in params:
             if p.grad is not None:
                 with np.errstate(invalid="ignore"):  # inf * 0 = NaN where the norm was inf
-                    p.grad.data *= np.asarray(coef, p.grad.dtype)
+                    p.grad._data *= np.asarray(coef, p.grad.dtype)
                 p.grad.bump_version()
-    return Tensor(total)
+    return Tensor._wrap(np.asarray(total), False)

@@ -39,7 +39,7 @@ class Transpose(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        return (g.transpose(np.argsort(ctx.axes)),)
+        return (ctx.xp.transpose(g, tuple(np.argsort(ctx.axes))),)
 
 
 @register_op(linear_in=(0,), higher_order=True)
@@ -102,6 +102,30 @@ class ScatterAdd(Op):
     @staticmethod
     def vjp(ctx, g):
         return (g[ctx.index],)
+
+
+@register_op(linear_in=(0, 1), higher_order=True)
+class SetItem(Op):
+    """``a`` with ``a[index] = value`` (``value`` broadcast to the indexed part): what
+    ``x[index] = value`` records. The gradient of ``a`` is zero where it was overwritten; the
+    gradient of ``value`` is the upstream gradient there (summed back to value's shape)."""
+
+    name = "setitem"
+
+    @staticmethod
+    def forward(ctx, a, value, *, index):
+        out = a.copy()
+        out[index] = value
+        keep = np.ones(a.shape, dtype=a.dtype)
+        keep[index] = 0
+        ctx.keep, ctx.index, ctx.part = keep, index, out[index].shape
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        need_a, need_v = ctx.needs_input_grad
+        gv = g[ctx.index] if need_v else None
+        return (g * ctx.keep if need_a else None), gv
 
 
 @register_op(linear_in=(0, 1, 2), higher_order=True)

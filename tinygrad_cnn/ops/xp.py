@@ -56,6 +56,7 @@ class ArrayOps:
     broadcast_to = staticmethod(np.broadcast_to)
     expand_dims = staticmethod(np.expand_dims)
     moveaxis = staticmethod(np.moveaxis)
+    transpose = staticmethod(np.transpose)
     split = staticmethod(np.split)
     scatter_add = staticmethod(scatter_add)
 
@@ -163,6 +164,11 @@ class TensorOps:
         order = [i for i in range(a.ndim) if i != source % a.ndim]
         order.insert(destination % a.ndim, source % a.ndim)
         return apply(Transpose, (a,), {"axes": tuple(order)})
+
+    @staticmethod
+    def transpose(a: Tensor, axes: Any = None) -> Tensor:
+        axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(int(i) for i in axes)
+        return apply(Transpose, (a,), {"axes": axes})
 
     @staticmethod
     def split(ary: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:

@@ -88,7 +88,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            g = p.grad.data
+            g = p.grad._data
             if g.shape != p.shape:
                 raise RuntimeError(
                     f"{type(self).__name__}: gradient of parameter {i} has shape {g.shape}, "
@@ -96,7 +96,7 @@ class Optimizer:
                 )
             todo.append((i, p, g))
         for i, p, g in todo:
-            self._update(p.data, g, self.state.setdefault(i, {}))
+            self._update(p._data, g, self.state.setdefault(i, {}))
             p.bump_version()  # changed in place: graphs that saved it will refuse to backward
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:

@@ -173,6 +173,22 @@ def scatter_add_inputs(draw):
 
 
 @st.composite
+def setitem_inputs(draw):
+    """``x[index] = value`` with a basic index (no repeats: which write wins is not defined for
+    repeated indices), the value either the indexed part's shape or broadcast to it."""
+    shape = draw(shapes(min_dims=1))
+    index = draw(hnp.basic_indices(shape, allow_ellipsis=True))
+    index = index if isinstance(index, tuple) else (index,)
+    part = np.empty(shape)[index].shape
+    value_shape = (
+        part if draw(st.booleans()) else part[len(part) - draw(st.integers(0, len(part))) :]
+    )
+    if draw(st.booleans()) and value_shape:
+        value_shape = (1,) + value_shape[1:]
+    return OpCase((draw(floats(shape)), draw(floats(value_shape))), {"index": index})
+
+
+@st.composite
 def concatenate_inputs(draw):
     shape = draw(shapes(min_dims=1))
     ax = draw(st.integers(0, len(shape) - 1))
@@ -256,6 +272,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "broadcast_to": broadcast_inputs,
     "getitem": getitem_inputs,
     "scatter_add": scatter_add_inputs,
+    "setitem": setitem_inputs,
     "concatenate": concatenate_inputs,
     "stack": stack_inputs,
     "pad": pad_inputs,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import Node
+from tinygrad_cnn.autograd import Node, as_tensor
 from tinygrad_cnn.backward import Recorded, grad
 from tinygrad_cnn.ops.registry import Op
 from tinygrad_cnn.tensor import Tensor
@@ -46,9 +46,9 @@ def _inputs(case: OpCase, dtype: Any = None) -> list[Tensor]:
     out = []
     for a in case.args:
         if a.dtype.kind == "f":
-            out.append(Tensor(a if dtype is None else a.astype(dtype), requires_grad=True))
+            out.append(as_tensor(a if dtype is None else a.astype(dtype)).requires_grad_())
         else:
-            out.append(Tensor(a))
+            out.append(as_tensor(a))
     return out
 
 
@@ -68,17 +68,17 @@ def check_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
     for i in op.linear_in:
         if i >= len(case.args) or case.args[i].dtype.kind != "f":
             continue
-        xs = [Tensor(a) for a in case.args]
+        xs = [as_tensor(a) for a in case.args]
         xs[i].requires_grad_(True)
         out = op.apply(*xs, **case.attrs)
-        zeroed = [Tensor(np.zeros_like(a) if k == i else a) for k, a in enumerate(case.args)]
-        offset = op.apply(*zeroed, **case.attrs).data
+        zeroed = [as_tensor(np.zeros_like(a) if k == i else a) for k, a in enumerate(case.args)]
+        offset = op.apply(*zeroed, **case.attrs)._data
         g = _upstream(out.shape, np.float64, seed=i)
         out.backward(g)
-        lhs = float(np.sum((out.data - offset) * g))
-        rhs = float(np.sum(case.args[i] * xs[i].grad.data))
+        lhs = float(np.sum((out._data - offset) * g))
+        rhs = float(np.sum(case.args[i] * xs[i].grad._data))
         # rounding scales with the terms before cancellation, not with their difference
-        scale = float(np.sum(np.abs(out.data * g)) + np.sum(np.abs(offset * g))) + 1e-300
+        scale = float(np.sum(np.abs(out._data * g)) + np.sum(np.abs(offset * g))) + 1e-300
         if abs(lhs - rhs) > rtol * scale:
             raise AssertionError(
                 f"op '{op.name}': adjoint test failed for input {i}: <f(x) - f(0), g> = {lhs!r} "
@@ -90,7 +90,7 @@ def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> Non
     """Inputs and the upstream gradient are not mutated; gradients do not share memory with them
     or with each other; the output and the gradients keep the inputs' dtype (run in ``dtype``)."""
     xs = _inputs(case, dtype)
-    before = [x.data.copy() for x in xs]
+    before = [x._data.copy() for x in xs]
     out = op.apply(*xs, **case.attrs)
     expected = np.dtype(case.attrs.get("dtype", dtype))  # a cast op names its output dtype
     if out.dtype != expected:
@@ -101,12 +101,12 @@ def check_invariants(op: type[Op], case: OpCase, dtype: Any = np.float32) -> Non
     g_before = g.copy()
     out.backward(g)
     for i, (x, b) in enumerate(zip(xs, before)):
-        if not np.array_equal(x.data, b):
+        if not np.array_equal(x._data, b):
             raise AssertionError(f"op '{op.name}': input {i} was mutated")
     if not np.array_equal(g, g_before):
         raise AssertionError(f"op '{op.name}': the upstream gradient was mutated")
-    grads = [x.grad.data for x in xs if x.requires_grad]
-    arrays = [x.data for x in xs] + [g, out.data]
+    grads = [x.grad._data for x in xs if x.requires_grad]
+    arrays = [x._data for x in xs] + [g, out._data]
     for i, gr in enumerate(grads):
         if gr.dtype != np.dtype(dtype):
             raise AssertionError(f"op '{op.name}': gradient {i} has dtype {gr.dtype}")
@@ -134,9 +134,9 @@ def check_skips_unneeded(op: type[Op], case: OpCase) -> None:
             )
         _only_needed(op, i, grads, g, "")
         if op.higher_order:
-            xs = [Tensor(a, requires_grad=k == i) for k, a in enumerate(case.args)]
+            xs = [as_tensor(a.copy()).requires_grad_(k == i) for k, a in enumerate(case.args)]
             out = op.apply(*xs, **case.attrs)
-            g = Tensor(_upstream(out.shape, out.dtype))
+            g = as_tensor(_upstream(out.shape, out.dtype))
             _only_needed(op, i, op.vjp(Recorded(out._node, out), g), g, " (recorded)")
 
 
@@ -172,7 +172,7 @@ def check_double_vjp(op: type[Op], case: OpCase, **tolerances: Any) -> None:
     recorded = grad(out, wanted, g, create_graph=True, allow_unused=True)
     for i, (a, b) in enumerate(zip(plain, recorded)):
         if (a is None) != (b is None) or (
-            a is not None and not np.allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+            a is not None and not np.allclose(a._data, b._data, rtol=1e-10, atol=1e-12)
         ):
             raise AssertionError(
                 f"op '{op.name}': gradient {i} differs between the plain and the recorded VJP"
@@ -187,7 +187,7 @@ def check_vjp_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
 
     xs = _inputs(case)
     out = op.apply(*xs, **case.attrs)
-    g = Tensor(_upstream(out.shape, np.float64, seed=7), requires_grad=True)
+    g = as_tensor(_upstream(out.shape, np.float64, seed=7)).requires_grad_()
     for i, x in enumerate(xs):
         if not x.requires_grad:
             continue
@@ -195,13 +195,13 @@ def check_vjp_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
         if gx is None:
             continue
         w = _upstream(x.shape, np.float64, seed=11 + i)
-        lhs = float(np.sum(gx.data * w))
+        lhs = float(np.sum(gx._data * w))
         if not gx.requires_grad:  # the VJP does not depend on g at all: it must be zero
             rhs = 0.0
         else:
-            (dg,) = grad((gx * Tensor(w)).sum(), g, allow_unused=True)
-            rhs = 0.0 if dg is None else float(np.sum(g.data * dg.data))
-        scale = float(np.sum(np.abs(gx.data * w))) + 1e-300
+            (dg,) = grad((gx * as_tensor(w)).sum(), g, allow_unused=True)
+            rhs = 0.0 if dg is None else float(np.sum(g._data * dg._data))
+        scale = float(np.sum(np.abs(gx._data * w))) + 1e-300
         if abs(lhs - rhs) > rtol * scale:
             raise AssertionError(
                 f"op '{op.name}': the VJP for input {i} is not linear in the upstream gradient "

@@ -30,23 +30,23 @@ def _prepare(inputs: Any) -> tuple[list[Tensor], list[int]]:
     for i, t in enumerate(ts):
         if i in wanted:
             # a C-ordered float64 copy: numerical_grad perturbs it in place through a flat view
-            xs.append(Tensor(np.array(t.data, dtype=np.float64, order="C"), requires_grad=True))
+            xs.append(Tensor._wrap(np.array(t._data, dtype=np.float64, order="C"), True))
         else:
-            xs.append(Tensor._wrap(t.data, False))
+            xs.append(Tensor._wrap(t._data, False))
     return xs, wanted
 
 
 def _value(fn: Callable[..., Tensor], xs: list[Tensor], v: np.ndarray) -> float:
     with no_grad():
         out = fn(*xs)
-    return float(np.sum(np.asarray(out.data, dtype=np.float64) * v))
+    return float(np.sum(np.asarray(out._data, dtype=np.float64) * v))
 
 
 def numerical_grad(
     fn: Callable[..., Tensor], xs: Sequence[Tensor], i: int, v: np.ndarray, eps: float = 1e-6
 ) -> np.ndarray:
     """Central differences of ``<fn(*xs), v>`` with respect to ``xs[i]`` (perturbed in place)."""
-    x = xs[i].data
+    x = xs[i]._data
     num = np.zeros_like(x)
     flat, nflat = x.reshape(-1), num.reshape(-1)  # views of the C-ordered copy
     for j in range(flat.size):
@@ -90,7 +90,7 @@ def gradcheck(
     out = fn(*xs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    if not np.all(np.isfinite(out.data)):
+    if not np.all(np.isfinite(out._data)):
         msg = "gradcheck: the output holds NaN or Inf, so its gradient cannot be checked"
         if raise_exception:
             raise GradcheckError(msg)
@@ -99,19 +99,19 @@ def gradcheck(
     v = rng.standard_normal(out.shape)
     if out.requires_grad:
         out.backward(v.astype(out.dtype))
-    analytic = [np.zeros(xs[i].shape) if xs[i].grad is None else xs[i].grad.data for i in wanted]
+    analytic = [np.zeros(xs[i].shape) if xs[i].grad is None else xs[i].grad._data for i in wanted]
 
     if fast_mode:
         us = [rng.standard_normal(xs[i].shape) for i in wanted]
-        saved = [xs[i].data.copy() for i in wanted]
+        saved = [xs[i]._data.copy() for i in wanted]
         for i, u in zip(wanted, us):
-            xs[i].data = np.asarray(saved[wanted.index(i)] + eps * u)  # 0-d stays an array
+            xs[i]._data = np.asarray(saved[wanted.index(i)] + eps * u)  # 0-d stays an array
         plus = _value(fn, xs, v)
         for i, u in zip(wanted, us):
-            xs[i].data = np.asarray(saved[wanted.index(i)] - eps * u)
+            xs[i]._data = np.asarray(saved[wanted.index(i)] - eps * u)
         minus = _value(fn, xs, v)
         for k, i in enumerate(wanted):
-            xs[i].data = saved[k]
+            xs[i]._data = saved[k]
         numeric = (plus - minus) / (2 * eps)
         exact = float(sum(np.sum(a * u) for a, u in zip(analytic, us)))
         if abs(exact - numeric) <= atol + rtol * abs(numeric):
@@ -125,7 +125,7 @@ def gradcheck(
         return False
 
     for k, i in enumerate(wanted):
-        x = xs[i].data
+        x = xs[i]._data
         num = numerical_grad(fn, xs, i, v, eps)
         a = analytic[k]
         excess = np.abs(a - num) - (atol + rtol * np.abs(num))
@@ -175,7 +175,7 @@ def gradgradcheck(
     if grad_outputs is None:
         g0 = np.random.default_rng(seed + 1).standard_normal(out.shape)
     else:
-        g0 = np.asarray(getattr(grad_outputs, "data", grad_outputs), dtype=np.float64)
+        g0 = np.asarray(getattr(grad_outputs, "_data", grad_outputs), dtype=np.float64)
         if g0.shape != out.shape:
             raise ValueError(
                 f"gradgradcheck: grad_outputs has shape {g0.shape}, the output {out.shape}"
@@ -187,12 +187,12 @@ def gradgradcheck(
             y = fn(*ins)
             gs = grad(y, [ins[i] for i in wanted], g, create_graph=True, allow_unused=True)
             flat = [
-                (gi if gi is not None else Tensor(np.zeros(ins[i].shape))).reshape(-1)
+                (gi if gi is not None else Tensor._wrap(np.zeros(ins[i].shape), False)).reshape(-1)
                 for i, gi in zip(wanted, gs)
             ]
             return concatenate(flat)
 
-    g = Tensor(g0, requires_grad=True)
+    g = Tensor._wrap(g0, True)
     return gradcheck(
         vjp, [*xs, g], eps, atol, rtol, fast_mode=fast_mode, seed=seed,
         raise_exception=raise_exception,

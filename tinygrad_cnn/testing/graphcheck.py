@@ -70,13 +70,15 @@ def _directional(node: Node, xs: list[Tensor], us: list, rng: np.random.Generato
         return float(np.sum(np.asarray(data, np.float64) * v))
 
     def moved(shift: float) -> float:
-        shifted = [Tensor(x.data + shift * u) if u is not None else x for x, u in zip(xs, us)]
+        shifted = [
+            Tensor._wrap(x._data + shift * u, False) if u is not None else x for x, u in zip(xs, us)
+        ]
         with no_grad():
-            return value(op.apply(*shifted, **attrs).data)
+            return value(op.apply(*shifted, **attrs)._data)
 
-    f0, fp, fm = value(out.data), moved(eps), moved(-eps)
+    f0, fp, fm = value(out._data), moved(eps), moved(-eps)
     out.backward(v.astype(out.dtype))
-    exact = sum(float(np.sum(x.grad.data * u)) for x, u in zip(xs, us) if x.grad is not None)
+    exact = sum(float(np.sum(x.grad._data * u)) for x, u in zip(xs, us) if x.grad is not None)
     return exact, (fp - fm) / (2 * eps), (fp - f0) / eps, (f0 - fm) / eps
 
 
@@ -112,10 +114,10 @@ def check_graph(
         xs, us = [], []
         for t, need in zip(node.inputs, node.needs_input_grad):
             if need and t.dtype.kind == "f":
-                xs.append(Tensor(t.data.astype(np.float64), requires_grad=True))
+                xs.append(Tensor._wrap(t._data.astype(np.float64), True))
                 us.append(rng.standard_normal(t.shape))
             else:
-                xs.append(Tensor._wrap(t.data, False))
+                xs.append(Tensor._wrap(t._data, False))
                 us.append(None)
         if all(u is None for u in us):
             continue
