@@ -270,7 +270,6 @@ class Tensor(InPlace):
         """A copy of the data that stays in the graph (its gradient flows back to self)."""
         return F.clone(self)
 
-
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is not None and dtype != self._data.dtype:
             return self._data.astype(dtype)
@@ -473,7 +472,7 @@ class Tensor(InPlace):
 
 
 _TENSOR_METHODS = (
-    "exp log sqrt abs neg relu sigmoid tanh pow clamp clip maximum minimum matmul mm bmm "
+    "add sub mul div exp log sqrt abs neg relu sigmoid tanh pow clamp clip maximum minimum matmul mm bmm "
     "sum mean max min amax amin argmax argmin logsumexp var std norm softmax log_softmax "
     "reshape view view_as reshape_as transpose permute swapaxes swapdims t flatten squeeze "
     "unsqueeze expand expand_as broadcast_to repeat chunk split masked_fill gather pad "

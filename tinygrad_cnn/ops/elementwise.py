@@ -69,7 +69,9 @@ class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
         out = a / b
-        ctx.b, ctx.out = b, out
+        need = ctx.needs_input_grad
+        # the output only for b's gradient: saved values are checked for in-place changes
+        ctx.b, ctx.out = b, (out if need and need[1] else None)
         return out
 
     @staticmethod
@@ -101,7 +103,8 @@ class Pow(Op):
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
-        ctx.a, ctx.b, ctx.out = a, b, out
+        need = ctx.needs_input_grad
+        ctx.a, ctx.b, ctx.out = a, b, (out if need and need[1] else None)
         return out
 
     @staticmethod
