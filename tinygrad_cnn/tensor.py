@@ -472,7 +472,8 @@ class Tensor(InPlace):
 
 
 _TENSOR_METHODS = (
-    "add sub mul div exp log sqrt abs neg relu sigmoid tanh pow clamp clip maximum minimum matmul mm bmm "
+    "add sub mul div exp log sqrt abs neg relu sigmoid tanh pow clamp clip maximum minimum "
+    "matmul mm bmm "
     "sum mean max min amax amin argmax argmin logsumexp var std norm softmax log_softmax "
     "reshape view view_as reshape_as transpose permute swapaxes swapdims t flatten squeeze "
     "unsqueeze expand expand_as broadcast_to repeat chunk split masked_fill gather pad "
