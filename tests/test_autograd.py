@@ -377,7 +377,7 @@ def test_numpy_errors_inside_an_op_name_the_op_and_the_shapes():
 
 
 def test_the_module_scope_stack_is_per_thread():
-    from tinygrad_cnn import autograd, nn
+    from tinygrad_cnn import engine, nn
 
     seen = {}
     inside = threading.Event()
@@ -396,7 +396,7 @@ def test_the_module_scope_stack_is_per_thread():
     t.start()
     inside.wait(5)
     seen["main, meanwhile"] = (leaf([1.0]) * 2)._node.scope
-    assert autograd.scope_stack() == []
+    assert engine.scope_stack() == []
     release.set()
     t.join()
     assert seen == {"worker": (("Blocking", "Blocking"),), "main, meanwhile": None}

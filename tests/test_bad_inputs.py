@@ -47,7 +47,7 @@ BAD = {
     ],
     "nonneg_pair": [None, "1", 0.5, 1.0, -1, (1,), (1, 2, 3), (-1, 0), (0.5, 0), NAN, object()],
     "pos_int": [None, "3", 1.5, 3.0, 0, -2, True, NAN, INF, (3,), object()],
-    "number": [None, "1", b"1", object(), [1.0], (1, 2), 1j],
+    "number": ["1", b"1", object(), [1.0], (1, 2), 1j],  # None is a default (pad's value)
     "axis": [1.5, "0", 7, -9, (0, 0), (0, 1.5), object(), [[0]]],
     "shape": [2.7, "12", None, (2.5, 12), (24.0,), object(), (5, 5), (-2, -12), (1, -1, -1)],
     "tensor": [None, [1.0, 2.0], np.ones((2, 3, 4, 4), np.float32), "x", 3.0],

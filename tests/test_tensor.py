@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, autograd, get_op, no_grad, tensor
+from tinygrad_cnn import Tensor, engine, get_op, no_grad, tensor
 from tinygrad_cnn import functional as F
 
 
@@ -146,7 +146,7 @@ def _made_every_way():
         "recorded op": out,
         "unrecorded op": unrecorded,
         "gradient": leaf.grad,
-        "lifted scalar": autograd.lift_scalar(2.0, leaf),
+        "lifted scalar": engine.lift_scalar(2.0, leaf),
         "comparison": leaf > 1,
         "detach": out.detach(),
     }

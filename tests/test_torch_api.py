@@ -259,3 +259,140 @@ def test_the_default_dtype_and_factories_of_the_same_seed():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert a.dtype == tg.float32 and tg.rand_like(a).shape == (2, 3)
     assert tg.randint_like(a, 4).dtype == tg.float32 and tg.randn_like(a).requires_grad is False
+
+
+def _labels(m, *shape, classes=4, ignore=False):
+    t = np.random.default_rng(1).integers(0, classes, shape)
+    if ignore:
+        t.flat[0] = -100
+    return m.tensor(t)
+
+
+def _probs(m, *shape):
+    p = np.random.default_rng(2).random(shape).astype(np.float32)
+    return m.tensor(p / p.sum(axis=1, keepdims=True))
+
+
+F_CASES = {
+    "cross_entropy": (lambda m, x: m.nn.functional.cross_entropy(x, _labels(m, 5)), [(5, 4)]),
+    "cross_entropy sum": (lambda m, x: m.nn.functional.cross_entropy(x, _labels(m, 5),
+                                                                     reduction="sum"), [(5, 4)]),
+    "cross_entropy weight": (lambda m, x, w: m.nn.functional.cross_entropy(
+        x, _labels(m, 5), weight=w.abs().detach()), [(5, 4), (4,)]),
+    "cross_entropy ignore_index": (lambda m, x: m.nn.functional.cross_entropy(
+        x, _labels(m, 5, ignore=True)), [(5, 4)]),
+    "cross_entropy smoothing": (lambda m, x: m.nn.functional.cross_entropy(
+        x, _labels(m, 5), label_smoothing=0.1), [(5, 4)]),
+    "cross_entropy smoothing weight": (lambda m, x, w: m.nn.functional.cross_entropy(
+        x, _labels(m, 5, ignore=True), weight=w.abs().detach(), label_smoothing=0.2),
+        [(5, 4), (4,)]),
+    "cross_entropy NCHW": (lambda m, x: m.nn.functional.cross_entropy(x, _labels(m, 2, 3, 3)),
+                           [(2, 4, 3, 3)]),
+    "cross_entropy probs": (lambda m, x: m.nn.functional.cross_entropy(x, _probs(m, 5, 4),
+                                                                       label_smoothing=0.1),
+                            [(5, 4)]),
+    "nll_loss": (lambda m, x: m.nn.functional.nll_loss(x.log_softmax(1), _labels(m, 5)), [(5, 4)]),
+    "nll_loss weight none": (lambda m, x, w: m.nn.functional.nll_loss(
+        x, _labels(m, 5, ignore=True), weight=w.detach(), reduction="none"), [(5, 4), (4,)]),
+    "l1_loss": (lambda m, a, b: m.nn.functional.l1_loss(a, b), [(3, 4), (3, 4)]),
+    "smooth_l1_loss": (lambda m, a, b: m.nn.functional.smooth_l1_loss(a, b * 2, beta=0.5),
+                       [(3, 4), (3, 4)]),
+    "mse_loss": (lambda m, a, b: m.nn.functional.mse_loss(a, b, reduction="sum"), [(3, 4), (3, 4)]),
+    "bce": (lambda m, a, b: m.nn.functional.binary_cross_entropy(a.sigmoid(), b.sigmoid()),
+            [(3, 4), (3, 4)]),
+    "bce with logits": (lambda m, a, b, w: m.nn.functional.binary_cross_entropy_with_logits(
+        a * 3, b.sigmoid(), pos_weight=w.abs().detach()), [(3, 4), (3, 4), (4,)]),
+    "dropout eval": (lambda m, x: m.nn.functional.dropout(x, 0.5, training=False), [(3, 4)]),
+    "linear": (lambda m, x, w, b: m.nn.functional.linear(x, w, b), [(2, 3), (4, 3), (4,)]),
+    "batch_norm train": (lambda m, x, w, b: m.nn.functional.batch_norm(
+        x, m.zeros(3), m.ones(3), w, b, training=True), [(4, 3, 2, 2), (3,), (3,)]),
+    "batch_norm eval": (lambda m, x: m.nn.functional.batch_norm(
+        x, m.tensor([0.1, 0.2, 0.3]), m.tensor([1.0, 2.0, 0.5])), [(4, 3, 2)]),
+    "layer_norm": (lambda m, x, w, b: m.nn.functional.layer_norm(x, (4,), w, b),
+                   [(2, 3, 4), (4,), (4,)]),
+    "group_norm": (lambda m, x, w, b: m.nn.functional.group_norm(x, 2, w, b),
+                   [(2, 4, 3, 3), (4,), (4,)]),
+    "gelu": (lambda m, x: m.nn.functional.gelu(x * 3), [(3, 4)]),
+    "gelu tanh": (lambda m, x: m.nn.functional.gelu(x * 3, approximate="tanh"), [(3, 4)]),
+    "elu": (lambda m, x: m.nn.functional.elu(x * 3, alpha=0.7), [(3, 4)]),
+    "silu": (lambda m, x: m.nn.functional.silu(x * 3), [(3, 4)]),
+    "softplus": (lambda m, x: m.nn.functional.softplus(x * 10, beta=2, threshold=5), [(3, 4)]),
+    "one_hot": (lambda m, x: m.nn.functional.one_hot(_labels(m, 5), 6), [(1,)]),
+    "normalize": (lambda m, x: m.nn.functional.normalize(x, dim=0), [(3, 4)]),
+    "interpolate nearest": (lambda m, x: m.nn.functional.interpolate(x, scale_factor=2),
+                            [(1, 2, 3, 3)]),
+    "interpolate bilinear": (lambda m, x: m.nn.functional.interpolate(
+        x, size=(5, 7), mode="bilinear", align_corners=False), [(1, 2, 3, 4)]),
+    "interpolate bilinear corners": (lambda m, x: m.nn.functional.interpolate(
+        x, size=(5, 7), mode="bilinear", align_corners=True), [(1, 2, 3, 4)]),
+    "adaptive_max_pool2d": (lambda m, x: m.nn.functional.adaptive_max_pool2d(
+        x, (2, 3), return_indices=True), [(2, 3, 5, 7)]),
+    "max_pool2d indices": (lambda m, x: m.nn.functional.max_pool2d(
+        x, 3, 2, 1, return_indices=True), [(2, 3, 7, 6)]),
+    "pad reflect": (lambda m, x: m.nn.functional.pad(x, (2, 1, 1, 2), mode="reflect"),
+                    [(1, 2, 4, 5)]),
+    "pad replicate": (lambda m, x: m.nn.functional.pad(x, (1, 3), mode="replicate"), [(2, 3, 4)]),
+    "pad circular": (lambda m, x: m.nn.functional.pad(x, (1, 2, 2, 0), mode="circular"),
+                     [(1, 1, 3, 4)]),
+    "conv1d": (lambda m, x, w, b: m.nn.functional.conv1d(x, w, b, stride=2, padding=1),
+               [(2, 3, 9), (4, 3, 3), (4,)]),
+    "relu inplace": (lambda m, x: m.nn.functional.relu(x * 1, inplace=False), [(3, 4)]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(F_CASES))
+def test_nn_functional_matches_pytorch(name):
+    fn, shapes = F_CASES[name]
+    _same(fn, shapes, rtol=2e-5, atol=2e-6)
+
+
+def test_autograd_functional_matches_pytorch():
+    fns = [lambda x: x * x * x, lambda x, y: (x * y).sum().exp() * 0.1]
+    inputs = [(_arrays([(3,)])), _arrays([(2,), (2,)])]
+    for fn, arrays in zip(fns, inputs):
+        for m in (tg, torch):
+            pass
+        ours = tg.autograd.functional.jacobian(fn, tuple(tg.tensor(a) for a in arrays))
+        theirs = torch.autograd.functional.jacobian(fn, tuple(torch.tensor(a) for a in arrays))
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+    scalar = lambda x: (x * x * x).sum() + (x[0] * x[1])  # noqa: E731
+    x, v = _arrays([(3,), (3,)])
+    for name in ("hessian",):
+        a = getattr(tg.autograd.functional, name)(scalar, tg.tensor(x))
+        b = getattr(torch.autograd.functional, name)(scalar, torch.tensor(x))
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+    for name in ("hvp", "vhp", "vjp", "jvp"):
+        f = scalar if name in ("hvp", "vhp") else (lambda x: x * x.sum())
+        a = getattr(tg.autograd.functional, name)(f, tg.tensor(x), tg.tensor(v))
+        b = getattr(torch.autograd.functional, name)(f, torch.tensor(x), torch.tensor(v))
+        for p, q in zip(a, b):
+            np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-5)
+
+
+def test_a_custom_function_matches_pytorch_at_first_and_second_order():
+    def define(m):
+        class Cube(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                ctx.save_for_backward(x)
+                ctx.k = k
+                return x * x * x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 3 * x * x * ctx.k, None
+
+        return Cube
+
+    x = _arrays([(4,)])[0]
+    results = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        y = define(m).apply(t, 2.0)
+        (g,) = m.autograd.grad(y.sum(), t, create_graph=True)
+        (gg,) = m.autograd.grad(g.sum(), t)
+        results.append((y.detach().numpy(), g.detach().numpy(), gg.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5)

@@ -13,16 +13,9 @@ from tinygrad_cnn.tensor import Tensor
 
 # isort: split
 
-from tinygrad_cnn import data, explain, functional, nn, optim, reference
+from tinygrad_cnn import autograd, data, explain, functional, nn, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.anomaly import detect_anomaly, is_anomaly_enabled
-from tinygrad_cnn.autograd import (
-    enable_grad,
-    inference_mode,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
 from tinygrad_cnn.backward import grad, hvp
 from tinygrad_cnn.devices import accelerator, cuda, device
 from tinygrad_cnn.dtypes import (
@@ -45,6 +38,13 @@ from tinygrad_cnn.dtypes import (
     set_default_dtype,
     short,
     uint8,
+)
+from tinygrad_cnn.engine import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
 )
 from tinygrad_cnn.factories import (
     arange,

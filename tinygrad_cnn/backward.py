@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import anomaly
-from tinygrad_cnn.autograd import Node, backward_mode
+from tinygrad_cnn.engine import Node, backward_mode
 from tinygrad_cnn.graph import FreedTensor, free, topo_order
 from tinygrad_cnn.hooks import registered_hooks, run_hooks
 from tinygrad_cnn.tensor import Tensor
@@ -244,11 +244,22 @@ def _seed(fn: str, out: Tensor, gradient: Any, create_graph: bool, what: str) ->
 
 
 def backward(
-    root: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph=False
+    tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph=False
 ) -> None:
-    """Reverse-mode pass from ``root``; see :meth:`Tensor.backward`."""
-    g0 = _seed("backward", root, gradient, create_graph, "output")
-    _run((root,), (g0,), create_graph if retain_graph is None else retain_graph, create_graph)
+    """Reverse-mode pass from ``tensors`` (one or several), accumulating into ``.grad``, as
+    ``torch.autograd.backward``; ``grad_tensors`` holds one upstream gradient per tensor (None:
+    ones, for one-element tensors). See :meth:`Tensor.backward`."""
+    roots = _tensors("backward", "tensors", tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        given = (grad_tensors,) * len(roots) if grad_tensors is None else (grad_tensors,)
+    else:
+        given = tuple(grad_tensors)
+    if len(given) != len(roots):
+        raise ValueError(f"backward: {len(given)} grad_tensors for {len(roots)} tensors")
+    what = "output" if len(roots) == 1 else "tensors[{}]"
+    seeds = [_seed("backward", r, g, create_graph, what.format(i)) for i, (r, g) in
+             enumerate(zip(roots, given))]  # fmt: skip
+    _run(roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
 def _tensors(fn: str, name: str, value: Any) -> tuple[Tensor, ...]:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import nn
-from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.backward import grad
+from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
 

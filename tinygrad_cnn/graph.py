@@ -6,7 +6,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from tinygrad_cnn.autograd import Node
+from tinygrad_cnn.engine import Node
 from tinygrad_cnn.tensor import Tensor
 
 

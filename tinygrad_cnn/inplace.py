@@ -48,7 +48,7 @@ class InPlace:
                     f"{name}: an operand of shape {shape} does not broadcast to the tensor's "
                     f"shape {self.shape}"
                 )
-        if not (_t.autograd.is_grad_enabled() and (self.requires_grad or grad_other)):
+        if not (_t.engine.is_grad_enabled() and (self.requires_grad or grad_other)):
             if not self._data.flags.writeable:
                 msg = "is a read-only view (from expand/broadcast_to); clone it first"
                 raise RuntimeError(f"{name}: the tensor (shape {self.shape}) {msg}")

@@ -10,7 +10,7 @@ from tinygrad_cnn import devices, dtypes
 from tinygrad_cnn.inplace import InPlace
 
 if TYPE_CHECKING:
-    from tinygrad_cnn.autograd import Node
+    from tinygrad_cnn.engine import Node
 
 
 def tensor_array(fn: str, data: Any, dtype: Any) -> np.ndarray:
@@ -110,7 +110,7 @@ class Tensor(InPlace):
             self.requires_grad_(True)
 
     def _init(self, data: np.ndarray, requires_grad: bool) -> None:
-        # Every slot, set in one place (autograd.apply inlines it; a test checks they agree).
+        # Every slot, set in one place (engine.apply inlines it; a test checks they agree).
         self._data: np.ndarray = data
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
@@ -503,7 +503,7 @@ def _forward(name: str) -> Any:
 # reaches these names through this module) call the engine. All of those import this module, so
 # they come last, once Tensor is defined; tinygrad_cnn/__init__.py imports this module first.
 # tests/test_layout.py checks that no other module reaches up.
-from tinygrad_cnn import autograd, backward, hooks  # noqa: E402, F401
+from tinygrad_cnn import backward, engine, hooks  # noqa: E402, F401
 from tinygrad_cnn import functional as F  # noqa: E402
 
 for _name in _TENSOR_METHODS:  # the thin forwards, once functional is there to forward to

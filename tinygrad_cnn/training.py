@@ -28,8 +28,8 @@ import numpy as np
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn, optim
-from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.data import Batches, Dataset
+from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.tensor import Tensor
 
 Data = Iterable[tuple[Any, Any]]

@@ -26,7 +26,9 @@ from tinygrad_cnn import tensor
         (lambda x: x.reshape(2.7, 12), TypeError, r"reshape: shape .* got \(2.7, 12\)"),
         (lambda x: x.reshape("24"), TypeError, "reshape: shape"),
         (lambda x: x.pad((1.7, 1)), TypeError, r"pad: pad .* got \(1.7, 1\)"),
-        (lambda x: x.pad((1, 1), value=None), TypeError, "pad: value must be a number"),
+        (lambda x: x.pad((1, 1), value="a"), TypeError, "pad: value must be a number"),
+        (lambda x: x.pad((1, 1), mode="wrap"), ValueError, "pad: mode must be one of"),
+        (lambda x: x.pad((4, 0), mode="reflect"), ValueError, "pad: reflect padding of \\(4, 0\\)"),
         (
             lambda x: x.expand(3, 3, 4),
             ValueError,

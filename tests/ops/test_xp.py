@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tinygrad_cnn import Tensor, tensor
-from tinygrad_cnn.autograd import Node
 from tinygrad_cnn.backward import Recorded
+from tinygrad_cnn.engine import Node
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.ops.pool import Pool2d
 from tinygrad_cnn.ops.xp import ArrayOps, TensorOps

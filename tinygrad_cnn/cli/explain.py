@@ -17,9 +17,9 @@ import os
 import numpy as np
 
 from tinygrad_cnn import data, explain
-from tinygrad_cnn.autograd import no_grad
 from tinygrad_cnn.cli.components import make_model
 from tinygrad_cnn.cli.usage import UsageError
+from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.tensor import Tensor
 
 

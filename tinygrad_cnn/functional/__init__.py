@@ -6,11 +6,21 @@ one registered op. The modules mirror ``tinygrad_cnn.ops`` family by family: ``F
 
 Arguments may be Tensors, arrays or Python numbers. A Python number next to a Tensor takes the
 Tensor's dtype (``float32_tensor * 2.0`` stays float32), as NumPy 2 and PyTorch do; the same rule
-lifts the arguments of ``Op.apply`` (:func:`tinygrad_cnn.autograd.lift`).
+lifts the arguments of ``Op.apply`` (:func:`tinygrad_cnn.engine.lift`).
 """
 
 from tinygrad_cnn.functional import elementwise
-from tinygrad_cnn.functional.conv import conv2d, conv_transpose2d
+from tinygrad_cnn.functional.activation import (
+    dropout,
+    dropout2d,
+    elu,
+    erf,
+    gelu,
+    one_hot,
+    silu,
+    softplus,
+)
+from tinygrad_cnn.functional.conv import conv1d, conv2d, conv_transpose2d
 from tinygrad_cnn.functional.elementwise import (
     abs,
     add,
@@ -36,9 +46,21 @@ from tinygrad_cnn.functional.elementwise import (
     where,
 )
 from tinygrad_cnn.functional.linalg import bmm, matmul, mm
-from tinygrad_cnn.functional.loss import cross_entropy, log_softmax, mse_loss, softmax
+from tinygrad_cnn.functional.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+    softmax,
+)
+from tinygrad_cnn.functional.norm import batch_norm, group_norm, layer_norm, linear, normalize
 from tinygrad_cnn.functional.pool import (
     adaptive_avg_pool2d,
+    adaptive_max_pool2d,
     avg_pool2d,
     global_avg_pool2d,
     max_pool2d,
@@ -60,6 +82,7 @@ from tinygrad_cnn.functional.reduce import (
     sum,
     var,
 )
+from tinygrad_cnn.functional.resample import interpolate
 from tinygrad_cnn.functional.shape import (
     broadcast_to,
     cat,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.autograd import apply, as_tensor
+from tinygrad_cnn.engine import apply, as_tensor
 from tinygrad_cnn.ops.conv import Conv2d, ConvTranspose2d
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
@@ -148,3 +148,21 @@ def conv_transpose2d(
     inputs = (x, weight) if bias is None else (x, weight, bias)
     attrs = {"geometry": geo, "groups": int(groups), "out_hw": (ho, wo)}
     return apply(ConvTranspose2d, inputs, attrs)
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:  # fmt: skip
+    """1-D convolution over (N, C_in, L) input with weight (C_out, C_in/groups, k), as
+    ``torch.nn.functional.conv1d``: conv2d on a height of 1."""
+    fn = "conv1d"
+    x, w = as_tensor(input), as_tensor(weight)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"{fn}: expected (N, C, L) input and 3-D weight, got {x.shape}, {w.shape}")
+    one = lambda v, name: (v,) if _args.is_int(v) else _args.ints(fn, name, v)  # noqa: E731
+    s, d = one(stride, "stride"), one(dilation, "dilation")
+    p = padding if isinstance(padding, str) else one(padding, "padding")
+    if len(s) != 1 or len(d) != 1 or (not isinstance(p, str) and len(p) != 1):
+        raise TypeError(f"{fn}: stride, padding and dilation must be ints (or 1-tuples)")
+    y = conv2d(x.unsqueeze(2), w.unsqueeze(2), bias, (1, s[0]), p if isinstance(p, str) else
+               (0, p[0]), (1, d[0]), groups)  # fmt: skip
+    return y.squeeze(2)

@@ -11,7 +11,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import dtypes
-from tinygrad_cnn.autograd import apply, as_tensor, operands
+from tinygrad_cnn.engine import apply, as_tensor, operands
 from tinygrad_cnn.ops.elementwise import (
     Abs,
     Add,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import apply, operands
+from tinygrad_cnn.engine import apply, operands
 from tinygrad_cnn.ops.linalg import MatMul
 from tinygrad_cnn.tensor import Tensor
 

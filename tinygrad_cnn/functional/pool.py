@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.autograd import apply, as_tensor
+from tinygrad_cnn.engine import Node, apply, as_tensor
+from tinygrad_cnn.functional.reduce import max as fmax
 from tinygrad_cnn.functional.reduce import mean
 from tinygrad_cnn.functional.shape import stack
 from tinygrad_cnn.ops.geometry import Geometry
@@ -83,10 +86,73 @@ def max_pool2d(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-) -> Tensor:
-    """Max pooling, as ``torch.nn.functional.max_pool2d`` (same positional order)."""
+    return_indices: bool = False,
+) -> Any:
+    """Max pooling, as ``torch.nn.functional.max_pool2d`` (same positional order). With
+    ``return_indices``, also each maximum's position in its input plane (``h * W + w``, int64)."""
     args = (kernel_size, stride, padding, "max", dilation, ceil_mode, True)
-    return _pool2d("max_pool2d", input, *args)
+    out = _pool2d("max_pool2d", input, *args)
+    if not return_indices:
+        return out
+    x = as_tensor(input)
+    geometry = out._node.attrs["geometry"] if out._node is not None else None
+    if geometry is None:  # not recorded: the windows again, from the same arguments
+        geometry = _geometry("max_pool2d", kernel_size, stride, padding, dilation)
+    return out, _max_indices(x, geometry, bool(ceil_mode), out.shape[2:])
+
+
+def _geometry(fn: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> Geometry:
+    kernel = _args.int_or_pair(fn, "kernel_size", kernel_size, 1)
+    return Geometry.from_args(
+        kernel,
+        kernel if stride is None else _args.int_or_pair(fn, "stride", stride, 1),
+        _args.int_or_pair(fn, "padding", padding, 0),
+        _args.int_or_pair(fn, "dilation", dilation, 1),
+    )
+
+
+def _max_indices(x: Tensor, geometry: Geometry, ceil_mode: bool, out_hw: tuple) -> Tensor:
+    """The flat input position (``h * W + w``) of each window's first maximum, as PyTorch's
+    ``return_indices`` gives it: (N, C, Ho, Wo) int64."""
+    ctx = Node()
+    h, w = x.shape[2:]
+    Pool2d.forward(ctx, x._data, geometry=geometry, mode="max", ceil_mode=ceil_mode,
+                   count_include_pad=True)  # fmt: skip
+    geo, k = ctx.geo, ctx.argmax.astype(np.int64)  # k: the tap, row-major in the window
+    i = np.arange(out_hw[0])[:, None]
+    j = np.arange(out_hw[1])[None, :]
+    rows = i * geo.sh - geo.pt + (k // geo.kw) * geo.dh
+    cols = j * geo.sw - geo.pl + (k % geo.kw) * geo.dw
+    return Tensor._wrap((rows * w + cols).astype(np.int64), False)
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling to a fixed ``output_size`` over the windows of :func:`adaptive_avg_pool2d`;
+    each output's gradient goes to its window's first maximum. With ``return_indices``, also
+    the positions (``h * W + w``) of the maxima."""
+    fn = "adaptive_max_pool2d"
+    x = as_tensor(input)
+    _args.nchw(fn, "input", x)
+    oh, ow = _args.int_or_pair(fn, "output_size", output_size, 1, keep_none=True)
+    h, w = x.shape[2:]
+    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
+    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
+    values, where = [], []
+    for r0, r1 in rows:
+        row_v, row_i = [], []
+        for c0, c1 in cols:
+            window = x[:, :, r0:r1, c0:c1]
+            v, idx = fmax(window.flatten(2), dim=2)  # the first maximum, row-major
+            k = idx._data
+            row_v.append(v)
+            row_i.append((r0 + k // (c1 - c0)) * w + c0 + k % (c1 - c0))
+        values.append(stack(row_v, dim=-1))
+        where.append(np.stack(row_i, axis=-1))
+    out = stack(values, dim=-2)
+    if not return_indices:
+        return out
+    return out, Tensor._wrap(np.stack(where, axis=-2).astype(np.int64), False)
 
 
 def avg_pool2d(

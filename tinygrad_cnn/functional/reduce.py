@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import dtypes
-from tinygrad_cnn.autograd import apply, as_tensor
+from tinygrad_cnn.engine import apply, as_tensor
 from tinygrad_cnn.functional.elementwise import abs, maximum, minimum, pow, sqrt
 from tinygrad_cnn.ops.reduce import LogSumExp, Max, Mean, Min, Sum, Var
 from tinygrad_cnn.ops.shape import GetItem

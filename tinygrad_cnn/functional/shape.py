@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.autograd import apply, as_tensor, promote
+from tinygrad_cnn.engine import apply, as_tensor, promote
 from tinygrad_cnn.ops.shape import (
     BroadcastTo,
     Concatenate,
@@ -289,26 +289,67 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
     return apply(Stack, tuple(tensors), {"axis": axis})
 
 
-def pad(a: Any, pad: Sequence[int], value: float = 0.0) -> Tensor:
-    """Constant padding in ``torch.nn.functional.pad``'s convention.
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
-    ``pad`` lists (before, after) pairs starting from the LAST dimension:
-    ``(left, right)`` pads the last dim, ``(left, right, top, bottom)`` the last two.
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: Any = None) -> Tensor:
+    """Padding in ``torch.nn.functional.pad``'s convention: ``pad`` lists (before, after) pairs
+    starting from the LAST dimension (``(left, right)`` pads the last dim, ``(left, right, top,
+    bottom)`` the last two). ``mode``: ``"constant"`` (with ``value``, default 0), or
+    ``"reflect"``, ``"replicate"``, ``"circular"``, which gather the border values (and send
+    their gradients back to them).
 
     >>> pad(Tensor([[1.0]]), (1, 0, 0, 2)).shape
     (3, 2)
+    >>> pad(Tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
     """
-    a = as_tensor(a)
+    a = as_tensor(input)
     pad = _args.ints("pad", "pad", pad)
+    if isinstance(mode, (int, float)) and value is None:  # pad(x, p, 0.5): NumPy-era value
+        mode, value = "constant", mode
+    _args.choice("pad", "mode", mode, PAD_MODES)
+    value = 0.0 if value is None else value
     _args.number("pad", "value", value)
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
         raise ValueError(
             f"pad: expected an even number of values, at most 2 per dimension "
             f"({2 * a.ndim} for shape {a.shape}), got {len(pad)}"
         )
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: padding must be non-negative, got {pad}")
     widths = [(0, 0)] * a.ndim
     for k in range(len(pad) // 2):
         widths[a.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    if mode != "constant":
+        return _pad_by_index(a, widths, mode)
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: padding must be non-negative, got {pad}")
     return apply(Pad, (a,), {"widths": tuple(widths), "value": value})
+
+
+def _pad_by_index(a: Tensor, widths: list, mode: str) -> Tensor:
+    """reflect/replicate/circular padding as one gather per padded dimension."""
+    for d, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = a.shape[d]
+        if (
+            lo < 0
+            or hi < 0
+            or n == 0
+            or (mode == "reflect" and max(lo, hi) >= n)
+            or (mode == "circular" and max(lo, hi) > n)
+        ):
+            raise ValueError(
+                f"pad: {mode} padding of ({lo}, {hi}) does not fit dimension {d} of size {n}"
+            )
+        pos = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        a = apply(GetItem, (a,), {"index": (slice(None),) * d + (pos,)})
+    return a

@@ -1,6 +1,6 @@
 """Layers and models: Module, Parameter, Sequential, and the usual CNN layers."""
 
-from tinygrad_cnn.nn import init, utils
+from tinygrad_cnn.nn import functional, init, utils
 from tinygrad_cnn.nn.layers import (
     BatchNorm2d,
     Conv2d,

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.autograd import as_tensor, no_grad
+from tinygrad_cnn.engine import as_tensor, no_grad
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.random import default_generator

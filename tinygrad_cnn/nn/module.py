@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn import autograd
-from tinygrad_cnn.autograd import no_grad
+from tinygrad_cnn import engine
+from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
 from tinygrad_cnn.io import load_npz, save_npz
 from tinygrad_cnn.tensor import Tensor, tensor_array
@@ -95,7 +95,7 @@ class Module:
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
         # record which module ran each op, for the graph diagrams: a chain of (name, class)
-        scope = autograd.scope_stack()
+        scope = engine.scope_stack()
         parent = scope[-1] if scope else ()
         scope.append((*parent, (self._scope_name, type(self).__name__)))
         try:

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import Node, apply, lift
+from tinygrad_cnn.engine import Node, apply, lift
 
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
@@ -81,7 +81,7 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
         """Apply the op to Tensors, recording it for backward. Other inputs are lifted by the
-        rule ``functional`` uses (:func:`tinygrad_cnn.autograd.lift`): a Python number takes
+        rule ``functional`` uses (:func:`tinygrad_cnn.engine.lift`): a Python number takes
         the dtype of the first Tensor, so ``Mul.apply(x16, 2.0)`` stays float16 as
         ``x16 * 2.0`` does."""
         return apply(cls, lift(inputs), attrs)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.autograd import Node, apply, as_tensor, operands
 from tinygrad_cnn.backward import Recorded
+from tinygrad_cnn.engine import Node, apply, as_tensor, operands
 from tinygrad_cnn.ops import conv, pool
 from tinygrad_cnn.ops.conv import Conv2d, Conv2dWeight, ConvTranspose2d
 from tinygrad_cnn.ops.elementwise import Exp, Log, Where

@@ -255,6 +255,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "leaky_relu": leaky_relu_inputs,
     "sigmoid": unary_inputs,
     "tanh": unary_inputs,
+    "erf": unary_inputs,
     "maximum": untied_pair_inputs,
     "minimum": untied_pair_inputs,
     "clip": clip_inputs,

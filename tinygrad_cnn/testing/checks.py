@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import Node, as_tensor
 from tinygrad_cnn.backward import Recorded, grad
+from tinygrad_cnn.engine import Node, as_tensor
 from tinygrad_cnn.ops.registry import Op
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.testing.gradcheck import gradcheck, gradgradcheck

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.autograd import enable_grad, no_grad
 from tinygrad_cnn.backward import grad
+from tinygrad_cnn.engine import enable_grad, no_grad
 from tinygrad_cnn.functional import concatenate
 from tinygrad_cnn.tensor import Tensor
 

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 
 from tinygrad_cnn.anomaly import module_path
-from tinygrad_cnn.autograd import Node, no_grad
+from tinygrad_cnn.engine import Node, no_grad
 from tinygrad_cnn.graph import topo_order
 from tinygrad_cnn.tensor import Tensor
 
