@@ -31,6 +31,7 @@ __all__ = [
     "Parameter",
     "ReLU",
     "Sequential",
+    "functional",
     "init",
     "utils",
     "load_npz",
