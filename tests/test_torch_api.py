@@ -394,3 +394,126 @@ def test_a_custom_function_matches_pytorch_at_first_and_second_order():
         results.append((y.detach().numpy(), g.detach().numpy(), gg.numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_the_tensors_tutorial_runs_unchanged_with_either_library():
+    # the PyTorch "tensors" tutorial's steps, written once
+    def tutorial(torch):
+        data = [[1, 2], [3, 4]]
+        x_data = torch.tensor(data)
+        x_np = torch.from_numpy(np.array(data))
+        x_ones = torch.ones_like(x_data)
+        x_rand = torch.rand_like(x_data, dtype=torch.float)
+        shape = (2, 3)
+        zeros = torch.zeros(shape)
+        tensor = torch.ones(4, 4)
+        tensor[:, 1] = 0
+        t1 = torch.cat([tensor, tensor, tensor], dim=1)
+        y1 = tensor @ tensor.T
+        y2 = tensor.matmul(tensor.T)
+        z1 = tensor * tensor
+        agg = tensor.sum()
+        agg_item = agg.item()
+        tensor.add_(5)
+        n = torch.ones(5).numpy()
+        return (x_data.dtype == torch.int64, x_np.shape, x_ones.tolist(), x_rand.shape,
+                zeros.shape, t1.shape, y1.tolist(), y2.tolist(), z1.tolist(), agg_item,
+                tensor.tolist(), n.tolist(), tensor.shape[0], tensor.size(1))  # fmt: skip
+
+    ours, theirs = tutorial(tg), tutorial(torch)
+    for a, b in zip(ours, theirs):
+        assert tuple(a) == tuple(b) if isinstance(a, tuple) else a == b
+
+
+def test_the_autograd_tutorial_runs_unchanged_with_either_library():
+    def tutorial(torch):
+        torch.manual_seed(0)
+        x = torch.ones(5)
+        y = torch.zeros(3)
+        w = torch.tensor(np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3),
+                         requires_grad=True)  # fmt: skip
+        b = torch.tensor([0.1, -0.2, 0.3], requires_grad=True)
+        z = torch.matmul(x, w) + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+        assert z.grad_fn is not None and loss.requires_grad
+        loss.backward()
+        grads = (w.grad.numpy().copy(), b.grad.numpy().copy())
+        with torch.no_grad():
+            z2 = torch.matmul(x, w) + b
+        z3 = (torch.matmul(x, w) + b).detach()
+        inp = torch.eye(4, 5, requires_grad=True)
+        out = (inp + 1).pow(2).t()
+        out.backward(torch.ones_like(out), retain_graph=True)
+        first = inp.grad.numpy().copy()
+        out.backward(torch.ones_like(out))
+        second = inp.grad.numpy().copy()
+        inp.grad.zero_()
+        out2 = (inp + 1).pow(2).t()
+        out2.backward(torch.ones_like(out2))
+        return grads, z2.requires_grad, z3.requires_grad, first, second, inp.grad.numpy()
+
+    for a, b in zip(tutorial(tg), tutorial(torch)):
+        if isinstance(a, tuple):
+            for p, q in zip(a, b):
+                np.testing.assert_allclose(p, q, rtol=1e-6)
+        elif isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        else:
+            assert a == b
+
+
+def test_a_manual_training_loop_in_the_pytorch_style_gives_pytorchs_numbers():
+    # a small CNN written with functional calls and explicit parameters, SGD by hand
+    def train(torch):
+        F = torch.nn.functional
+        rng = np.random.default_rng(0)
+        x = torch.tensor(rng.standard_normal((8, 1, 8, 8)).astype(np.float32))
+        y = torch.tensor(rng.integers(0, 3, 8))
+        w1 = torch.tensor(rng.standard_normal((4, 1, 3, 3)).astype(np.float32) * 0.3,
+                          requires_grad=True)  # fmt: skip
+        w2 = torch.tensor(rng.standard_normal((3, 64)).astype(np.float32) * 0.1,
+                          requires_grad=True)  # fmt: skip
+        losses = []
+        for _ in range(3):
+            h = F.max_pool2d(F.relu(F.conv2d(x, w1, padding=1)), 2)
+            logits = F.linear(torch.flatten(h, 1), w2)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            with torch.no_grad():
+                for p in (w1, w2):
+                    p -= 0.1 * p.grad
+                    p.grad.zero_()
+            losses.append(loss.item())
+        pred = logits.argmax(dim=1)
+        return losses, pred.tolist(), (pred == y).sum().item()
+
+    ours, theirs = train(tg), train(torch)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5)
+    assert ours[1:] == theirs[1:]
+
+
+def test_a_custom_function_with_a_strategy_passes_the_property_kit():
+    from hypothesis import given, settings
+
+    from tinygrad_cnn import testing
+
+    class Square(tg.autograd.Function):
+        strategy = staticmethod(testing.unary_inputs)
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2 * x
+
+    @settings(max_examples=10, deadline=None)
+    @given(case=testing.strategy_for(Square.op))
+    def check(case):
+        testing.check_op(Square.op, case)
+        testing.check_double_vjp(Square.op, case)
+
+    check()

@@ -292,8 +292,14 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Two operands as Tensors in one dtype, by PyTorch's promotion (:mod:`tinygrad_cnn.dtypes`):
     the hot path of binary ops. A tensor that requires grad keeps its dtype (it is floating, and
     NumPy promotes floating dtypes as PyTorch does but for a 0-d float64 next to float32)."""
-    if type(a) is Tensor and type(b) is Tensor and a._data.dtype == b._data.dtype:
-        return a, b
+    if type(a) is Tensor:
+        if type(b) is Tensor:
+            if a._data.dtype == b._data.dtype:
+                return a, b
+        elif (type(b) is float and a._data.dtype.kind == "f") or (
+            type(b) is int and a._data.dtype.kind in "fiu"
+        ):  # a number that takes the tensor's dtype (the common case, kept fast)
+            return a, Tensor._wrap(np.asarray(b, dtype=a._data.dtype), False)
     a = a if isinstance(a, (Tensor, *_SCALARS)) else as_tensor(a)
     b = b if isinstance(b, (Tensor, *_SCALARS)) else as_tensor(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

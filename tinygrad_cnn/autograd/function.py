@@ -100,7 +100,9 @@ def _op_for(fn: type[Function]) -> type[Op]:
         it = iter(arrays)
         return [next(it) if w else c for w, c in zip(where, constants)]
 
-    def forward(node: Node, *arrays: np.ndarray, where: tuple, constants: tuple) -> np.ndarray:
+    def forward(node: Node, *arrays: np.ndarray, where=None, constants=None) -> np.ndarray:
+        if where is None:  # called as an op (the test kit): every argument is a tensor
+            where, constants = (True,) * len(arrays), (None,) * len(arrays)
         needs = iter(node.needs_input_grad or (False,) * len(arrays))
         ctx = FunctionCtx(tuple(next(needs) if w else False for w in where))
         tensors = tuple(Tensor._wrap(a, False) for a in arrays)

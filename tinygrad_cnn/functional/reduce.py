@@ -47,7 +47,7 @@ def _reduce(op: Any, a: Any, dim: Any, keepdim: bool, nonempty: bool = False, **
     axes = _args.axes(op.name, dim, a.ndim)
     if nonempty and any(a.shape[i] == 0 for i in axes):
         raise ValueError(f"{op.name}: cannot reduce over an empty dimension (shape {a.shape})")
-    return apply(op, (a,), {"axis": axes, "keepdims": keepdim, **kw})
+    return apply(op, (a,), {"axis": axes, "keepdims": bool(keepdim), **kw})
 
 
 def _accumulating(fn: str, a: Tensor, dtype: Any) -> Tensor:
@@ -64,14 +64,19 @@ def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
     >>> sum(Tensor([[1.0, 2.0], [3.0, 4.0]]), dim=0)
     Tensor([4., 6.], dtype=float32)
     """
-    dim, keepdim = _dims("sum", dim, axis, keepdim, keepdims)
-    return _reduce(Sum, _accumulating("sum", as_tensor(input), dtype), dim, keepdim)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dims("sum", dim, axis, keepdim, keepdims)
+    a = as_tensor(input)
+    if dtype is not None or a._data.dtype.kind != "f":
+        a = _accumulating("sum", a, dtype)
+    return _reduce(Sum, a, dim, bool(keepdim))
 
 
 def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
          axis: Any = None, keepdims: Any = None) -> Tensor:  # fmt: skip
     """Mean over ``dim`` (None: all) of a floating tensor (or of ``dtype``)."""
-    dim, keepdim = _dims("mean", dim, axis, keepdim, keepdims)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dims("mean", dim, axis, keepdim, keepdims)
     a = as_tensor(input)
     if dtype is not None:
         a = a.to(dtypes.as_dtype("mean", dtype))
