@@ -396,22 +396,8 @@ class Tensor(InPlace):
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(other)`` (its dtype) or ``to(device, dtype)``, as
         PyTorch: the same tensor when nothing changes. Devices other than the CPU are refused."""
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        copy = kwargs.pop("copy", False)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, (str, devices.device)) and not _is_dtype_name(arg):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            devices.check_cpu("to", device)
-        out = self if dtype is None else F.cast(self, dtypes.as_dtype("to", dtype))
+        dtype, copy = to_args("to", args, kwargs)
+        out = self if dtype is None else F.cast(self, dtype)
         return F.clone(out) if copy and out is self else out
 
     def cpu(self) -> Tensor:
@@ -481,8 +467,27 @@ _TENSOR_METHODS = (
 ).split()
 
 
-def _is_dtype_name(x: Any) -> bool:
-    return isinstance(x, str) and x != "cpu" and not x.startswith(("cpu", "cuda", "mps"))
+def to_args(fn: str, args: tuple, kwargs: dict) -> tuple[np.dtype | None, bool]:
+    """The dtype (or None) and ``copy`` flag of a ``to(...)`` call; a device other than the CPU
+    is refused, naming ``fn``."""
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    copy = kwargs.pop("copy", False)
+    device = kwargs.pop("device", None)
+    if kwargs:
+        raise TypeError(f"{fn}: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, devices.device) or (
+            isinstance(arg, str) and arg.partition(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta")
+        ):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        devices.check_cpu(fn, device)
+    return (None if dtype is None else dtypes.as_dtype(fn, dtype)), bool(copy)
 
 
 def _forward(name: str) -> Any:

@@ -13,7 +13,7 @@ from tinygrad_cnn import engine
 from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
 from tinygrad_cnn.io import load_npz, save_npz
-from tinygrad_cnn.tensor import Tensor, tensor_array
+from tinygrad_cnn.tensor import Tensor, tensor_array, to_args
 
 
 class Parameter(Tensor):
@@ -171,6 +171,40 @@ class Module:
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(device)``, ``to(dtype)`` or both, as ``torch.nn.Module.to``: floating parameters
+        and buffers converted in place (their gradients dropped if the dtype changes); returns
+        the module. Devices other than the CPU are refused (see ``Tensor.to``)."""
+        dtype, _ = to_args("Module.to", args, dict(kwargs))
+        if dtype is None:
+            return self
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for t in store.values():
+                    if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
+                        t._data, t.grad = t._data.astype(dtype), None
+        return self
+
+    def cpu(self) -> Module:
+        """This module: it is on the CPU already."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        """Refused: this library runs on the CPU only."""
+        return self.to("cuda")
+
+    def float(self) -> Module:
+        """Floating parameters and buffers as float32."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Floating parameters and buffers as float64."""
+        return self.to(np.float64)
+
+    def half(self) -> Module:
+        """Floating parameters and buffers as float16."""
+        return self.to(np.float16)
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for mname, m in self.named_modules():
