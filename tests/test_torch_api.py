@@ -105,6 +105,9 @@ CASES = {
     "mm": (lambda m, a, b: a.mm(b), [(3, 4), (4, 2)]),
     "bmm": (lambda m, a, b: m.bmm(a, b), [(2, 3, 4), (2, 4, 5)]),
     "matmul": (lambda m, a, b: m.matmul(a, b), [(2, 3, 4), (4,)]),
+    "einsum": (lambda m, a, b, c: m.einsum("ij,jk,k->i", a, b, c), [(2, 3), (3, 4), (4,)]),
+    "einsum implicit": (lambda m, a, b: m.einsum("bij,bjk", a, b), [(2, 3, 4), (2, 4, 5)]),
+    "einsum list": (lambda m, a: m.einsum("ij->j", [a]), [(2, 3)]),
     "add alpha": (lambda m, a, b: (m.add(a, b, alpha=2), a.sub(b, alpha=0.5)), [(3,), (3,)]),
     "comparisons": (
         lambda m, a, b: (a.eq(b), a.ne(b), a.gt(b), a.lt(0), a.ge(b), a.le(b)),

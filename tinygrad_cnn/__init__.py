@@ -84,6 +84,7 @@ from tinygrad_cnn.functional import (
     concat,
     concatenate,
     div,
+    einsum,
     exp,
     flatten,
     gather,

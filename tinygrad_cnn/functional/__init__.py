@@ -45,7 +45,7 @@ from tinygrad_cnn.functional.elementwise import (
     tanh,
     where,
 )
-from tinygrad_cnn.functional.linalg import bmm, matmul, mm
+from tinygrad_cnn.functional.linalg import bmm, einsum, matmul, mm
 from tinygrad_cnn.functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.engine import apply, operands
-from tinygrad_cnn.ops.linalg import MatMul
+from tinygrad_cnn.engine import apply, as_tensor, operands, promote
+from tinygrad_cnn.ops.linalg import Einsum, MatMul
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -54,3 +54,43 @@ def bmm(input: Any, mat2: Any) -> Tensor:
             f"bmm: expects two 3-D tensors with the same batch size, got {a.shape} and {b.shape}"
         )
     return matmul(a, b)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` (or the operands
+    as one list). Without ``->`` the output holds the letters that appear once, in alphabetical
+    order. Not supported: ``...`` and a letter repeated within one operand (a diagonal).
+
+    >>> einsum("ij,j->i", Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([1.0, 1.0]))
+    Tensor([3., 7.], dtype=float32)
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a string, got {equation!r}")
+    eq = equation.replace(" ", "")
+    if "." in eq:
+        raise ValueError(f"einsum: '...' is not supported, got {equation!r}")
+    lhs, arrow, output = eq.partition("->")
+    inputs = lhs.split(",")
+    letters = "".join(inputs)
+    if not arrow:
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ts = promote(*[as_tensor(o) for o in operands])
+    if len(inputs) != len(ts) or not all(s.isalpha() or s == "" for s in (*inputs, output)):
+        raise ValueError(
+            f"einsum: equation {equation!r} names {len(inputs)} operands, got {len(ts)}"
+        )
+    for s, t in zip(inputs, ts):
+        if len(set(s)) != len(s):
+            raise ValueError(f"einsum: a letter repeated in one operand ({s!r}) is not supported")
+        if len(s) != t.ndim:
+            raise ValueError(f"einsum: subscripts {s!r} for an operand of shape {t.shape}")
+    sizes: dict[str, int] = {}
+    for s, t in zip(inputs, ts):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: letter {c!r} has sizes {sizes[c]} and {n}")
+    if len(set(output)) != len(output) or any(c not in sizes for c in output):
+        raise ValueError(f"einsum: output {output!r} must name input letters once each")
+    return apply(Einsum, ts, {"inputs": tuple(inputs), "output": output})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygrad_cnn.ops.registry import Op, register_op
 
 
@@ -37,3 +39,39 @@ class MatMul(Op):
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
+
+
+@register_op(linear_in=(0, 1, 2), higher_order=True)
+class Einsum(Op):
+    """``einsum`` with explicit subscripts: ``inputs`` (one string of letters per operand, no
+    letter twice in one) and ``output``. Multilinear: the gradient of each operand is the
+    einsum of the upstream gradient with the other operands, broadcast back along the letters
+    that only that operand has (summed away in the forward)."""
+
+    name = "einsum"
+
+    @staticmethod
+    def forward(ctx, *operands, inputs, output):
+        ctx.subs, ctx.output = inputs, output
+        for k, a in enumerate(operands):  # one attribute each: the engine tracks saved inputs
+            setattr(ctx, f"operand{k}", a)
+        return np.einsum(f"{','.join(inputs)}->{output}", *operands)
+
+    @staticmethod
+    def vjp(ctx, g):
+        xp, grads = ctx.xp, []
+        operands = [getattr(ctx, f"operand{k}") for k in range(len(ctx.subs))]
+        for k, (need, sub) in enumerate(zip(ctx.needs_input_grad, ctx.subs)):
+            if not need:
+                grads.append(None)
+                continue
+            others = [(s, a) for j, (s, a) in enumerate(zip(ctx.subs, operands)) if j != k]
+            seen = set(ctx.output).union(*[s for s, _ in others])
+            kept = "".join(c for c in sub if c in seen)  # the letters it shares
+            spec = ",".join([ctx.output, *[s for s, _ in others]]) + "->" + kept
+            gk = xp.einsum(spec, g, *[a for _, a in others])
+            if kept != sub:  # letters only this operand had: broadcast the gradient along them
+                gk = xp.expand_dims(gk, tuple(i for i, c in enumerate(sub) if c not in seen))
+                gk = xp.broadcast_to(gk, operands[k].shape)
+            grads.append(gk)
+        return tuple(grads)

@@ -31,6 +31,7 @@ from tinygrad_cnn.ops import conv, pool
 from tinygrad_cnn.ops.conv import Conv2d, Conv2dWeight, ConvTranspose2d
 from tinygrad_cnn.ops.elementwise import Exp, Log, Where
 from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.ops.linalg import Einsum
 from tinygrad_cnn.ops.pool import Pool2dGather, Pool2dSpread
 from tinygrad_cnn.ops.reduce import Max, Mean, Sum
 from tinygrad_cnn.ops.shape import BroadcastTo, GetItem, Reshape, ScatterAdd, Transpose, scatter_add
@@ -57,6 +58,7 @@ class ArrayOps:
     expand_dims = staticmethod(np.expand_dims)
     moveaxis = staticmethod(np.moveaxis)
     transpose = staticmethod(np.transpose)
+    einsum = staticmethod(np.einsum)
     split = staticmethod(np.split)
     scatter_add = staticmethod(scatter_add)
 
@@ -164,6 +166,12 @@ class TensorOps:
         order = [i for i in range(a.ndim) if i != source % a.ndim]
         order.insert(destination % a.ndim, source % a.ndim)
         return apply(Transpose, (a,), {"axes": tuple(order)})
+
+    @staticmethod
+    def einsum(subscripts: str, *operands: Tensor) -> Tensor:
+        inputs, output = subscripts.split("->")
+        attrs = {"inputs": tuple(inputs.split(",")), "output": output}
+        return apply(Einsum, tuple(as_tensor(o) for o in operands), attrs)
 
     @staticmethod
     def transpose(a: Tensor, axes: Any = None) -> Tensor:

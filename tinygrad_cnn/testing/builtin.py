@@ -223,6 +223,22 @@ def matmul_inputs(draw):
     return OpCase((draw(floats(sa)), draw(floats(sb))))
 
 
+@st.composite
+def einsum_inputs(draw):
+    """One to three operands over letters i..l of drawn sizes, each letter at most once per
+    operand; the output a drawn subset (so some letters are summed, some only in one operand)."""
+    letters = "ijkl"
+    sizes = {c: draw(st.integers(1, 3)) for c in letters}
+    inputs = tuple(
+        "".join(draw(st.permutations(letters))[: draw(st.integers(0, 3))])
+        for _ in range(draw(st.integers(1, 3)))
+    )
+    used = sorted(set("".join(inputs)))
+    output = "".join(c for c in used if draw(st.booleans()))
+    args = tuple(draw(floats(tuple(sizes[c] for c in s))) for s in inputs)
+    return OpCase(args, {"inputs": inputs, "output": output})
+
+
 # -- losses ------------------------------------------------------------------------------------
 
 
@@ -278,6 +294,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "stack": stack_inputs,
     "pad": pad_inputs,
     "matmul": matmul_inputs,
+    "einsum": einsum_inputs,
     "conv2d": conv2d_inputs,
     "conv_transpose2d": conv_transpose2d_inputs,
     "conv2d_weight": conv2d_weight_inputs,
