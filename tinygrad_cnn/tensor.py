@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_cnn import devices, dtypes
+from tinygrad_cnn.conversion import Conversion
 from tinygrad_cnn.inplace import InPlace
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def _dim(fn: str, dim: Any, ndim: int) -> int:
     return int(dim) % max(ndim, 1)
 
 
-class Tensor(InPlace):
+class Tensor(InPlace, Conversion):
     """An n-dimensional array that can record the operations applied to it.
 
     ``Tensor(data, requires_grad=False, dtype=None)`` is ``torch.Tensor(data)``: numbers,
@@ -392,61 +393,6 @@ class Tensor(InPlace):
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    # -- conversion and device ------------------------------------------------------------
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(other)`` (its dtype) or ``to(device, dtype)``, as
-        PyTorch: the same tensor when nothing changes. Devices other than the CPU are refused."""
-        dtype, copy = to_args("to", args, kwargs)
-        out = self if dtype is None else F.cast(self, dtype)
-        return F.clone(out) if copy and out is self else out
-
-    def cpu(self) -> Tensor:
-        """This tensor: it is on the CPU already."""
-        return self
-
-    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Refused: this library runs on the CPU only."""
-        devices.check_cpu("cuda", "cuda")
-        return self  # pragma: no cover (check_cpu raises)
-
-    def type(self, dtype: Any = None) -> Any:
-        """No argument: the type's name (``"torch.FloatTensor"``); else ``to(dtype)``."""
-        if dtype is None:
-            return dtypes.type_name(self.dtype)
-        return self.to(dtypes.from_type_name(dtype))
-
-    def type_as(self, other: Tensor) -> Tensor:
-        """Converted to ``other``'s dtype."""
-        return self.to(other.dtype)
-
-    def float(self) -> Tensor:
-        """``to(float32)``."""
-        return self.to(dtypes.float32)
-
-    def double(self) -> Tensor:
-        """``to(float64)``."""
-        return self.to(dtypes.float64)
-
-    def half(self) -> Tensor:
-        """``to(float16)``."""
-        return self.to(dtypes.float16)
-
-    def long(self) -> Tensor:
-        """``to(int64)``."""
-        return self.to(dtypes.int64)
-
-    def int(self) -> Tensor:
-        """``to(int32)``."""
-        return self.to(dtypes.int32)
-
-    def bool(self) -> Tensor:
-        """``to(bool)``."""
-        return self.to(dtypes.bool)
-
-    def astype(self, dtype: Any) -> Tensor:
-        """NumPy's name for ``to(dtype)``."""
-        return self.to(dtype)
-
     def where(self, condition: Any, other: Any) -> Tensor:
         """``self`` where ``condition`` is true, else ``other`` (``torch.where(condition, self,
         other)``)."""
@@ -465,29 +411,6 @@ _TENSOR_METHODS = (
     "unsqueeze expand expand_as broadcast_to repeat chunk split masked_fill gather pad "
     "conv2d max_pool2d avg_pool2d"
 ).split()
-
-
-def to_args(fn: str, args: tuple, kwargs: dict) -> tuple[np.dtype | None, bool]:
-    """The dtype (or None) and ``copy`` flag of a ``to(...)`` call; a device other than the CPU
-    is refused, naming ``fn``."""
-    dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    copy = kwargs.pop("copy", False)
-    device = kwargs.pop("device", None)
-    if kwargs:
-        raise TypeError(f"{fn}: unexpected keyword arguments {sorted(kwargs)}")
-    for arg in args:
-        if isinstance(arg, Tensor):
-            dtype = arg.dtype
-        elif isinstance(arg, devices.device) or (
-            isinstance(arg, str) and arg.partition(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta")
-        ):
-            device = arg
-        else:
-            dtype = arg
-    if device is not None:
-        devices.check_cpu(fn, device)
-    return (None if dtype is None else dtypes.as_dtype(fn, dtype)), bool(copy)
 
 
 def _forward(name: str) -> Any:

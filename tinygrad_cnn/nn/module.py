@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import engine
+from tinygrad_cnn.conversion import to_args
 from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
 from tinygrad_cnn.io import load_npz, save_npz
-from tinygrad_cnn.tensor import Tensor, tensor_array, to_args
+from tinygrad_cnn.tensor import Tensor, tensor_array
 
 
 class Parameter(Tensor):
