@@ -49,7 +49,7 @@ demo: setup
 MVENV := .venv-mutate
 mutate:
 	test -x $(MVENV)/bin/python || $(PYTHON) -m venv $(MVENV)
-	$(MVENV)/bin/python -m pip install --quiet "mutmut==3.8.1" numpy graphviz "hypothesis>=6.80" "pytest>=7"
+	$(MVENV)/bin/python -m pip install --quiet "mutmut==3.8.1" numpy graphviz "hypothesis>=6.80" "pytest>=7" "pytest-timeout>=2"
 	$(MVENV)/bin/mutmut run --max-children 2
 	$(MVENV)/bin/python benchmarks/mutation/score.py
 

@@ -215,3 +215,18 @@ def test_backward_keeps_the_structure_and_releases_the_activations():
     assert ghost._node.inputs[0] is x  # leaves stay as they are
     with pytest.raises(RuntimeError, match="already freed, at op 'sum'"):
         y.backward()
+
+
+@pytest.mark.parametrize("gradient", ["x", None, [None, 1.0], {"a": 1}])
+def test_a_gradient_that_is_not_numbers_is_refused_naming_the_shape(gradient):
+    x = tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    if gradient is None:  # no gradient for a 2-element output: the message says to pass one
+        with pytest.raises(RuntimeError, match=r"pass gradient= of that shape"):
+            y.backward(gradient)
+        return
+    with pytest.raises(
+        TypeError, match=r"backward: gradient must be a Tensor or array of .*\(2,\)"
+    ):
+        y.backward(gradient)
+    assert x.grad is None

@@ -5,6 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
+from tests.fakedata import idx_gz
 from tinygrad_cnn import data
 
 
@@ -97,3 +98,17 @@ def test_batches_shuffle_seeded_and_drop_last():
         data.Batches(x, y[:9])
     with pytest.raises(ValueError, match="batch_size"):
         data.Batches(x, y, 0)
+
+
+def test_idx_files_of_the_wrong_sizes_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    files = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (4, 8, 8), dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, 4, dtype=np.uint8),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 2, dtype=np.uint8),
+    }
+    for name, array in files.items():
+        (tmp_path / name).write_bytes(idx_gz(array))
+    with pytest.raises(ValueError, match=r"load_mnist: train images of \(8, 8\)"):
+        data.load_mnist(tmp_path)

@@ -102,3 +102,20 @@ def test_factories_make_what_they_say():
     assert r.dtype == tg.int64 and 0 <= r.min().item() and r.max().item() < 4
     x = tg.zeros(3, requires_grad=True)
     assert x.requires_grad and x.is_leaf and x.grad_fn is None
+
+
+@pytest.mark.parametrize(
+    "call, fn",
+    [
+        (lambda: tg.Tensor([1.0], dtype="banana"), "Tensor"),
+        (lambda: tg.Tensor(np.ones(2), dtype="banana"), "Tensor"),
+        (lambda: tg.functional.cast(tg.ones(2), "banana"), "cast"),
+        (lambda: tg.ones(2).type("banana"), "type"),
+        (lambda: tg.zeros(2, dtype="banana"), "zeros"),
+    ],
+)
+def test_an_unknown_dtype_is_refused_naming_the_function_and_the_value(call, fn):
+    with pytest.raises(
+        TypeError, match=f"^{fn}: dtype must be a dtype such as float32, got 'banana'"
+    ):
+        call()

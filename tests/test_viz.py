@@ -200,3 +200,22 @@ def test_show_values_gives_ranges_and_flags_nan_in_red():
     )
     assert "1 NaN/Inf" in node.label and node.bad_grad
     assert "red" in tg.draw_graph(z, show_values=True, show_grads=True).source
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_render_uses_the_diagrams_format_unless_one_is_passed(tmp_path):
+    a = Tensor([1.0], requires_grad=True)
+    g = tg.draw_graph(a * a)
+    assert g.format == "svg"
+    g.format = "png"
+    assert g.render(str(tmp_path / "f")).endswith("f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert g.render(str(tmp_path / "g"), format="svg").endswith("g.svg")
+
+
+def test_parameters_of_a_module_are_labelled_with_their_path():
+    model = tg.nn.Sequential(tg.nn.Linear(3, 2), tg.nn.ReLU(), tg.nn.Linear(2, 1))
+    source = tg.draw_graph(model(tg.randn(4, 3)).sum()).source
+    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+        assert name in source
+    assert "leaf" not in source

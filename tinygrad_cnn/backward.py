@@ -234,6 +234,11 @@ def _seed(fn: str, out: Tensor, gradient: Any, create_graph: bool, what: str) ->
         g = gradient
     else:
         g = np.asarray(getattr(gradient, "_data", gradient))
+        if g.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{fn}: gradient must be a Tensor or array of the {what}'s shape {out.shape}, "
+                f"got {type(gradient).__name__} {gradient!r:.40}"
+            )
     if g.shape != out.shape:
         raise RuntimeError(
             f"{fn}: gradient has shape {tuple(g.shape)} but the {what} has shape {out.shape}"

@@ -322,7 +322,7 @@ class Tensor(InPlace, Conversion):
         element. The arrays ops saved are then freed unless ``retain_graph`` (default:
         ``create_graph``); the graph's structure stays. ``create_graph=True`` records the pass,
         so the gradients can be differentiated again."""
-        backward.backward(self, gradient, retain_graph, create_graph)
+        backward.backward(self, (gradient,), retain_graph, create_graph)
 
     def register_hook(self, hook: Any) -> Any:
         """Call ``hook(grad)`` once this tensor's gradient is complete (all uses summed), before

@@ -8,8 +8,9 @@ Legend (what the picture shows):
 - **grey boxes** are ops, labelled with their name and attributes (stride, padding, kernel_size,
   mode, ...). Small constants they use (the ``2.0`` in ``x * 2.0``) are written into the label.
 - **white ellipses** are intermediate tensors: shape and dtype.
-- **light blue boxes** are parameters, labelled with their names from ``params``
-  (e.g. ``dict(model.named_parameters())``); unnamed leaves that require grad are light blue too.
+- **light blue boxes** are parameters, labelled with their names from ``params`` (e.g.
+  ``dict(model.named_parameters())``), or else with the path a module registered them under
+  (``weight``, ``0.weight``); unnamed leaves that require grad are light blue too.
 - **yellow boxes** are inputs: leaves that do not require grad (images, labels).
 - **the green ellipse** is the output (each root you pass).
 - **dashed clusters** group the ops recorded inside an ``nn.Module``'s forward, labelled
@@ -263,6 +264,7 @@ class Diagram(graphviz.Digraph):
     """
 
     def __init__(self, graph: Graph | None = None, name: str = "tinygrad_cnn", **kw: Any) -> None:
+        kw.setdefault("format", "svg")
         super().__init__(name, **kw)  # graphviz makes subgraphs (clusters) through this too
         self.graph = graph
 
@@ -274,15 +276,17 @@ class Diagram(graphviz.Digraph):
         if not self.dot_available():
             raise RuntimeError(INSTALL_HINT)
 
-    def render(self, filename: Any = None, *args: Any, format: str = "svg", **kw: Any) -> str:
-        """Write ``filename.<format>`` (svg by default; png, pdf, ...) and return its path."""
+    def render(self, filename: Any = None, *args: Any, format: str | None = None, **kw: Any):
+        """Write ``filename.<format>`` and return its path: ``format`` if given, else the
+        diagram's ``.format`` (svg unless you set it: png, pdf, ...), as graphviz does."""
         self._need_dot()
         kw.setdefault("cleanup", True)
-        return super().render(filename, *args, format=format, **kw)
+        return super().render(filename, *args, format=format or self.format, **kw)
 
-    def pipe(self, format: str | None = "svg", *args: Any, **kw: Any) -> Any:
+    def pipe(self, format: str | None = None, *args: Any, **kw: Any) -> Any:
+        """The rendered bytes in ``format`` (default: ``.format``)."""
         self._need_dot()
-        return super().pipe(format, *args, **kw)
+        return super().pipe(format or self.format, *args, **kw)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict:
         if self.dot_available():

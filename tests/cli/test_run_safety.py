@@ -108,11 +108,12 @@ def test_a_checkpoint_without_stored_settings_resumes_with_its_optimizer(tmp_pat
     assert (metrics(tmp_path / "o")["optimizer"], metrics(tmp_path / "o")["lr"]) == ("adam", 1e-3)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow that makes the NaN
-def test_a_loss_that_becomes_nan_stops_the_run_with_status_1(tmp_path, capsys):
+def test_a_loss_that_becomes_nan_stops_the_run_with_status_1_and_one_line(tmp_path, capsys):
+    # no RuntimeWarning escapes (the suite turns them into errors), and stderr has one line
     with pytest.raises(SystemExit) as e:
         train_cli(tmp_path, "--lr", "1e6")
     err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
     assert e.value.code == 1
     assert re.search(r"the loss became (nan|inf) at epoch 1, step \d+", err), err
     assert not os.path.exists(tmp_path / "metrics.json")

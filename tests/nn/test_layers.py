@@ -406,3 +406,23 @@ def test_adaptive_avg_pool_matches_its_window_rule_and_finite_differences(shape,
             want[:, :, i, j] = a[:, :, rows, cols].mean(axis=(2, 3))
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda t: tg.functional.adaptive_avg_pool2d(t, (oh, ow)), [x])
+
+
+@pytest.mark.parametrize("bad", [None, 3, "weights.npz", [("weight", np.zeros((2, 2)))]])
+def test_load_state_dict_refuses_what_is_not_a_mapping_and_changes_nothing(bad):
+    lin = nn.Linear(2, 2)
+    before = {k: v.copy() for k, v in lin.state_dict().items()}
+    with pytest.raises(TypeError, match="load_state_dict for Linear: state_dict must be a mapping"):
+        lin.load_state_dict(bad)
+    for k, v in lin.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_parameters_are_named_by_the_path_modules_registered_them_under():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.Linear(2, 2)))
+    assert [p.name for p in net.parameters()] == [n for n, _ in net.named_parameters()]
+    mine = nn.Parameter(np.zeros(2, np.float32))
+    mine.name = "mine"
+    holder = nn.Module()
+    holder.w = mine
+    assert mine.name == "mine"  # a name you gave stays

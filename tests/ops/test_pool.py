@@ -181,3 +181,19 @@ def test_what_pooling_keeps_for_backward_is_compact(mode, taps, saved, dtype):
     else:
         assert ctx.argmax is None and ctx.scale.dtype == dtype and ctx.scale.shape == (1, 1)
         assert ctx.scale[0, 0] == dtype(1 / taps)
+
+
+def test_a_nan_in_a_max_window_is_its_output_and_gets_its_gradient():
+    # as PyTorch: NaN propagates forward, and backward sends the window's gradient to the NaN
+    x = np.arange(32, dtype=np.float64).reshape(1, 2, 4, 4)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # the first (row-major) NaN of a window gets it
+    x[0, 1, 3, 3] = np.nan
+    t = tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        y = F.max_pool2d(t, 2)
+        y.backward(np.ones(y.shape))
+    assert np.isnan(y.numpy()[0, 0, 0, 0]) and np.isnan(y.numpy()[0, 1, 1, 1])
+    g = t.grad.numpy()
+    assert g[0, 0, 0, 1] == 1 and g[0, 0, 1, 0] == 0 and g[0, 0, 1, 1] == 0
+    assert g[0, 1, 3, 3] == 1 and g[0, 1, 2, 2] == 0
+    assert g.sum() == y.numel()  # every window sends its gradient to one element

@@ -148,17 +148,20 @@ def train(
         if saved is None:  # written first, so that a Ctrl-C from now on leaves one behind
             ckpt_file.save_checkpoint(checkpoint, model, opt, 0, history, config, scheduler)
             saved = 0
-        fit(
-            model,
-            opt,
-            epoch_batches,
-            epochs,
-            start_epoch=start_epoch,
-            history=history,
-            scheduler=scheduler,
-            on_step=on_step,
-            on_epoch=on_epoch,
-        )
+        # a diverging run overflows before its loss is NaN: the user gets the one line that
+        # says so (Diverged), not NumPy's warnings first
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fit(
+                model,
+                opt,
+                epoch_batches,
+                epochs,
+                start_epoch=start_epoch,
+                history=history,
+                scheduler=scheduler,
+                on_step=on_step,
+                on_epoch=on_epoch,
+            )
     except TrainingDiverged as e:
         raise Diverged(e, saved) from None
     except KeyboardInterrupt:

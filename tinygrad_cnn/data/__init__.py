@@ -164,6 +164,14 @@ def _load_idx_dataset(fn: str, dataset: str, root, download: bool) -> Dataset:
                 f"{fn}: {split} images {imgs.shape} and labels {labels.shape} do not match "
                 "(expected (N, H, W) and (N,))"
             )
+        # the format's sizes: 28 x 28 images of classes 0..9 (files of another dataset, or
+        # a train and a test set that disagree, would give a model nothing sensible)
+        if imgs.shape[1:] != (28, 28) or (labels.size and labels.max() > 9):
+            raise ValueError(
+                f"{fn}: {split} images of {imgs.shape[1:]} with labels up to "
+                f"{labels.max() if labels.size else None} in {directory}: {dataset} has "
+                "28 x 28 images of classes 0..9"
+            )
     return Dataset(
         (arrays["train_images"].astype(np.float32) / 255.0)[:, None],
         arrays["train_labels"].astype(np.int64),

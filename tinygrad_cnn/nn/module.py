@@ -71,9 +71,14 @@ class Module:
             store.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
+            if value.name is None:  # diagrams label it (a name you gave it stays)
+                value.name = name
         elif isinstance(value, Module):
             object.__setattr__(value, "_scope_name", name)
             self._modules[name] = value
+            for path, p in value.named_parameters():
+                if p.name == path:  # the name registration gave it: now one level deeper
+                    p.name = f"{name}.{path}"
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -233,6 +238,12 @@ class Module:
         missing or unexpected key, raises and leaves the module as it was. Returns the missing
         and unexpected keys.
         """
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise TypeError(
+                f"load_state_dict for {type(self).__name__}: state_dict must be a mapping of "
+                "names to Tensors or arrays (what state_dict() returns), got "
+                f"{type(state).__name__}"
+            )
         targets = dict((*self.named_parameters(), *self.named_buffers()))
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]

@@ -29,6 +29,16 @@ def _window_counts(k, s, p, out, lo, hi):
     return np.minimum(starts + k, hi) - np.maximum(starts, lo)
 
 
+def _first_nan(views: list, argmax: np.ndarray) -> np.ndarray:
+    """In windows that hold a NaN (their maximum is NaN, as np.maximum propagates it), the tap
+    of the first NaN, so that backward sends the gradient where the output came from, as
+    PyTorch does; elsewhere ``argmax`` as it was."""
+    first = np.full(argmax.shape, -1)
+    for k, v in enumerate(views):
+        first[np.isnan(v) & (first < 0)] = k
+    return np.where(first >= 0, first, argmax).astype(argmax.dtype)
+
+
 def avg_divisor(h: int, w: int, geo: Geometry, ho: int, wo: int, count_include_pad: bool):
     """(Ho, Wo) divisors: window sizes clipped to the padded input, or to the input alone."""
     ph, pw = (geo.pt, geo.pl) if count_include_pad else (0, 0)  # the padding that counts
@@ -77,6 +87,8 @@ class Pool2d(Op):
                 np.maximum(out, v, out=out)
                 # argmax = k where better: arithmetic, since masked writes are ~6x slower here
                 argmax += better * (k - argmax)
+            if out.dtype.kind == "f" and np.isnan(out).any():
+                argmax = _first_nan(views, argmax)
             ctx.argmax = argmax
             return out
         out = window_sum(x, geo, ho, wo)
