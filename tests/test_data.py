@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from tests.fakedata import idx_gz
+from tests.fakedata import cifar10_tar, idx_gz
 from tinygrad_cnn import data
 
 
@@ -112,3 +112,36 @@ def test_idx_files_of_the_wrong_sizes_are_refused(tmp_path):
         (tmp_path / name).write_bytes(idx_gz(array))
     with pytest.raises(ValueError, match=r"load_mnist: train images of \(8, 8\)"):
         data.load_mnist(tmp_path)
+
+
+def test_cifar10_is_read_from_the_extracted_folder_as_from_the_archive(tmp_path):
+    import io
+    import tarfile
+
+    blob, labels, pixels = cifar10_tar(per_batch=3)
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "cifar-10-binary.tar.gz").write_bytes(blob)
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "extracted", filter="data")
+    from_archive = data.load_cifar10(tmp_path / "archive")
+    for root in (tmp_path / "extracted", tmp_path / "extracted" / "cifar-10-batches-bin"):
+        ds = data.load_cifar10(root)  # the folder's parent, or the folder itself
+        for a, b in zip(ds, from_archive):
+            np.testing.assert_array_equal(a, b)
+    assert ds.x_train.shape == (15, 3, 32, 32) and ds.y_test.tolist() == labels[15:].tolist()
+    (tmp_path / "extracted" / "cifar-10-batches-bin" / "test_batch.bin").unlink()
+    with pytest.raises(
+        ValueError, match="not the extracted CIFAR-10 binary version .no test_batch"
+    ):
+        data.load_cifar10(tmp_path / "extracted")
+
+
+def test_the_python_version_of_cifar10_is_refused_never_unpickled(tmp_path):
+    py = tmp_path / "cifar-10-batches-py"
+    py.mkdir()
+    (py / "data_batch_1").write_bytes(b"\x80\x04 not to be unpickled")
+    for root in (tmp_path, py):
+        with pytest.raises(ValueError, match="Python version .* get the binary version"):
+            data.load_cifar10(root)
+    with pytest.raises(FileNotFoundError, match=r"tar.gz \(or the extracted .*\) not found"):
+        data.load_cifar10(tmp_path / "empty")

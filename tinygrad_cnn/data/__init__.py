@@ -210,30 +210,51 @@ CIFAR10_CLASSES = (
 )
 
 
+CIFAR10_BATCHES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+
+
 def read_cifar10_binary(path: str | os.PathLike) -> Dataset:
-    """Read ``cifar-10-binary.tar.gz``: records of 1 label byte and 3,072 pixel bytes (red,
-    green, blue planes of 32x32) in ``data_batch_1..5.bin`` (train) and ``test_batch.bin``."""
+    """Read CIFAR-10's binary version: ``cifar-10-binary.tar.gz``, or the folder it extracts to
+    (``cifar-10-batches-bin/``). Records of 1 label byte and 3,072 pixel bytes (red, green,
+    blue planes of 32x32) in ``data_batch_1..5.bin`` (train) and ``test_batch.bin``."""
     path = os.fspath(path)
-    record = 1 + 3 * 32 * 32
-    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    if os.path.isdir(path):
+        raw = {}
+        for n in CIFAR10_BATCHES:
+            try:
+                with open(os.path.join(path, n), "rb") as f:
+                    raw[n] = f.read()
+            except FileNotFoundError:
+                raise ValueError(
+                    f"{path}: not the extracted CIFAR-10 binary version (no {n})"
+                ) from None
+        return _cifar10_records(path, raw)
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
-            missing = [n for n in names if n not in members]
+            missing = [n for n in CIFAR10_BATCHES if n not in members]
             if missing:
                 raise ValueError(f"{path}: not the CIFAR-10 binary archive (no {missing[0]})")
-            raw = {n: tar.extractfile(members[n]).read() for n in names}
+            raw = {n: tar.extractfile(members[n]).read() for n in CIFAR10_BATCHES}
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"{path}: cannot read ({e})") from None
+    return _cifar10_records(path, raw)
+
+
+def _cifar10_records(path: str, raw: dict[str, bytes]) -> Dataset:
+    record = 1 + 3 * 32 * 32
     parts = []
-    for n in names:
+    for n in CIFAR10_BATCHES:
         if len(raw[n]) % record:
             raise ValueError(
                 f"{path}: {n} holds {len(raw[n])} bytes, not whole {record}-byte records"
             )
-        parts.append(np.frombuffer(raw[n], np.uint8).reshape(-1, record))
+        rows = np.frombuffer(raw[n], np.uint8).reshape(-1, record)
+        if rows.size and rows[:, 0].max() > 9:
+            raise ValueError(f"{path}: {n} has labels above 9: not CIFAR-10's binary records")
+        parts.append(rows)
     train, test = np.concatenate(parts[:5]), parts[5]
 
     def split(rows):
@@ -247,17 +268,31 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
     """CIFAR-10: 50,000 + 10,000 32x32 colour images of 10 classes (:data:`CIFAR10_CLASSES`),
     (N, 3, 32, 32) float32 in [0, 1], read from the binary version (plain bytes, no pickles).
 
-    ``root`` holds ``cifar-10-binary.tar.gz`` (default ``data_home()/cifar10``); ``download=True``
-    fetches it (162 MB, MD5-checked).
+    ``root`` (default ``data_home()/cifar10``) holds ``cifar-10-binary.tar.gz``, or is (or holds)
+    the extracted ``cifar-10-batches-bin/`` folder; ``download=True`` fetches the archive
+    (162 MB, MD5-checked). The Python version (``cifar-10-batches-py``, pickles) is refused,
+    never unpickled: get the binary version.
     """
     directory = _folder("cifar10", root)
     (name,) = RESOURCES["cifar10"][1]
     if download:
         _fetch_all("cifar10", directory)
+    for folder in (directory, os.path.join(directory, "cifar-10-batches-bin")):
+        if os.path.isfile(os.path.join(folder, "data_batch_1.bin")):
+            return read_cifar10_binary(folder)
     path = os.path.join(directory, name)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_cifar10: {path} not found; {_HOW} it")
-    return read_cifar10_binary(path)
+    if os.path.isfile(path):
+        return read_cifar10_binary(path)
+    for python in (directory, os.path.join(directory, "cifar-10-batches-py")):
+        if os.path.isfile(os.path.join(python, "data_batch_1")):
+            raise ValueError(
+                f"load_cifar10: {python} is CIFAR-10's Python version (pickled batches, which "
+                f"are never loaded): get the binary version, {name}, instead (download=True)"
+            )
+    raise FileNotFoundError(
+        f"load_cifar10: {path} (or the extracted cifar-10-batches-bin folder) not found; "
+        f"{_HOW} it"
+    )
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
