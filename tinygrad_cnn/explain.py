@@ -62,23 +62,52 @@ def saliency(model: nn.Module, x: Any, target: Any = None) -> np.ndarray:
     return np.abs(g._data).max(axis=1)
 
 
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every convolution of ``model`` (``Conv2d`` and ``ConvTranspose2d``), by module path, in
+    the order the model registers them."""
+    return [
+        (n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+
+
+def find_layer(fn: str, model: nn.Module, layer: Any) -> nn.Module:
+    """``layer`` as a module of ``model``: a module, its path (``"features.3"``), or None for
+    the last convolution."""
+    if layer is None:
+        convs = conv_layers(model)
+        if not convs:
+            raise ValueError(f"{fn}: the model has no convolution; pass layer=")
+        return convs[-1][1]
+    if isinstance(layer, str):
+        found = dict(model.named_modules()).get(layer)
+        if found is None:
+            names = [n for n, _ in model.named_modules() if n]
+            raise ValueError(f"{fn}: no layer named {layer!r}; the model has {names}")
+        return found
+    if not any(m is layer for m in model.modules()):
+        raise ValueError(f"{fn}: layer {type(layer).__name__} is not a module of the model")
+    return layer
+
+
 def grad_cam(
     model: nn.Module,
-    layer: nn.Module,
-    x: Any,
+    layer: Any = None,
+    x: Any = None,
     target: Any = None,
     upsample: bool = True,
     normalize: bool = True,
 ) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017): ``ReLU(sum_k alpha_k A_k)`` for the output ``A`` of
-    ``layer`` (a module of ``model``), ``alpha_k`` the spatial mean of d logit_target / d A_k.
+    ``layer``, ``alpha_k`` the spatial mean of d logit_target / d A_k. ``layer`` is a module of
+    ``model`` or its path (``"layer3.2.conv2"``); None (the default) takes the last convolution.
 
     With ``upsample=False, normalize=False``: the raw map at the layer's resolution, (N, h, w).
     Otherwise resized to the input (bilinear) and scaled to [0, 1] per image.
     """
+    if x is None:
+        raise TypeError("grad_cam: x (the images) is required")
     images = _images("grad_cam", x, model)
-    if not any(m is layer for m in model.modules()):
-        raise ValueError(f"grad_cam: layer {type(layer).__name__} is not a module of the model")
+    layer = find_layer("grad_cam", model, layer)
     seen: list[Tensor] = []
     handle = layer.register_forward_hook(lambda m, inputs, out: seen.append(out))
     try:

@@ -290,8 +290,7 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
                 f"are never loaded): get the binary version, {name}, instead (download=True)"
             )
     raise FileNotFoundError(
-        f"load_cifar10: {path} (or the extracted cifar-10-batches-bin folder) not found; "
-        f"{_HOW} it"
+        f"load_cifar10: {path} (or the extracted cifar-10-batches-bin folder) not found; {_HOW} it"
     )
 
 
