@@ -83,6 +83,16 @@ def _vectors(fn: str, v: Any, like: tuple[Tensor, ...], name: str) -> tuple:
     return vs
 
 
+def _dot(gs: tuple, vs: tuple) -> Tensor | None:
+    """``sum_i <g_i, v_i>`` over the gradients that have a graph (None if none has)."""
+    dot = None
+    for g, w in zip(gs, vs):
+        if g.requires_grad:
+            term = (g * w).sum()
+            dot = term if dot is None else dot + term
+    return dot
+
+
 def _keep(t: Tensor, create_graph: bool) -> Tensor:
     return t if create_graph else t.detach()
 
@@ -114,11 +124,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         single_out, outs = _outputs("jvp", func(*xs))
         us = tuple(Tensor._wrap(np.zeros(o.shape, o.dtype), True) for o in outs)
         gs = _grads(outs, xs, us, create_graph=True)  # u^T J, a function of u
-        dot = None
-        for g, w in zip(gs, vs):
-            if g.requires_grad:
-                term = (g * w).sum()
-                dot = term if dot is None else dot + term
+        dot = _dot(gs, vs)
         if dot is None:
             jv = tuple(Tensor._wrap(np.zeros(o.shape, o.dtype), False) for o in outs)
         else:
@@ -186,11 +192,7 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("hvp: func must return a single-element Tensor")
         gs = _grads((out,), xs, (Tensor._wrap(np.ones(out.shape, out.dtype), False),), True)
-        dot = None
-        for g, w in zip(gs, vs):
-            if g.requires_grad:
-                term = (g * w).sum()
-                dot = term if dot is None else dot + term
+        dot = _dot(gs, vs)
         if dot is None:
             hv = tuple(Tensor._wrap(np.zeros(x.shape, x.dtype), False) for x in xs)
         else:

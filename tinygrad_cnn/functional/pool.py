@@ -130,14 +130,7 @@ def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = Fal
     """Max pooling to a fixed ``output_size`` over the windows of :func:`adaptive_avg_pool2d`;
     each output's gradient goes to its window's first maximum. With ``return_indices``, also
     the positions (``h * W + w``) of the maxima."""
-    fn = "adaptive_max_pool2d"
-    x = as_tensor(input)
-    _args.nchw(fn, "input", x)
-    oh, ow = _args.int_or_pair(fn, "output_size", output_size, 1, keep_none=True)
-    h, w = x.shape[2:]
-    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
-    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
-    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
+    x, (h, w), (oh, ow), rows, cols = _adaptive("adaptive_max_pool2d", input, output_size)
     values, where = [], []
     for r0, r1 in rows:
         row_v, row_i = [], []
@@ -175,6 +168,20 @@ def global_avg_pool2d(input: Any) -> Tensor:
     return mean(x, axis=(2, 3), keepdims=True)
 
 
+def _adaptive(fn: str, input: Any, output_size: Any) -> tuple:
+    """The input, its (H, W), the output size and PyTorch's adaptive windows: output cell ``i``
+    of ``out`` along a side of ``n`` covers ``floor(i * n / out)`` to ``ceil((i + 1) * n / out)``
+    (exclusive), so windows may overlap."""
+    x = as_tensor(input)
+    _args.nchw(fn, "input", x)
+    oh, ow = _args.int_or_pair(fn, "output_size", output_size, 1, keep_none=True)
+    h, w = x.shape[2:]
+    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
+    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
+    return x, (h, w), (oh, ow), rows, cols
+
+
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     """Average pooling to a fixed ``output_size`` (an int, or a pair whose None keeps that side),
     over PyTorch's windows: output cell ``i`` of ``out`` along a side of ``n`` averages positions
@@ -184,18 +191,11 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     Tensor([[1., 3.],
             [1., 3.]], dtype=float32)
     """
-    fn = "adaptive_avg_pool2d"
-    x = as_tensor(input)
-    _args.nchw(fn, "input", x)
-    oh, ow = _args.int_or_pair(fn, "output_size", output_size, 1, keep_none=True)
-    h, w = x.shape[2:]
-    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+    x, (h, w), (oh, ow), rows, cols = _adaptive("adaptive_avg_pool2d", input, output_size)
     if (oh, ow) == (1, 1):
         return mean(x, axis=(2, 3), keepdims=True)
     if h % oh == 0 and w % ow == 0:  # equal windows side by side: one pooling op
         return avg_pool2d(x, (h // oh, w // ow))
-    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
-    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
     cells = [
         stack([mean(x[:, :, r0:r1, c0:c1], axis=(2, 3)) for c0, c1 in cols], axis=-1)
         for r0, r1 in rows
