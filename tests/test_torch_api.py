@@ -116,6 +116,27 @@ CASES = {
     "float/double": (lambda m, x: (x.double(), x.double().float(), x.long(), x.bool()), [(4,)]),
     "to dtype": (lambda m, x: (x.to(m.float64), x.to("cpu"), x.to(x.double())), [(4,)]),
     "detach": (lambda m, x: x.detach() * 2 + x, [(4,)]),
+    "new_*": (
+        lambda m, x: (
+            x.new_zeros(2, 3),
+            x.new_ones((2,)),
+            x.new_full((2,), 3.0),
+            x.new_tensor([1, 2]),
+            x.new_empty(1).shape,
+        ),
+        [(4,)],
+    ),  # fmt: skip
+    "square, reciprocal": (lambda m, x: (x.square(), (x.abs() + 1).reciprocal()), [(4,)]),
+    "predicates": (
+        lambda m, x: (
+            m.is_tensor(x),
+            m.numel(x),
+            x.is_floating_point(),
+            x.element_size(),
+            x.ndimension(),
+        ),
+        [(2, 3)],
+    ),  # fmt: skip
     "data": (lambda m, x: x.data.norm() + x.sum(), [(4,)]),
 }
 

@@ -77,6 +77,52 @@ class Conversion:
         """NumPy's name for ``to(dtype)``."""
         return self.to(dtype)
 
+    def is_floating_point(self) -> bool:
+        """True for floating dtypes."""
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        """True: arrays here are always usable as they are."""
+        return True
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.dtype.itemsize
+
+    def ndimension(self) -> int:
+        """The number of dimensions (``dim()``)."""
+        return self._data.ndim
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """``tensor(data)`` in this tensor's dtype (unless ``dtype`` says otherwise)."""
+        return _t.factories.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` in this tensor's dtype."""
+        return _t.factories.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Ones of ``size`` in this tensor's dtype."""
+        return _t.factories.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A tensor of ``size`` in this tensor's dtype (zeros here)."""
+        return _t.factories.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """``fill_value`` in ``size``, in this tensor's dtype."""
+        return _t.factories.full(size, fill_value, dtype=dtype or self.dtype,
+                                 requires_grad=requires_grad)  # fmt: skip
+
+    def square(self) -> Tensor:
+        """``self * self``."""
+        return _t.F.mul(self, self)
+
+    def reciprocal(self) -> Tensor:
+        """``1 / self``."""
+        return _t.F.div(1.0, self)
+
 
 def to_args(fn: str, args: tuple, kwargs: dict) -> tuple[np.dtype | None, bool]:
     """The dtype (or None) and ``copy`` flag of a ``to(...)`` call; a device other than the CPU

@@ -233,3 +233,13 @@ def randint_like(input: Tensor, low: int, high: Any = None, *, dtype: Any = None
     if high is None:
         low, high = 0, low
     return randint(low, high, shape, dtype=dt, device=device)
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for Tensors (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()

@@ -431,7 +431,7 @@ def _forward(name: str) -> Any:
 # reaches these names through this module) call the engine. All of those import this module, so
 # they come last, once Tensor is defined; tinygrad_cnn/__init__.py imports this module first.
 # tests/test_layout.py checks that no other module reaches up.
-from tinygrad_cnn import backward, engine, hooks  # noqa: E402, F401
+from tinygrad_cnn import backward, engine, factories, hooks  # noqa: E402, F401
 from tinygrad_cnn import functional as F  # noqa: E402
 
 for _name in _TENSOR_METHODS:  # the thin forwards, once functional is there to forward to
