@@ -12,28 +12,35 @@ from tinygrad_cnn.nn.layers import (
     Linear,
     ReLU,
 )
-from tinygrad_cnn.nn.module import Module, Parameter, Sequential, load_npz, save_npz
-from tinygrad_cnn.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from tinygrad_cnn.nn.module import Module, Parameter, load_npz, save_npz
 
-__all__ = [
-    "AdaptiveAvgPool2d",
-    "AvgPool2d",
-    "BatchNorm2d",
-    "Conv2d",
-    "ConvTranspose2d",
-    "Dropout",
-    "Flatten",
-    "Identity",
-    "LeakyReLU",
-    "Linear",
-    "MaxPool2d",
-    "Module",
-    "Parameter",
-    "ReLU",
-    "Sequential",
-    "functional",
-    "init",
-    "utils",
-    "load_npz",
-    "save_npz",
-]
+# isort: split
+from tinygrad_cnn.nn.activation import (
+    ELU,
+    GELU,
+    Dropout2d,
+    LogSoftmax,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+    Upsample,
+)
+from tinygrad_cnn.nn.container import ModuleDict, ModuleList, Sequential
+from tinygrad_cnn.nn.conv1d import Conv1d, LazyConv2d, LazyLinear
+from tinygrad_cnn.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from tinygrad_cnn.nn.norm import BatchNorm1d, GroupNorm, LayerNorm
+from tinygrad_cnn.nn.pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+
+__all__ = sorted(
+    name for name, value in globals().items() if not name.startswith("_") and name != "annotations"
+)

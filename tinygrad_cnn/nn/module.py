@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import engine
+from tinygrad_cnn import functional as F
 from tinygrad_cnn.conversion import to_args
 from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
@@ -60,6 +61,7 @@ class Module:
         object.__setattr__(self, "_scope_name", type(self).__name__)
         object.__setattr__(self, "_forward_pre_hooks", [])
         object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_backward_hooks", [])
 
     # -- registration ----------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -105,13 +107,66 @@ class Module:
         parent = scope[-1] if scope else ()
         scope.append((*parent, (self._scope_name, type(self).__name__)))
         try:
-            out = self.forward(*args, **kwargs)
+            if self._backward_hooks:
+                out = self._forward_with_backward_hooks(args, kwargs)
+            else:
+                out = self.forward(*args, **kwargs)
         finally:
             scope.pop()
         for hook in list(self._forward_hooks):
             new = hook(self, args, out)
             if new is not None:
                 out = new
+        return out
+
+    def _forward_with_backward_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """forward, with the gradients of its tensor inputs and outputs watched (tensor hooks
+        on an identity of each input and on each output) for the full backward hooks."""
+        recording = engine.is_grad_enabled()
+        watched = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        args = tuple(F.clone(a) if i in watched and recording else a for i, a in enumerate(args))
+        out = self.forward(*args, **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        live = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+        if not recording or not live:
+            return out
+        grad_in: list = [None] * len(args)
+        grad_out: list = [None] * len(outs)
+        waiting = {"in": len(watched), "out": len(live)}
+
+        def fire() -> Any:
+            result = None
+            for hook in list(self._backward_hooks):
+                new = hook(self, tuple(grad_in), tuple(grad_out))
+                if new is not None:
+                    result = new = tuple(new)
+                    grad_in[:] = list(new)
+            return result
+
+        def on_output(k: int) -> Any:
+            def hook(g: Tensor) -> None:
+                grad_out[k] = g
+                waiting["out"] -= 1
+                if waiting["out"] == 0 and not watched:  # no input needs a gradient
+                    fire()
+
+            return hook
+
+        def on_input(i: int) -> Any:
+            def hook(g: Tensor) -> Any:
+                grad_in[i] = g
+                waiting["in"] -= 1
+                if waiting["in"] == 0:  # the last input's gradient: every one is known
+                    new = fire()
+                    return None if new is None else new[i]
+                return None
+
+            return hook
+
+        for k in live:
+            outs[k].register_hook(on_output(k))
+        for i in watched:
+            args[i].register_hook(on_input(i))
         return out
 
     def register_forward_pre_hook(self, hook: Any) -> RemovableHandle:
@@ -212,6 +267,40 @@ class Module:
         """Floating parameters and buffers as float16."""
         return self.to(np.float16)
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name`` (``setattr`` with a check)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: name must be a non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        if module is None:
+            object.__setattr__(self, name, None)
+            self._modules[name] = None
+            return
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every submodule, children first, then on self; returns self
+        (the way to initialise a whole model: ``model.apply(init_weights)``)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (freezing or unfreezing); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def register_full_backward_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
+        module's inputs are computed (tuples of Tensors or None, one per Tensor input and
+        output); a tuple it returns replaces ``grad_input``."""
+        return self._add_hook(self._backward_hooks, hook, "register_full_backward_hook")
+
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for mname, m in self.named_modules():
             for bname, b in m._buffers.items():
@@ -292,42 +381,3 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
-
-
-class Sequential(Module):
-    """Modules applied in order; indexable, iterable, with names '0', '1', ...
-
-    >>> from tinygrad_cnn import nn
-    >>> nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
-    Sequential(
-      (0): Flatten(start_dim=1, end_dim=-1)
-      (1): Linear(in_features=4, out_features=2, bias=True)
-    )
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: argument {i} is {type(m).__name__}, not a Module")
-            setattr(self, str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        mods = list(self._modules.values())
-        try:
-            return mods[i]
-        except IndexError:
-            raise IndexError(
-                f"Sequential: index {i} out of range for {len(mods)} modules"
-            ) from None
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())

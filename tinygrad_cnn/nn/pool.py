@@ -92,3 +92,21 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed ``output_size``; see
+    :func:`tinygrad_cnn.functional.adaptive_max_pool2d`."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        _args.int_or_pair("AdaptiveMaxPool2d", "output_size", output_size, 1, keep_none=True)
+        self.output_size = tuple(output_size) if isinstance(output_size, list) else output_size
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x: Tensor) -> Any:
+        _args.tensor("AdaptiveMaxPool2d", "input", x)
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -1,0 +1,163 @@
+"""Containers of modules, as ``torch.nn``'s: ``Sequential`` (applied in order), ``ModuleList``
+and ``ModuleDict`` (held, registered, not applied). Children are registered under their index
+or key, so parameter names read ``0.weight``, ``blocks.2.conv.weight``, ``heads.cls.weight``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tinygrad_cnn.nn.module import Module
+
+
+def _module(fn: str, m: Any, where: Any) -> Module:
+    if not isinstance(m, Module):
+        raise TypeError(f"{fn}: {where} is {type(m).__name__}, not a Module")
+    return m
+
+
+class _Indexed(Module):
+    """A list of children named '0', '1', ...: indexing, slicing, len, iteration, editing."""
+
+    def _list(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def _reset(self, modules: list[Module]) -> None:
+        for name in list(self._modules):
+            delattr(self, name)
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def __getitem__(self, index: Any) -> Any:
+        mods = self._list()
+        if isinstance(index, slice):
+            return (
+                type(self)(*mods[index])
+                if isinstance(self, Sequential)
+                else type(self)(mods[index])
+            )
+        try:
+            return mods[index]
+        except (IndexError, TypeError):
+            raise IndexError(
+                f"{type(self).__name__}: index {index!r} out of range for {len(mods)} modules"
+            ) from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        mods = self._list()
+        mods[index] = _module(type(self).__name__, module, f"item {index}")
+        self._reset(mods)
+
+    def __delitem__(self, index: Any) -> None:
+        mods = self._list()
+        del mods[index]
+        self._reset(mods)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        """Add ``module`` at the end; returns self."""
+        setattr(self, str(len(self)), _module(type(self).__name__, module, "the appended value"))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        """Add each of ``modules`` at the end; returns self."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index``."""
+        mods = self._list()
+        mods.insert(index, _module(type(self).__name__, module, "the inserted value"))
+        self._reset(mods)
+
+
+class Sequential(_Indexed):
+    """Modules applied in order; indexable (slices give a Sequential), iterable, with names
+    '0', '1', ... (or the keys of an OrderedDict), as ``torch.nn.Sequential``.
+
+    >>> from tinygrad_cnn import nn
+    >>> nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    Sequential(
+      (0): Flatten(start_dim=1, end_dim=-1)
+      (1): Linear(in_features=4, out_features=2, bias=True)
+    )
+    """
+
+    def __init__(self, *modules: Any) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                setattr(self, name, _module("Sequential", m, f"entry {name!r}"))
+            return
+        for i, m in enumerate(modules):
+            setattr(self, str(i), _module("Sequential", m, f"argument {i}"))
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class ModuleList(_Indexed):
+    """A list of modules, registered (their parameters are the container's) but not applied:
+    the model's ``forward`` decides how to use them."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        self.extend(modules or [])
+
+
+class ModuleDict(Module):
+    """A dict of modules by name, registered but not applied."""
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__()
+        self.update(modules or {})
+
+    def __getitem__(self, key: str) -> Module:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(f"ModuleDict: no module {key!r}; keys {list(self._modules)}") from None
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, _module("ModuleDict", module, f"value for {key!r}"))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Any:
+        return self._modules.keys()
+
+    def values(self) -> Any:
+        return self._modules.values()
+
+    def items(self) -> Any:
+        return self._modules.items()
+
+    def update(self, modules: Any) -> None:
+        """Add the ``(name, module)`` pairs of a mapping or an iterable."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, m in pairs:
+            self[key] = m
+
+    def pop(self, key: str) -> Module:
+        m = self[key]
+        del self[key]
+        return m

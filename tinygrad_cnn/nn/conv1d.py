@@ -1,0 +1,89 @@
+"""``Conv1d`` and the lazy layers (``LazyLinear``, ``LazyConv2d``), whose input size is read from
+the first input, as ``torch.nn``'s."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import args as _args
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.engine import no_grad
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.layers import Conv2d, Linear
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.tensor import Tensor
+
+
+class Conv1d(Module):
+    """1-D convolution over (N, C_in, L): weight (C_out, C_in/groups, kernel_size),
+    initialised as PyTorch's; see :func:`tinygrad_cnn.functional.conv1d`."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: Any = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
+                 dtype: Any = np.float32) -> None:  # fmt: skip
+        super().__init__()
+        fn = "Conv1d"
+        self.in_channels = _args.positive_int(fn, "in_channels", in_channels)
+        self.out_channels = _args.positive_int(fn, "out_channels", out_channels)
+        self.kernel_size = _args.positive_int(fn, "kernel_size", kernel_size)
+        self.groups = _args.positive_int(fn, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{fn}: channels {in_channels}, {out_channels} not divisible by groups"
+            )
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, kernel_size), dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
+        fan_in = in_channels // groups * kernel_size
+        with no_grad():
+            init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            if self.bias is not None:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _args.tensor("Conv1d", "input", x)
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+
+
+class _Lazy(Module):
+    """Builds ``make(in_size)`` on the first forward and runs it from then on."""
+
+    def __init__(self, make: Any, dim: int) -> None:
+        super().__init__()
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_dim", dim)
+        self.inner = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        _args.tensor(type(self).__name__, "input", x)
+        if self.inner is None:
+            self.inner = self._make(x.shape[self._dim])
+        return self.inner(x)
+
+
+class LazyLinear(_Lazy):
+    """``Linear(in_features, out_features)`` with ``in_features`` read from the first input
+    (its parameters exist after that first call)."""
+
+    def __init__(self, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:
+        _args.positive_int("LazyLinear", "out_features", out_features)
+        super().__init__(lambda n: Linear(n, out_features, bias, dtype), -1)
+
+
+class LazyConv2d(_Lazy):
+    """``Conv2d`` with ``in_channels`` read from the first input."""
+
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 dtype: Any = np.float32) -> None:  # fmt: skip
+        _args.positive_int("LazyConv2d", "out_channels", out_channels)
+        super().__init__(lambda c: Conv2d(c, out_channels, kernel_size, stride, padding, dilation,
+                                          groups, bias, dtype), 1)  # fmt: skip
