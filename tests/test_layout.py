@@ -29,7 +29,7 @@ LAYERS = [
     {"engine", "anomaly", "hooks", "graph", "backward"},
     {"ops"},
     {"functional", "testing"},
-    {"nn", "optim", "viz", "autograd"},
+    {"nn", "optim", "viz", "autograd", "utils"},
     {"models", "explain", "training"},
     {"cli"},
     {"__init__", "__main__"},

@@ -13,7 +13,7 @@ from tinygrad_cnn.tensor import Tensor
 
 # isort: split
 
-from tinygrad_cnn import autograd, data, explain, functional, nn, optim, reference
+from tinygrad_cnn import autograd, data, explain, functional, nn, optim, reference, utils
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.anomaly import detect_anomaly, is_anomaly_enabled
 from tinygrad_cnn.backward import grad, hvp

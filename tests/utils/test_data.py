@@ -1,0 +1,87 @@
+"""utils.data: datasets, splits and the DataLoader, as PyTorch's (compared where torch is
+installed; the behaviour checked on its own otherwise)."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+from tinygrad_cnn.utils.data import (
+    DataLoader,
+    Dataset,
+    Subset,
+    TensorDataset,
+    default_collate,
+    random_split,
+)
+
+
+class Squares(Dataset):
+    def __getitem__(self, i):
+        return {"x": np.full(2, i, np.float32), "y": i * i, "name": f"s{i}"}
+
+    def __len__(self):
+        return 7
+
+
+def test_batches_in_order_by_default_with_the_last_one_short_or_dropped():
+    ds = TensorDataset(tg.arange(14.0).reshape(7, 2), tg.arange(7))
+    batches = list(DataLoader(ds, batch_size=3))
+    assert len(DataLoader(ds, batch_size=3)) == 3 and [len(y) for _, y in batches] == [3, 3, 1]
+    assert batches[0][1].tolist() == [0, 1, 2] and batches[0][0].dtype == tg.float32
+    assert batches[0][1].dtype == tg.int64
+    dropped = DataLoader(ds, batch_size=3, drop_last=True)
+    assert len(dropped) == 2 and [len(y) for _, y in dropped] == [3, 3]
+    assert DataLoader(ds).batch_size == 1 and len(DataLoader(ds)) == 7
+    assert DataLoader(ds, batch_size=2).dataset is ds
+
+
+def test_shuffle_draws_a_new_order_each_epoch_from_the_generator():
+    ds = TensorDataset(tg.arange(20))
+    loader = DataLoader(ds, batch_size=20, shuffle=True, generator=np.random.default_rng(0))
+    first, second = (next(iter(loader))[0].tolist() for _ in range(2))
+    assert sorted(first) == list(range(20)) and first != second and first != list(range(20))
+    again = DataLoader(ds, batch_size=20, shuffle=True, generator=np.random.default_rng(0))
+    assert next(iter(again))[0].tolist() == first
+
+
+def test_collate_stacks_fields_dicts_numbers_and_keeps_strings():
+    batch = next(iter(DataLoader(Squares(), batch_size=3)))
+    assert batch["x"].shape == (3, 2) and batch["y"].tolist() == [0, 1, 4]
+    assert batch["y"].dtype == tg.int64 and batch["name"] == ["s0", "s1", "s2"]
+    assert default_collate([(1.5, 2), (2.5, 3)])[0].dtype == tg.float32
+    with pytest.raises(TypeError, match="default_collate: cannot batch samples of type object"):
+        default_collate([object()])
+
+
+def test_random_split_by_counts_and_fractions_and_subsets():
+    ds = TensorDataset(tg.arange(10))
+    a, b = random_split(ds, [7, 3], generator=np.random.default_rng(1))
+    assert (len(a), len(b)) == (7, 3)
+    taken = sorted([int(s[0].item()) for s in a] + [int(s[0].item()) for s in b])
+    assert taken == list(range(10))
+    parts = random_split(ds, [0.5, 0.3, 0.2])
+    assert [len(p) for p in parts] == [5, 3, 2]
+    assert Subset(ds, [4, 1])[1][0].item() == 1 and len(Subset(ds, [4, 1])) == 2
+    with pytest.raises(ValueError, match="random_split: lengths"):
+        random_split(ds, [3, 3])
+    with pytest.raises(ValueError, match="TensorDataset: the tensors have different first sizes"):
+        TensorDataset(tg.zeros(3), tg.zeros(4))
+    with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive int"):
+        DataLoader(ds, batch_size=0)
+
+
+def test_the_same_batches_as_pytorchs_dataloader():
+    torch = pytest.importorskip("torch")
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    y = np.arange(10)
+    for kwargs in ({"batch_size": 4}, {"batch_size": 3, "drop_last": True}, {}):
+        mine = DataLoader(TensorDataset(tg.tensor(x), tg.tensor(y)), **kwargs)
+        loader = torch.utils.data.DataLoader
+        other = loader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), **kwargs)
+        ours = [(a.numpy(), b.numpy()) for a, b in mine]
+        theirs = [(a.numpy(), b.numpy()) for a, b in other]
+        assert len(ours) == len(theirs)
+        for (a, b), (c, d) in zip(ours, theirs):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_array_equal(b, d)
+            assert a.dtype == c.dtype and b.dtype == d.dtype
