@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_cnn import manual_seed, nn, tensor
+from tinygrad_cnn import Tensor, manual_seed, nn, tensor
 
 
 def _draw(fn, shape, *args, seed=0, **kwargs):
@@ -64,3 +64,45 @@ def test_the_same_draws_as_pytorch_formulas_where_torch_is_installed():
     assert nn.init.calculate_fan_in_and_fan_out(tensor(w.numpy())) == (
         torch.nn.init._calculate_fan_in_and_fan_out(w)
     )
+
+
+def test_the_normal_initialisations_have_their_formulas_standard_deviations():
+    w = nn.Parameter(np.zeros((400, 300), np.float32))
+    nn.init.kaiming_normal_(
+        w, mode="fan_out", nonlinearity="relu", generator=np.random.default_rng(0)
+    )
+    assert abs(w.numpy().std() - math.sqrt(2.0) / math.sqrt(400)) < 0.002
+    nn.init.xavier_normal_(w, gain=2.0, generator=np.random.default_rng(0))
+    assert abs(w.numpy().std() - 2.0 * math.sqrt(2.0 / 700)) < 0.002
+    nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=1.0, generator=np.random.default_rng(0))
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 2, 3)])
+def test_orthogonal_gives_orthonormal_rows_or_columns(shape):
+    w = nn.init.orthogonal_(nn.Parameter(np.zeros(shape)), gain=1.5)
+    m = w.numpy().reshape(shape[0], -1) / 1.5
+    small = min(m.shape)
+    gram = m @ m.T if m.shape[0] == small else m.T @ m
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-10)
+
+
+def test_calculate_gain_knows_every_nonlinearity_pytorch_does():
+    torch = pytest.importorskip("torch")
+    names = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+             "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]  # fmt: skip
+    for name in names:
+        assert nn.init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
+    with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
+        nn.init.calculate_gain("swish")
+
+
+def test_clip_grad_value_and_parameters_to_vector_and_back():
+    a, b = nn.Parameter(np.arange(4.0)), nn.Parameter(np.ones((2, 2)))
+    a.grad, b.grad = Tensor(np.array([-3.0, 0.5, 2.0, 9.0])), Tensor(np.full((2, 2), -0.1))
+    nn.utils.clip_grad_value_([a, b], 1.0)
+    assert a.grad.tolist() == [-1.0, 0.5, 1.0, 1.0] and b.grad.numpy().min() == pytest.approx(-0.1)
+    vec = nn.utils.parameters_to_vector([a, b])
+    assert vec.shape == (8,) and vec.requires_grad
+    nn.utils.vector_to_parameters(vec.detach() * 2, [a, b])
+    assert a.tolist() == [0.0, 2.0, 4.0, 6.0] and b.tolist() == [[2.0, 2.0], [2.0, 2.0]]

@@ -56,9 +56,15 @@ def ones_(t: Tensor) -> Tensor:
     return constant_(t, 1.0)
 
 
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "sigmoid")  # fmt: skip
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``."""
-    if nonlinearity in ("linear", "conv2d", "sigmoid"):
+    """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``: 1 for the
+    linear ones and sigmoid, 5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope**2)) for
+    leaky_relu (slope ``param``, 0.01 by default), 3/4 for selu."""
+    if nonlinearity in _LINEAR:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
@@ -66,8 +72,19 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
         return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _fan(fn: str, t: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{fn}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
+    return fan_in if mode == "fan_in" else fan_out
 
 
 def kaiming_uniform_(
@@ -78,10 +95,7 @@ def kaiming_uniform_(
     generator=None,
 ) -> Tensor:
     """U(-bound, bound) with ``bound = gain * sqrt(3 / fan)``, as ``torch.nn.init``."""
-    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming_uniform_: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan = fan_in if mode == "fan_in" else fan_out
+    fan = _fan("kaiming_uniform_", t, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(t, -bound, bound, generator)
 
@@ -91,3 +105,53 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    t: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
+) -> Tensor:
+    """N(0, std**2) with ``std = gain / sqrt(fan)``, as ``torch.nn.init``."""
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan("kaiming_normal_", t, mode))
+    return normal_(t, 0.0, std, generator)
+
+
+def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """N(0, std**2) with ``std = gain * sqrt(2 / (fan_in + fan_out))`` (Glorot)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
+    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def trunc_normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator=None) -> Tensor:  # fmt: skip
+    """N(mean, std**2) restricted to [a, b] (rejection: redraw what falls outside)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: a must be less than b, got {a} and {b}")
+    g = generator or default_generator()
+    values = g.normal(mean, std, t.shape)
+    bad = (values < a) | (values > b)
+    while bad.any():
+        values[bad] = g.normal(mean, std, int(bad.sum()))
+        bad = (values < a) | (values > b)
+    return _fill(t, values)
+
+
+def orthogonal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """A (semi-)orthogonal matrix, of the tensor flattened to (rows, rest), times ``gain``:
+    the Q of a QR decomposition of a normal sample, its signs fixed by R's diagonal."""
+    if t.ndim < 2:
+        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {t.shape}")
+    rows = t.shape[0]
+    cols = t.numel() // rows
+    g = generator or default_generator()
+    flat = g.normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(t, (gain * q).reshape(t.shape))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygrad_cnn import args as _args
+from tinygrad_cnn import functional as F
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -58,3 +59,31 @@ def clip_grad_norm_(
                     p.grad._data *= np.asarray(coef, p.grad.dtype)
                 p.grad.bump_version()
     return Tensor._wrap(np.asarray(total), False)
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clamp every gradient into ``[-clip_value, clip_value]``, in place."""
+    clip = _args.finite("clip_grad_value_", "clip_value", clip_value, 0.0)
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if p.grad is not None:
+            np.clip(p.grad._data, -clip, clip, out=p.grad._data)
+            p.grad.bump_version()
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters, flattened and joined into one vector (recorded: gradients flow back)."""
+    return F.cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters, in place."""
+    params = list(parameters)
+    n = sum(p.numel() for p in params)
+    if not isinstance(vec, Tensor) or vec.ndim != 1 or vec.numel() != n:
+        raise ValueError(f"vector_to_parameters: expected a 1-D tensor of {n} values")
+    start = 0
+    for p in params:
+        p._data[...] = vec._data[start : start + p.numel()].reshape(p.shape)
+        p.bump_version()
+        start += p.numel()
