@@ -412,3 +412,28 @@ def test_adamw_and_the_schedules_match_pytorch():
         s2.step()
         ts2.step()
         assert s2.get_last_lr()[0] == pytest.approx(ts2.get_last_lr()[0], rel=1e-12)
+
+
+def test_param_groups_read_and_write_the_rate_as_pytorch_code_does():
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    (group,) = opt.param_groups
+    assert group["lr"] == 0.1 and group["momentum"] == 0.9 and len(group["params"]) == 2
+    for g in opt.param_groups:
+        g["lr"] = g["lr"] * 0.5
+    assert opt.lr == 0.05 and opt.param_groups[0]["lr"] == 0.05
+    with pytest.raises(ValueError, match="SGD: lr must be a finite number >= 0"):
+        opt.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(KeyError, match="'params' cannot be set"):
+        opt.param_groups[0]["params"] = []
+
+
+def test_zero_grad_sets_to_none_by_default_or_zeroes_in_place():
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model(tensor(np.ones((3, 2), np.float32))).sum().backward()
+    grad = model.weight.grad
+    opt.zero_grad(set_to_none=False)
+    assert model.weight.grad is grad and grad.tolist() == [[0.0, 0.0]]
+    opt.zero_grad()
+    assert model.weight.grad is None

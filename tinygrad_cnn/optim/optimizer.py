@@ -76,10 +76,21 @@ class Optimizer:
     def lr(self, value: float) -> None:
         self.defaults["lr"] = float(self._checked({"lr": value}, f"{type(self).__name__}")["lr"])
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``.grad = None``)."""
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """PyTorch's view of the hyperparameters: one group, ``{"params": [...], "lr": ...}``,
+        whose entries write through (``opt.param_groups[0]["lr"] = 0.01`` sets the rate)."""
+        return [_Group(self)]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``.grad = None``), or with ``set_to_none=False``
+        set the gradients to zero in place."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad._data[...] = 0
+                p.grad.bump_version()
 
     def step(self) -> None:
         """Update every parameter that has a gradient. All gradients are checked first, so a bad
@@ -153,3 +164,19 @@ class Optimizer:
                 f"{a.dtype}, the parameter {p.shape} {p.dtype}"
             )
         return a.astype(p.dtype, copy=True)
+
+
+class _Group(dict):
+    """One parameter group: the optimizer's hyperparameters and parameters; setting an entry
+    sets the optimizer's hyperparameter (checked as the constructor checks it)."""
+
+    def __init__(self, opt: Optimizer) -> None:
+        super().__init__(opt.defaults, params=list(opt.params))
+        self._opt = opt
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        opt = self._opt
+        if key == "params" or key not in opt.defaults:
+            raise KeyError(f"{type(opt).__name__}.param_groups: {key!r} cannot be set here")
+        opt.defaults[key] = opt._checked({key: value}, type(opt).__name__)[key]
+        super().__setitem__(key, opt.defaults[key])
