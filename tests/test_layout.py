@@ -24,6 +24,7 @@ LAYERS = [
         "io",
         "random",
         "data",
+        "serialization",
     },
     {"reference"},
     {"engine", "anomaly", "hooks", "graph", "backward"},

@@ -129,6 +129,7 @@ from tinygrad_cnn.functional import (
 )
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import manual_seed, seed
+from tinygrad_cnn.serialization import load, save
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.testing.graphcheck import check_graph
 
