@@ -57,6 +57,8 @@ MODELS = {
                                                        align_corners=False),
         m.nn.AdaptiveMaxPool2d((3, 2)), m.nn.Flatten(), m.nn.Linear(18, 2)), (2, 2, 4, 4)),
     "upsample nearest": (lambda m: m.nn.Upsample(size=(5, 7)), (1, 2, 3, 3)),
+    "buffers mid-model (state_dict order)": (lambda m: m.nn.Sequential(
+        m.nn.Conv2d(1, 2, 3), m.nn.BatchNorm2d(2), m.nn.Conv2d(2, 2, 1)), (2, 1, 5, 5)),
     "module list": (lambda m: _Stack(m), (3, 4)),
 }  # fmt: skip
 

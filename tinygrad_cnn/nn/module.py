@@ -314,10 +314,17 @@ class Module:
 
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and buffer, by dotted name."""
+        """Copies of every parameter and buffer, by dotted name, in PyTorch's order: module by
+        module, each one's parameters, then its buffers (a shared parameter once)."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for name, t in (*self.named_parameters(), *self.named_buffers()):
-            out[name] = t._data.copy()
+        seen: set[int] = set()
+        for path, m in self.named_modules():
+            prefix = f"{path}." if path else ""
+            for store in (m._parameters, m._buffers):
+                for name, t in store.items():
+                    if t is not None and id(t) not in seen:
+                        seen.add(id(t))
+                        out[prefix + name] = t._data.copy()
         return out
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list, list]:
