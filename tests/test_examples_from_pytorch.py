@@ -1,0 +1,48 @@
+"""The PyTorch tutorials ported in examples/from_pytorch/ (only the imports and the data source
+changed) run to the end here, and, where PyTorch is installed, the very same files with the
+imports turned back to torch run too."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FOLDER = Path(__file__).resolve().parent.parent / "examples" / "from_pytorch"
+EXPECT = {
+    "quickstart.py": r"Accuracy: \d+\.\d%, Avg loss: [\d.]+ \n\nDone!",
+    "neural_networks.py": r"loss (\d+\.\d+) -> (\d+\.\d+)",
+    "cifar10_classifier.py": r"Accuracy of the network on the 80 test images: \d+ %",
+}
+
+
+def _run(path: Path, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_a_ported_tutorial_runs_unchanged(name, tmp_path):
+    out = _run(FOLDER / name, tmp_path)
+    found = re.search(EXPECT[name], out)
+    assert found, out[-1500:]
+    if name == "neural_networks.py":  # SGD on a fixed target: the loss goes down
+        assert float(found.group(2)) < float(found.group(1))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_the_same_file_runs_with_pytorch_when_the_imports_name_torch(name, tmp_path):
+    pytest.importorskip("torch")
+    lines = (FOLDER / name).read_text().splitlines()
+    torch_lines = [
+        re.sub(r"\btinygrad_cnn\b", "torch", line)
+        if line.startswith(("import ", "from "))
+        else line
+        for line in lines
+    ]
+    assert sum(a != b for a, b in zip(lines, torch_lines)) <= 6  # the imports, nothing else
+    (tmp_path / name).write_text("\n".join(torch_lines) + "\n")
+    assert re.search(EXPECT[name], _run(tmp_path / name, tmp_path))
