@@ -11,6 +11,7 @@ import pytest
 
 FOLDER = Path(__file__).resolve().parent.parent / "examples" / "from_pytorch"
 EXPECT = {
+    "autograd.py": r"Second call\n[Tt]ensor\(\[\[8\., 4\., 4\., 4\., 4\.\]",
     "quickstart.py": r"Accuracy: \d+\.\d%, Avg loss: [\d.]+ \n\nDone!",
     "neural_networks.py": r"loss (\d+\.\d+) -> (\d+\.\d+)",
     "cifar10_classifier.py": r"Accuracy of the network on the 80 test images: \d+ %",
