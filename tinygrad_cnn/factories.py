@@ -18,7 +18,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import devices, dtypes
-from tinygrad_cnn.random import default_generator
+from tinygrad_cnn.random import generator_or_default
 from tinygrad_cnn.tensor import Tensor, tensor_array
 
 
@@ -172,19 +172,11 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return _make("eye", np.eye(n, m, dtype=_dtype("eye", dtype)), requires_grad, device)
 
 
-def _generator(fn: str, generator: Any) -> np.random.Generator:
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{fn}: generator must be a numpy.random.Generator, got {generator!r}")
-    return generator
-
-
 def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Uniform samples in [0, 1) of the given size."""
     shape, dt = _size("rand", size), _dtype("rand", dtype)
-    arr = _generator("rand", generator).random(shape).astype(dt)
+    arr = generator_or_default("rand", generator).random(shape).astype(dt)
     return _make("rand", arr, requires_grad, device)
 
 
@@ -192,7 +184,7 @@ def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = No
           requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Standard normal samples of the given size."""
     shape, dt = _size("randn", size), _dtype("randn", dtype)
-    arr = _generator("randn", generator).standard_normal(shape).astype(dt)
+    arr = generator_or_default("randn", generator).standard_normal(shape).astype(dt)
     return _make("randn", arr, requires_grad, device)
 
 
@@ -207,7 +199,7 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
     if lo >= hi:
         raise ValueError(f"randint: low must be less than high, got {lo} and {hi}")
     shape = _size("randint", (size,))
-    arr = _generator("randint", generator).integers(lo, hi, shape)
+    arr = generator_or_default("randint", generator).integers(lo, hi, shape)
     return _make("randint", arr.astype(_dtype("randint", dtype, dtypes.int64)), requires_grad,
                  device)  # fmt: skip
 

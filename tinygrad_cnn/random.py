@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -23,6 +25,16 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def default_generator() -> np.random.Generator:
     return _generator
+
+
+def generator_or_default(fn: str, generator: Any) -> np.random.Generator:
+    """``generator`` (a ``numpy.random.Generator``), or the default one when it is None; a
+    TypeError naming ``fn`` for anything else."""
+    if generator is None:
+        return _generator
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{fn}: generator must be a numpy.random.Generator, got {generator!r}")
+    return generator
 
 
 def seed() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.random import default_generator
+from tinygrad_cnn.random import generator_or_default
 from tinygrad_cnn.tensor import Tensor, tensor_array
 
 
@@ -106,20 +106,12 @@ def random_split(dataset: Dataset, lengths: Sequence[Any], generator: Any = None
             f"random_split: lengths {lengths} must be non-negative counts adding up to the "
             f"dataset's {n} samples (or fractions adding up to 1)"
         )
-    order = _rng("random_split", generator).permutation(n).tolist()
+    order = generator_or_default("random_split", generator).permutation(n).tolist()
     out, start = [], 0
     for k in lengths:
         out.append(Subset(dataset, order[start : start + k]))
         start += k
     return out
-
-
-def _rng(fn: str, generator: Any) -> np.random.Generator:
-    if generator is None:
-        return default_generator()
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{fn}: generator must be a numpy.random.Generator, got {generator!r}")
-    return generator
 
 
 def default_collate(batch: list) -> Any:
@@ -161,14 +153,14 @@ class DataLoader:
         self.sampler = sampler
         self.collate_fn = collate_fn or default_collate
         self.generator = generator
-        _rng("DataLoader", generator)
+        generator_or_default("DataLoader", generator)
 
     def _order(self) -> list:
         if self.sampler is not None:
             return list(iter(self.sampler))
         n = len(self.dataset)
         return (
-            _rng("DataLoader", self.generator).permutation(n).tolist()
+            generator_or_default("DataLoader", self.generator).permutation(n).tolist()
             if self.shuffle
             else list(range(n))
         )
