@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_cnn.tensor import Tensor
+# the module, not the class: tensor.py's mixins use these checks while tensor.py is loading
+from tinygrad_cnn import tensor as _tensor
 
 if TYPE_CHECKING:
     from tinygrad_cnn.ops.geometry import Geometry
+    from tinygrad_cnn.tensor import Tensor
 
 
 def is_int(value: Any) -> bool:
@@ -116,7 +118,7 @@ def number(fn: str, name: str, value: Any) -> float | int | bool:
 def tensor(fn: str, name: str, value: Any) -> Tensor:
     """``value`` itself if it is a Tensor; TypeError naming ``fn`` otherwise (as PyTorch's layers
     refuse lists and arrays)."""
-    if not isinstance(value, Tensor):
+    if not isinstance(value, _tensor.Tensor):
         raise TypeError(
             f"{fn}: {name} must be a Tensor, got {type(value).__name__} (wrap it: Tensor(x))"
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn
 from tinygrad_cnn.backward import grad
 from tinygrad_cnn.engine import no_grad
@@ -133,20 +134,10 @@ def grad_cam(
 
 
 def resize_bilinear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, h, w) -> (N, H, W), bilinear with half-pixel centres (PyTorch's
-    ``interpolate(mode="bilinear", align_corners=False)``)."""
-    n, h, w = maps.shape
-
-    def axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = np.clip((np.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, src - 1)
-        return lo, hi, pos - lo
-
-    (y0, y1, fy), (x0, x1, fx) = axis(h, size[0]), axis(w, size[1])
-    top = maps[:, y0][:, :, x0] * (1 - fx) + maps[:, y0][:, :, x1] * fx
-    bottom = maps[:, y1][:, :, x0] * (1 - fx) + maps[:, y1][:, :, x1] * fx
-    return top * (1 - fy)[:, None] + bottom * fy[:, None]
+    """(N, h, w) -> (N, H, W), bilinear with half-pixel centres: ``F.interpolate(mode="bilinear",
+    align_corners=False)`` on arrays."""
+    x = Tensor._wrap(np.asarray(maps, dtype=np.result_type(maps, np.float32))[:, None], False)
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)._data[:, 0]
 
 
 def feature_maps(model: nn.Module, x: Any) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 
 # functional, the engine and Tensor itself, reached through tensor.py (whose class inherits these
 # methods, so this module is imported while tensor.py is, and those names are there at call time)
+from tinygrad_cnn import args as _args
 from tinygrad_cnn import tensor as _t
 
 if TYPE_CHECKING:
@@ -106,12 +107,13 @@ class InPlace:
     def copy_(self, src: Any) -> Tensor:
         """Overwrite the values with ``src`` (broadcast to self's shape, converted to its
         dtype); recorded when ``src`` requires grad."""
-        return self._update("copy_", lambda t: _replaced(t, _values(src, t)), src)
+        return self._update("copy_", lambda t: _replaced(t, _values("copy_", src, t)), src)
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` in place."""
-        _args_number("fill_", "value", value)
-        return self._update("fill_", lambda t: _replaced(t, _values(value, t)))
+        if not (isinstance(value, _t.Tensor) and value.numel() == 1):
+            _args.number("fill_", "value", value)
+        return self._update("fill_", lambda t: _replaced(t, _values("fill_", value, t)))
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place."""
@@ -142,7 +144,7 @@ def _check_same(name: str, t: Tensor, new: np.ndarray) -> None:
         raise RuntimeError(f"{name}: result dtype {new.dtype} can't be cast to {t.dtype} in place")
 
 
-def _values(src: Any, like: Tensor) -> Any:
+def _values(fn: str, src: Any, like: Tensor) -> Any:
     """``src`` broadcast to ``like``'s shape in its dtype, for copy_ and fill_."""
     t = src if isinstance(src, _t.Tensor) else _t.Tensor._wrap(np.asarray(src, like.dtype), False)
     try:
@@ -150,7 +152,7 @@ def _values(src: Any, like: Tensor) -> Any:
     except ValueError:
         shape = None
     if shape != like.shape:
-        raise RuntimeError(f"copy_: source of shape {t.shape} does not broadcast to {like.shape}")
+        raise RuntimeError(f"{fn}: source of shape {t.shape} does not broadcast to {like.shape}")
     t = t if t.dtype == like.dtype else _t.F.cast(t, like.dtype)
     return _t.F.broadcast_to(t, like.shape) if t.shape != like.shape else t
 
@@ -160,10 +162,3 @@ def _replaced(t: Tensor, new: Tensor) -> Tensor:
     if not t.requires_grad:
         return new
     return _t.F.where(np.ones(t.shape, dtype=bool), new, t)
-
-
-def _args_number(fn: str, name: str, value: Any) -> None:
-    if isinstance(value, _t.Tensor) and value.numel() == 1:
-        return
-    if not isinstance(value, (int, float, np.number, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be a number, got {value!r}")

@@ -3,7 +3,6 @@ the first input, as ``torch.nn``'s."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -11,8 +10,7 @@ import numpy as np
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.engine import no_grad
-from tinygrad_cnn.nn import init
-from tinygrad_cnn.nn.layers import Conv2d, Linear
+from tinygrad_cnn.nn.layers import Conv2d, Linear, reset_like_pytorch
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
 
@@ -37,12 +35,8 @@ class Conv1d(Module):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.weight = Parameter(np.empty((out_channels, in_channels // groups, kernel_size), dtype))
         self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None
-        fan_in = in_channels // groups * kernel_size
         with no_grad():
-            init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-            if self.bias is not None:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+            reset_like_pytorch(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("Conv1d", "input", x)

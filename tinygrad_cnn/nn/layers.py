@@ -12,8 +12,17 @@ from tinygrad_cnn import functional as F
 from tinygrad_cnn.engine import as_tensor, no_grad
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
-from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
+
+
+def reset_like_pytorch(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default for Linear and convolutions: Kaiming-uniform weights (a = sqrt(5)) and
+    a bias uniform in +-1/sqrt(fan_in)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in)
+        init.uniform_(bias, -bound, bound)
 
 
 class Linear(Module):
@@ -33,10 +42,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound)
+        reset_like_pytorch(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("Linear", "input", x)
@@ -91,11 +97,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        reset_like_pytorch(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = (
@@ -256,15 +258,33 @@ class Dropout(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("Dropout", "input", x)
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0:
-            return x * 0.0
-        keep = default_generator().random(x.shape) >= self.p
-        return x * (keep.astype(x.dtype) / (1.0 - self.p)).astype(x.dtype)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def batch_norm_forward(bn: Any, x: Tensor) -> Tensor:
+    """What BatchNorm1d and BatchNorm2d do with their checked input: ``F.batch_norm`` with the
+    batch's statistics in training (updating the running ones and ``num_batches_tracked``) or
+    without running statistics, else with the running ones. An empty batch gives an empty
+    output and leaves the statistics as they were (PyTorch)."""
+    name, n = type(bn).__name__, x.numel() // x.shape[1]
+    if bn.training and n == 1:
+        raise ValueError(
+            f"{name}: expected more than 1 value per channel when training, got input "
+            f"of shape {x.shape}"
+        )
+    if n == 0:  # nothing to normalise; the output still depends on weight and bias
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        y = x if bn.weight is None else x * bn.weight.reshape(shape)
+        return y if bn.bias is None else y + bn.bias.reshape(shape)
+    tracking = bn.running_mean is not None
+    if bn.training and tracking:
+        with no_grad():
+            bn.num_batches_tracked.add_(1)
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        bn.training or not tracking, bn.momentum, bn.eps)  # fmt: skip
 
 
 class BatchNorm2d(Module):
@@ -309,36 +329,7 @@ class BatchNorm2d(Module):
             raise ValueError(
                 f"BatchNorm2d: expected (N, {self.num_features}, H, W) input, got {x.shape}"
             )
-        axes, n = (0, 2, 3), x.numel() // x.shape[1]
-        if self.training and n == 1:
-            raise ValueError(
-                "BatchNorm2d: expected more than 1 value per channel when training, got input "
-                f"of shape {x.shape}"
-            )
-        if n == 0:  # an empty batch: an empty output, running statistics untouched (PyTorch)
-            y = x
-        elif self.training or self.running_mean is None:
-            mean = x.mean(axis=axes, keepdims=True)
-            centered = x - mean
-            var = (centered * centered).mean(axis=axes, keepdims=True)
-            if self.training and self.running_mean is not None:
-                with no_grad():
-                    m = self.momentum
-                    unbiased = var._data.reshape(-1) * (n / max(n - 1, 1))
-                    self.running_mean.copy_(
-                        (1 - m) * self.running_mean._data + m * mean._data.reshape(-1)
-                    )
-                    self.running_var.copy_((1 - m) * self.running_var._data + m * unbiased)
-                    self.num_batches_tracked.copy_(self.num_batches_tracked._data + 1)
-        else:
-            mean = self.running_mean.reshape(1, -1, 1, 1)
-            centered = x - mean
-            var = self.running_var.reshape(1, -1, 1, 1)
-        if n:
-            y = centered / (var + self.eps).sqrt()
-        if self.affine:
-            y = y * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
-        return y
+        return batch_norm_forward(self, x)
 
     def extra_repr(self) -> str:
         return (

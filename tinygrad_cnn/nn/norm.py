@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.nn.layers import BatchNorm2d
+from tinygrad_cnn.nn.layers import BatchNorm2d, batch_norm_forward
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
 
@@ -24,15 +24,7 @@ class BatchNorm1d(BatchNorm2d):
                 f"BatchNorm1d: expected (N, {self.num_features}) or (N, {self.num_features}, L) "
                 f"input, got {x.shape}"
             )
-        return _batch_norm(self, x)
-
-
-def _batch_norm(bn: BatchNorm2d, x: Tensor) -> Tensor:
-    training = bn.training or bn.running_mean is None
-    if training and bn.running_mean is not None:
-        bn.num_batches_tracked.add_(1)
-    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, training,
-                        bn.momentum, bn.eps)  # fmt: skip
+        return batch_norm_forward(self, x)
 
 
 class LayerNorm(Module):
