@@ -83,7 +83,7 @@ def test_a_scheduler_steps_once_per_epoch():
     opt = optim.SGD(model.parameters(), lr=1.0)
     sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     fit(model, opt, [(x, y)], 3, scheduler=sched)
-    assert opt.lr == 0.125
+    assert opt.param_groups[0]["lr"] == 0.125
 
 
 def test_a_diverging_loss_stops_before_its_step_changes_anything():

@@ -37,6 +37,13 @@ def positive_int(fn: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def non_negative_int(fn: str, name: str, value: Any) -> int:
+    """``value`` as an int >= 0; ValueError naming ``fn`` and ``name`` otherwise."""
+    if not is_int(value) or value < 0:
+        raise ValueError(f"{fn}: {name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
 def int_or_pair(
     fn: str, name: str, value: Any, minimum: int, keep_none: bool = False
 ) -> tuple[int | None, int | None]:

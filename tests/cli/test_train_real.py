@@ -50,8 +50,9 @@ def test_lenet5_adamw_step_schedule_and_augmentation(tmp_path):
     ckpt = read_checkpoint(str(tmp_path / "checkpoint.npz"))
     schedule = json.loads(str(ckpt["meta/scheduler"]))
     assert schedule["last_epoch"] == 2 and schedule["step_size"] == 1
-    assert float(ckpt["optim/defaults/lr"]) == pytest.approx(1e-3 * 0.1**2)
-    assert float(ckpt["optim/defaults/weight_decay"]) == 0.001
+    (group,) = json.loads(str(ckpt["optim/param_groups"]))
+    assert group["lr"] == pytest.approx(1e-3 * 0.1**2) and group["initial_lr"] == 1e-3
+    assert group["weight_decay"] == 0.001 and group["decoupled_weight_decay"] is True
     assert "model/7.weight" in ckpt  # LeNet-5's first fully connected layer
 
 

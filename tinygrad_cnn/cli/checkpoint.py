@@ -1,9 +1,11 @@
 """The training checkpoint: model, optimizer state and progress in one ``.npz`` (no pickles).
 
-Keys: ``model/<parameter name>``, ``optim/state/<index>/<name>``, ``optim/defaults/<name>``,
-``meta/epoch`` (epochs completed), ``meta/history`` (the per-epoch metrics, as JSON),
-``meta/config`` (the run's settings, as JSON: what ``--resume`` continues with) and
-``meta/scheduler`` (the learning-rate schedule's ``state_dict``, as JSON, when there is one).
+Keys: ``model/<parameter name>``, ``optim/state/<index>/<name>``, ``optim/param_groups`` (the
+groups' hyperparameters and parameter indices, as JSON; checkpoints from before parameter
+groups have ``optim/defaults/<name>`` instead, still read), ``meta/epoch`` (epochs completed),
+``meta/history`` (the per-epoch metrics, as JSON), ``meta/config`` (the run's settings, as
+JSON: what ``--resume`` continues with) and ``meta/scheduler`` (the learning-rate schedule's
+``state_dict``, as JSON, when there is one).
 Written atomically (:func:`tinygrad_cnn.nn.save_npz`), so an interrupted write keeps the old one.
 """
 
@@ -31,9 +33,8 @@ def save_checkpoint(
     sd = opt.state_dict()
     for i, s in sd["state"].items():
         for k, v in s.items():
-            arrays[f"optim/state/{i}/{k}"] = np.asarray(v)
-    for k, v in sd["defaults"].items():
-        arrays[f"optim/defaults/{k}"] = np.asarray(v)
+            arrays[f"optim/state/{i}/{k}"] = v.numpy()
+    arrays["optim/param_groups"] = np.asarray(json.dumps(sd["param_groups"]))
     arrays["meta/epoch"] = np.asarray(epoch)
     arrays["meta/history"] = np.asarray(json.dumps(history))
     if config is not None:
@@ -56,6 +57,13 @@ def checkpoint_config(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     state tells (the optimizer and the learning rate)."""
     if "meta/config" in arrays:
         return json.loads(str(arrays["meta/config"]))
+    if "optim/param_groups" in arrays:
+        group = json.loads(str(arrays["optim/param_groups"]))[0]
+        kind = "sgd" if "betas" not in group else "adam"
+        return {
+            "optimizer": "adamw" if group.get("decoupled_weight_decay") else kind,
+            "lr": float(group.get("initial_lr", group["lr"])),
+        }
     return {
         "optimizer": "adam" if "optim/defaults/betas" in arrays else "sgd",
         "lr": float(arrays["optim/defaults/lr"]),
@@ -83,7 +91,12 @@ def restore(
             state.setdefault(int(parts[2]), {})[parts[3]] = v if v.ndim else v.item()
         elif parts[:2] == ["optim", "defaults"]:
             defaults[parts[2]] = tuple(v.tolist()) if v.ndim else v.item()
-    opt.load_state_dict({"state": state, "defaults": defaults})
+    if "optim/param_groups" in arrays:
+        groups = json.loads(str(arrays["optim/param_groups"]))
+    else:  # written before parameter groups: one group of every parameter
+        count = sum(len(g["params"]) for g in opt.param_groups)
+        groups = [{**opt.defaults, **defaults, "params": list(range(count))}]
+    opt.load_state_dict({"state": state, "param_groups": groups})
     if scheduler is not None:
         scheduler.load_state_dict(json.loads(str(arrays["meta/scheduler"])))
     return int(arrays["meta/epoch"]), json.loads(str(arrays["meta/history"]))

@@ -1,18 +1,29 @@
-"""SGD, Adam and AdamW, following PyTorch's update rules; updates are in place and not recorded.
+"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta, following PyTorch's update rules, argument
+names and defaults; updates are in place and not recorded.
 
-Learning-rate schedules: :mod:`tinygrad_cnn.optim.lr_scheduler`.
+Every optimizer takes parameters or parameter groups (``[{"params": ..., "lr": ...}, ...]``)
+and PyTorch's ``maximize`` and kernel switches (``foreach``, ``fused``, ``capturable``: accepted,
+one NumPy implementation here). Learning-rate schedules: :mod:`tinygrad_cnn.optim.lr_scheduler`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from tinygrad_cnn.args import is_real
 from tinygrad_cnn.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler)
-from tinygrad_cnn.optim.optimizer import Optimizer
+from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state
 from tinygrad_cnn.tensor import Tensor
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+def _minus(p: np.ndarray, update: np.ndarray) -> None:
+    """``p -= update`` in the parameter's dtype."""
+    p -= update.astype(p.dtype, copy=False)
 
 
 class SGD(Optimizer):
@@ -23,81 +34,92 @@ class SGD(Optimizer):
     ``g = g + momentum * buf`` (Nesterov) or ``g = buf``; then ``p -= lr * g``.
     """
 
+    state_keys = ("momentum_buffer",)
+
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Params,
         lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
         if nesterov and not (is_real(momentum) and momentum > 0 and dampening == 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-            ),
-        )
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+        defaults.update(nesterov=nesterov, maximize=maximize, foreach=foreach)
+        super().__init__(params, dict(defaults, differentiable=differentiable, fused=fused))
 
-    state_keys = ("momentum_buffer",)
-
-    def _update(self, p, g, state):
-        d = self.defaults
-        if d["weight_decay"]:
-            g = g + d["weight_decay"] * p
-        if d["momentum"]:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, copy=True)
+    def _update(self, p, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        momentum = group["momentum"]
+        if momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = Tensor._wrap(np.array(g, copy=True), False)
             else:
-                buf *= d["momentum"]
-                buf += (1 - d["dampening"]) * g
-            g = g + d["momentum"] * buf if d["nesterov"] else buf
-        p -= (d["lr"] * g).astype(p.dtype, copy=False)
+                buf = state["momentum_buffer"]._data
+                buf *= momentum
+                buf += (1 - group["dampening"]) * g
+            buf = state["momentum_buffer"]._data
+            g = g + momentum * buf if group["nesterov"] else buf
+        _minus(p, group["lr"] * g)
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba), as ``torch.optim.Adam``, with L2 ``weight_decay`` added to the grad."""
+    """Adam (Kingma and Ba), as ``torch.optim.Adam``: ``weight_decay`` is L2 added to the
+    gradient (or, with ``decoupled_weight_decay=True``, AdamW's shrinking of the parameter);
+    ``amsgrad`` keeps the largest second moment seen."""
+
+    state_keys = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Params,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults.update(maximize=maximize, foreach=foreach, capturable=capturable)
+        defaults.update(differentiable=differentiable, fused=fused)
+        defaults.update(decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
 
-    state_keys = ("step", "exp_avg", "exp_avg_sq")
-
-    def _update(self, p, g, state):
-        if self.defaults["weight_decay"]:
-            g = g + self.defaults["weight_decay"] * p  # L2, in the gradient
-        self._adam_step(p, g, state)
-
-    def _adam_step(self, p, g, state):
-        d = self.defaults
-        b1, b2 = d["betas"]
+    def _update(self, p, g, state, group):
+        lr, wd, (b1, b2) = group["lr"], group["weight_decay"], group["betas"]
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        m *= b1
-        m += (1 - b1) * g
+            new_state(state, p, exp_avg=0, exp_avg_sq=0)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p), False)
+        t = count_step(state)
+        if wd and group["decoupled_weight_decay"]:
+            p *= np.asarray(1 - lr * wd, p.dtype)
+        elif wd:
+            g = g + wd * p
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        m += (1 - b1) * (g - m)
         v *= b2
         v += (1 - b2) * g * g
-        step_size = d["lr"] / (1 - b1**t)
-        denom = np.sqrt(v / (1 - b2**t)) + d["eps"]
-        p -= (step_size * m / denom).astype(p.dtype, copy=False)
+        if group["amsgrad"]:
+            v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+        denom = np.sqrt(v) / (1 - b2**t) ** 0.5 + group["eps"]
+        _minus(p, lr / (1 - b1**t) * m / denom)
 
 
 class AdamW(Adam):
@@ -107,16 +129,160 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Params,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+            capturable=capturable, differentiable=differentiable, fused=fused,
+            decoupled_weight_decay=True,
+        )  # fmt: skip
 
-    def _update(self, p, g, state):
-        d = self.defaults
-        if d["weight_decay"]:
-            p *= np.asarray(1 - d["lr"] * d["weight_decay"], p.dtype)  # decoupled
-        self._adam_step(p, g, state)
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop``: ``square_avg = alpha * square_avg + (1 - alpha) *
+    g**2``; the step divides ``g`` by ``sqrt(square_avg) + eps`` (``centered`` subtracts the
+    squared running mean of ``g`` first), through a momentum buffer when ``momentum > 0``."""
+
+    state_keys = ("step", "square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ):
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered)
+        defaults.update(weight_decay=weight_decay, capturable=capturable, foreach=foreach)
+        super().__init__(params, dict(defaults, maximize=maximize, differentiable=differentiable))
+
+    def _update(self, p, g, state, group):
+        alpha, momentum = group["alpha"], group["momentum"]
+        if not state:
+            new_state(state, p, square_avg=0)
+            if momentum > 0:
+                state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p), False)
+            if group["centered"]:
+                state["grad_avg"] = Tensor._wrap(np.zeros_like(p), False)
+        count_step(state)
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        square_avg = state["square_avg"]._data
+        square_avg *= alpha
+        square_avg += (1 - alpha) * g * g
+        if group["centered"]:
+            grad_avg = state["grad_avg"]._data
+            grad_avg += (1 - alpha) * (g - grad_avg)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+        else:
+            avg = np.sqrt(square_avg) + group["eps"]
+        if momentum > 0:
+            buf = state["momentum_buffer"]._data
+            buf *= momentum
+            buf += g / avg
+            _minus(p, group["lr"] * buf)
+        else:
+            _minus(p, group["lr"] * g / avg)
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as ``torch.optim.Adagrad``: ``sum += g**2``; ``p -= clr * g / (sqrt(sum) +
+    eps)`` with ``clr = lr / (1 + (step - 1) * lr_decay)``. Its state starts at construction
+    (``sum`` filled with ``initial_accumulator_value``), as PyTorch's does."""
+
+    state_keys = ("step", "sum")
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ):
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay)
+        defaults.update(initial_accumulator_value=initial_accumulator_value, foreach=foreach)
+        defaults.update(maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                new_state(
+                    self.state.setdefault(p, {}), p._data, sum=group["initial_accumulator_value"]
+                )
+
+    def _update(self, p, g, state, group):
+        if not state:  # a state dict without this parameter was loaded
+            new_state(state, p, sum=group["initial_accumulator_value"])
+        step = count_step(state)
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        total = state["sum"]._data
+        total += g * g
+        _minus(p, clr * g / (np.sqrt(total) + group["eps"]))
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler), as ``torch.optim.Adadelta``: running averages of ``g**2`` and of the
+    squared updates; ``delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g`` and
+    ``p -= lr * delta``. Note the default ``lr=1.0``."""
+
+    state_keys = ("step", "square_avg", "acc_delta")
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ):
+        if is_real(rho) and not rho <= 1:
+            raise ValueError(f"Adadelta: rho must be in [0, 1], got {rho!r}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults.update(capturable=capturable, foreach=foreach, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _update(self, p, g, state, group):
+        rho, eps = group["rho"], group["eps"]
+        if not state:
+            new_state(state, p, square_avg=0, acc_delta=0)
+        count_step(state)
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
+        square_avg *= rho
+        square_avg += (1 - rho) * g * g
+        delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
+        acc_delta *= rho
+        acc_delta += (1 - rho) * delta * delta
+        _minus(p, group["lr"] * delta)

@@ -1,104 +1,82 @@
-"""Learning-rate schedules, as ``torch.optim.lr_scheduler``: call ``step()`` once per epoch,
-after that epoch's optimizer steps.
+"""Learning-rate schedules, as ``torch.optim.lr_scheduler``: call ``step()`` once per epoch (or
+per batch, for OneCycleLR), after that epoch's optimizer steps.
 
-Each schedule is a closed form of ``last_epoch`` (the number of ``step()`` calls), so its
-``state_dict()`` (plain numbers) is all a resumed run needs to continue exactly.
+Each schedule sets ``group["lr"]`` of every parameter group, with PyTorch's own recurrences
+(each step scales the rate the group has now), so schedules chain and give PyTorch's numbers
+step for step; ``state_dict()`` holds plain numbers, all a resumed run needs.
 
 >>> from tinygrad_cnn import nn, optim
 >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
 >>> sched = StepLR(opt, step_size=2, gamma=0.5)
 >>> for epoch in range(4):
+...     opt.step()
 ...     sched.step()
->>> round(opt.lr, 6), sched.last_epoch
+>>> round(opt.param_groups[0]["lr"], 6), sched.last_epoch
 (0.025, 4)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn.optim.optimizer import Optimizer
+from tinygrad_cnn.optim.scheduler import LRScheduler, _functions, _lrs, _optimizer
+from tinygrad_cnn.optim.schedules import (
+    ChainedScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
 
 
-class LRScheduler:
-    """Base class: sets ``optimizer.lr`` to :meth:`lr_at` ``(last_epoch)`` on every ``step()``.
+class LambdaLR(LRScheduler):
+    """``base_lr * lr_lambda(epoch)``; one function for all groups or a list, one per group."""
 
-    Made with ``last_epoch=-1``, it records the optimizer's learning rate as ``base_lrs[0]`` and
-    steps once, to epoch 0 (as PyTorch's schedulers do).
-    """
+    _not_state = ("optimizer", "lr_lambdas")
 
-    #: the constructor arguments a subclass keeps in its state_dict
-    hyperparameters: tuple[str, ...] = ()
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.lr_lambdas = _functions(
+            "LambdaLR", "lr_lambda", _optimizer("LambdaLR", optimizer), lr_lambda
+        )
+        super().__init__(optimizer, last_epoch)
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        name = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}"
-            )
-        if not _args.is_int(last_epoch) or last_epoch < -1:
-            raise ValueError(f"{name}: last_epoch must be an int >= -1, got {last_epoch!r}")
-        self.optimizer = optimizer
-        self.base_lrs = [float(optimizer.lr)]
-        self.last_epoch = int(last_epoch)
-        self.step()
+    def get_lr(self) -> list[float]:
+        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
-    def lr_at(self, epoch: int) -> float:
-        raise NotImplementedError
 
-    def step(self) -> None:
-        """Move to the next epoch and set the optimizer's learning rate for it."""
-        self.last_epoch += 1
-        self.optimizer.lr = self.lr_at(self.last_epoch)
-        self._last_lr = [self.optimizer.lr]
+class MultiplicativeLR(LRScheduler):
+    """Each epoch multiplies the rate by ``lr_lambda(epoch)`` (one function or one per group)."""
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rate the last ``step()`` set (a list: one per parameter group)."""
-        return list(self._last_lr)
+    _not_state = ("optimizer", "lr_lambdas")
 
-    def state_dict(self) -> dict[str, Any]:
-        """``last_epoch``, ``base_lrs``, ``_last_lr`` and the schedule's hyperparameters."""
-        state = {k: getattr(self, k) for k in self.hyperparameters}
-        state.update(last_epoch=self.last_epoch, base_lrs=list(self.base_lrs))
-        state["_last_lr"] = list(self._last_lr)
-        return state
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        where = "MultiplicativeLR"
+        self.lr_lambdas = _functions(where, "lr_lambda", _optimizer(where, optimizer), lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict`; checked whole before anything changes. The
-        optimizer's learning rate is the optimizer's own state (its ``load_state_dict``)."""
-        where = f"{type(self).__name__}.load_state_dict"
-        keys = {"last_epoch", "base_lrs", "_last_lr", *self.hyperparameters}
-        if not isinstance(state_dict, dict) or set(state_dict) != keys:
-            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"{where}: expected the keys {sorted(keys)}, got {got}")
-        if not _args.is_int(state_dict["last_epoch"]) or state_dict["last_epoch"] < 0:
-            raise ValueError(
-                f"{where}: last_epoch must be an int >= 0, got {state_dict['last_epoch']!r}"
-            )
-        for key in ("base_lrs", "_last_lr"):
-            value = state_dict[key]
-            if not isinstance(value, (list, tuple)) or len(value) != 1:
-                raise ValueError(
-                    f"{where}: {key} must be a list of one learning rate, got {value!r}"
-                )
-            _args.finite(where, key, value[0], 0.0)
-        for key in self.hyperparameters:
-            _args.number(where, key, state_dict[key])
-        for key, value in state_dict.items():
-            setattr(self, key, list(value) if key in ("base_lrs", "_last_lr") else value)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)}" for k in self.hyperparameters)
-        return f"{type(self).__name__}({args}, last_epoch={self.last_epoch})"
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, _lrs(self.optimizer))]
 
 
 class StepLR(LRScheduler):
     """``base_lr * gamma ** (epoch // step_size)``: decay by ``gamma`` every ``step_size``
     epochs."""
-
-    hyperparameters = ("step_size", "gamma")
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -107,15 +85,151 @@ class StepLR(LRScheduler):
         self.gamma = float(_args.finite("StepLR", "gamma", gamma, 0.0))
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lrs[0] * self.gamma ** (epoch // self.step_size)
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return _lrs(self.optimizer)
+        return [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Decay by ``gamma`` at each epoch in ``milestones`` (a milestone given twice, twice)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        try:
+            milestones = list(milestones)
+        except TypeError:
+            raise TypeError(
+                f"MultiStepLR: milestones must be a list of ints, got {milestones!r}"
+            ) from None
+        for m in milestones:
+            if not _args.is_int(m) or m < 0:
+                raise ValueError(f"MultiStepLR: milestones must be ints >= 0, got {milestones!r}")
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = float(_args.finite("MultiStepLR", "gamma", gamma, 0.0))
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return _lrs(self.optimizer)
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [b * self.gamma**passed for b in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """``base_lr * factor`` for the first ``total_iters`` epochs, then ``base_lr``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        self.factor = float(_args.finite("ConstantLR", "factor", factor, 0.0, 1.0))
+        self.total_iters = _args.non_negative_int("ConstantLR", "total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in _lrs(self.optimizer)]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self.optimizer)
+        return [lr * (1.0 / self.factor) for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        f = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [b * f for b in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """From ``base_lr * start_factor`` to ``base_lr * end_factor`` in a straight line over
+    ``total_iters`` epochs (a warm-up, with the defaults), then constant."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        start = _args.finite("LinearLR", "start_factor", start_factor, 0.0, 1.0)
+        if start == 0:
+            raise ValueError("LinearLR: start_factor must be in (0, 1], got 0")
+        self.start_factor = float(start)
+        self.end_factor = float(_args.finite("LinearLR", "end_factor", end_factor, 0.0, 1.0))
+        self.total_iters = _args.positive_int("LinearLR", "total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in _lrs(self.optimizer)]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        span = self.end_factor - self.start_factor
+        f = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [lr * f for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        span = self.end_factor - self.start_factor
+        f = self.start_factor + span * min(self.total_iters, self.last_epoch) / self.total_iters
+        return [b * f for b in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """``base_lr * gamma ** epoch``: decay by ``gamma`` every epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = float(_args.finite("ExponentialLR", "gamma", gamma, 0.0))
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [b * self.gamma**self.last_epoch for b in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """``base_lr * (1 - epoch / total_iters) ** power``, reaching 0 at ``total_iters``."""
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        self.total_iters = _args.positive_int("PolynomialLR", "total_iters", total_iters)
+        self.power = float(_args.finite("PolynomialLR", "power", power, 0.0))
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        t, n = self.last_epoch, self.total_iters
+        f = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * f for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        f = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [b * f for b in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``: from the base rate
     down to ``eta_min`` over ``T_max`` epochs (and back up after, as PyTorch's)."""
-
-    hyperparameters = ("T_max", "eta_min")
 
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
@@ -124,6 +238,25 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = float(_args.finite("CosineAnnealingLR", "eta_min", eta_min, 0.0))
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, epoch: int) -> float:
-        base, low = self.base_lrs[0], self.eta_min
-        return low + (base - low) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+    def get_lr(self) -> list[float]:
+        t, T, low = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        if self._step_count == 1 and t > 0:
+            return [low + (b - low) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
+        if (t - 1 - T) % (2 * T) == 0:
+            rise = (1 - math.cos(math.pi / T)) / 2
+            return [lr + (b - low) * rise for lr, b in zip(_lrs(self.optimizer), self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
+        return [ratio * (lr - low) + low for lr in _lrs(self.optimizer)]
+
+    def _closed_form_lr(self) -> list[float]:
+        t, T, low = self.last_epoch, self.T_max, self.eta_min
+        return [low + (b - low) * (1 + math.cos(math.pi * t / T)) / 2 for b in self.base_lrs]
+
+
+__all__ = [
+    "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+    "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "SequentialLR",
+    "ChainedScheduler", "ReduceLROnPlateau", "OneCycleLR",
+]  # fmt: skip
