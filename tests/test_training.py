@@ -89,7 +89,7 @@ def test_a_scheduler_steps_once_per_epoch():
 def test_a_diverging_loss_stops_before_its_step_changes_anything():
     x, y = _problem()
     model = _model()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     bad = x.copy()
     bad[0, 0] = np.nan
     with pytest.raises(TrainingDiverged, match="epoch 1, step 2") as e:

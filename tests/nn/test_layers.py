@@ -81,18 +81,18 @@ def test_state_dict_round_trip():
 @pytest.mark.parametrize(
     "edit, error, pattern",
     [
-        (lambda s: s.pop("head.bias"), KeyError, r"missing keys \['head.bias'\]"),
-        (lambda s: s.update(extra=np.zeros(1)), KeyError, r"unexpected keys \['extra'\]"),
+        (lambda s: s.pop("head.bias"), RuntimeError, r"missing keys \['head.bias'\]"),
+        (lambda s: s.update(extra=np.zeros(1)), RuntimeError, r"unexpected keys \['extra'\]"),
         (
             lambda s: s.update({"head.weight": np.zeros((2, 2))}),
-            ValueError,
-            r"'head.weight' has shape \(2, 2\) in the state but \(3, 16\) in the model",
+            RuntimeError,
+            r"size mismatch for 'head.weight': shape \(2, 2\) in the state but \(3, 16\) in",
         ),
     ],
 )
 def test_bad_state_dicts_raise_and_leave_the_model_unchanged(edit, error, pattern):
     net = Net()
-    before = {k: v.copy() for k, v in net.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
     state = {k: np.zeros_like(v) for k, v in before.items()}  # would zero everything if applied
     edit(state)
     with pytest.raises(error, match=pattern):
@@ -411,7 +411,7 @@ def test_adaptive_avg_pool_matches_its_window_rule_and_finite_differences(shape,
 @pytest.mark.parametrize("bad", [None, 3, "weights.npz", [("weight", np.zeros((2, 2)))]])
 def test_load_state_dict_refuses_what_is_not_a_mapping_and_changes_nothing(bad):
     lin = nn.Linear(2, 2)
-    before = {k: v.copy() for k, v in lin.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in lin.state_dict().items()}
     with pytest.raises(TypeError, match="load_state_dict for Linear: state_dict must be a mapping"):
         lin.load_state_dict(bad)
     for k, v in lin.state_dict().items():

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> list[str]:
     model = make_model(str(settings.get("model", "default")), ds)
     try:
         model.load(args.model)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise UsageError(f"--model {args.model}: {str(e).splitlines()[0]}") from None
     model.eval()
     convs = explain.conv_layers(model)

@@ -267,7 +267,7 @@ def run(args: argparse.Namespace) -> dict:
     if saved is not None:
         try:
             start, history = ckpt_file.restore(saved, model, opt, scheduler)
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, RuntimeError) as e:
             raise UsageError(f"--resume {args.resume}: does not fit this model: {e}") from None
         if start > epochs:
             raise UsageError(

@@ -1,5 +1,6 @@
 """Layers and models: Module, Parameter, Sequential, and the usual CNN layers."""
 
+from tinygrad_cnn.io import load_npz, save_npz
 from tinygrad_cnn.nn import functional, init, utils
 from tinygrad_cnn.nn.layers import (
     BatchNorm2d,
@@ -12,7 +13,8 @@ from tinygrad_cnn.nn.layers import (
     Linear,
     ReLU,
 )
-from tinygrad_cnn.nn.module import Module, Parameter, load_npz, save_npz
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.nn.state import IncompatibleKeys
 
 # isort: split
 from tinygrad_cnn.nn.activation import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -12,9 +11,8 @@ import numpy as np
 from tinygrad_cnn import engine
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.conversion import to_args
-from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.hooks import RemovableHandle
-from tinygrad_cnn.io import load_npz, save_npz
+from tinygrad_cnn.nn.state import StateDictMixin
 from tinygrad_cnn.tensor import Tensor, tensor_array
 
 
@@ -41,7 +39,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(StateDictMixin):
     """Base class of layers and models: subclasses set attributes in ``__init__`` and define
     ``forward``. Parameters, sub-modules and buffers assigned as attributes are registered.
 
@@ -311,69 +309,6 @@ class Module:
         """Forget the parameters' gradients (sets ``.grad`` to None, as PyTorch does by default)."""
         for p in self.parameters():
             p.grad = None
-
-    # -- state -----------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and buffer, by dotted name, in PyTorch's order: module by
-        module, each one's parameters, then its buffers (a shared parameter once)."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
-        seen: set[int] = set()
-        for path, m in self.named_modules():
-            prefix = f"{path}." if path else ""
-            for store in (m._parameters, m._buffers):
-                for name, t in store.items():
-                    if t is not None and id(t) not in seen:
-                        seen.add(id(t))
-                        out[prefix + name] = t._data.copy()
-        return out
-
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list, list]:
-        """Copy arrays into the parameters and buffers of the same names.
-
-        Everything is checked before anything is changed: a wrong shape, or (with ``strict``) a
-        missing or unexpected key, raises and leaves the module as it was. Returns the missing
-        and unexpected keys.
-        """
-        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
-            raise TypeError(
-                f"load_state_dict for {type(self).__name__}: state_dict must be a mapping of "
-                "names to Tensors or arrays (what state_dict() returns), got "
-                f"{type(state).__name__}"
-            )
-        targets = dict((*self.named_parameters(), *self.named_buffers()))
-        missing = [k for k in targets if k not in state]
-        unexpected = [k for k in state if k not in targets]
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
-            )
-        arrays = {}
-        for k, t in targets.items():
-            if k not in state:
-                continue
-            a = np.asarray(state[k]._data if isinstance(state[k], Tensor) else state[k])
-            if a.shape != t.shape:
-                raise ValueError(
-                    f"load_state_dict for {type(self).__name__}: '{k}' has shape {a.shape} in "
-                    f"the state but {t.shape} in the model"
-                )
-            if a.dtype.kind not in "biuf":
-                raise TypeError(f"load_state_dict: '{k}' has unsupported dtype {a.dtype}")
-            arrays[k] = a
-        with no_grad():
-            for k, a in arrays.items():
-                targets[k].copy_(a)
-        return missing, unexpected
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``state_dict()`` to ``path`` (.npz) atomically: a temporary file, then a rename."""
-        save_npz(path, self.state_dict())
-
-    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
-        """Load a file written by :meth:`save` (never unpickles anything)."""
-        self.load_state_dict(load_npz(path), strict=strict)
-        return self
 
     # -- repr ------------------------------------------------------------------------------
     def extra_repr(self) -> str:
