@@ -409,7 +409,17 @@ _TENSOR_METHODS = (
     "sum mean max min amax amin argmax argmin logsumexp var std norm softmax log_softmax "
     "reshape view view_as reshape_as transpose permute swapaxes swapdims t flatten squeeze "
     "unsqueeze expand expand_as broadcast_to repeat chunk split masked_fill gather pad "
-    "conv2d max_pool2d avg_pool2d"
+    "conv2d max_pool2d avg_pool2d "
+    "absolute addcdiv addcmul addmm all allclose aminmax any argsort argwhere bincount ceil "
+    "clamp_max clamp_min cos cosh count_nonzero cumsum diag diagonal diff dist divide dot "
+    "equal exp2 expm1 fix flip fliplr flipud floor floor_divide fmod frac ger greater "
+    "greater_equal histc hypot index_select isclose isfinite isinf isnan isneginf isposinf "
+    "kthvalue lerp less less_equal log10 log1p log2 logaddexp logical_and logical_not "
+    "logical_or logical_xor masked_select median moveaxis movedim msort multiply mv "
+    "nan_to_num nanmean nansum narrow negative nonzero not_equal outer prod ravel remainder "
+    "repeat_interleave roll round rsqrt select sgn sign signbit sin sinh sort subtract take "
+    "take_along_dim tan tensor_split tile topk trace tril triu true_divide trunc unbind "
+    "unflatten unique "
 ).split()
 
 

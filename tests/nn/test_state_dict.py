@@ -44,7 +44,7 @@ def test_the_same_names_and_values_as_pytorch_both_ways():
     for (k, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
     back = _build(torch)
-    back.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()})
+    back.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
     ours.eval(), back.eval()
     np.testing.assert_allclose(

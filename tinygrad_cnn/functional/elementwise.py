@@ -34,6 +34,7 @@ from tinygrad_cnn.ops.elementwise import (
     Tanh,
     Where,
 )
+from tinygrad_cnn.ops.unary import Rounding
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -52,9 +53,25 @@ def mul(a: Any, b: Any) -> Tensor:
     return apply(Mul, operands(a, b), {})
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting."""
-    return apply(Div, operands(a, b), {})
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``input / other`` with broadcasting (true division, integers giving floats); with
+    ``rounding_mode`` ``"trunc"`` or ``"floor"`` the quotient rounded that way (gradient zero),
+    integers staying integers, as ``torch.div``."""
+    a, b = operands(input, other)
+    if rounding_mode is None:
+        if a.dtype.kind in "biu" and b.dtype.kind in "biu":  # true division: the default float
+            a, b = a.to(dtypes.get_default_dtype()), b.to(dtypes.get_default_dtype())
+        return apply(Div, (a, b), {})
+    _args.choice("div", "rounding_mode", rounding_mode, ("trunc", "floor"))
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        x, y = np.broadcast_arrays(a._data, b._data)
+        if np.any(y == 0):
+            raise RuntimeError("div: integer division by zero")
+        q = np.floor_divide(x, y)
+        if rounding_mode == "trunc":  # floor and trunc differ where the division is inexact
+            q = q + ((q < 0) & (q * y != x))
+        return Tensor._wrap(q, False)
+    return apply(Rounding, (apply(Div, (a, b), {}),), {"fn": rounding_mode})
 
 
 def neg(a: Any) -> Tensor:

@@ -1,6 +1,16 @@
 """Registered ops, one module per family; importing this package registers them all."""
 
-from tinygrad_cnn.ops import conv, elementwise, linalg, loss, pool, reduce, shape, xp  # noqa: F401
+from tinygrad_cnn.ops import (  # noqa: F401
+    conv,
+    elementwise,
+    linalg,
+    loss,
+    pool,
+    reduce,
+    shape,
+    unary,
+    xp,
+)
 from tinygrad_cnn.ops.registry import REGISTRY, Op, get_op, register_op
 
 __all__ = ["REGISTRY", "Op", "get_op", "register_op"]

@@ -115,3 +115,48 @@ class Var(Op):
         scale = 2.0 / ctx.denom if ctx.denom else np.nan  # N <= correction: as PyTorch
         centered = ctx.a - ctx.xp.mean(ctx.a, axis=ctx.axes, keepdims=True)
         return (_expand(g, ctx) * centered * scale,)
+
+
+@register_op(linear_in=(0,), higher_order=True)
+class Cumsum(Op):
+    """Running sums along ``axis``; the adjoint sums the gradient from the end backwards."""
+
+    name = "cumsum"
+
+    @staticmethod
+    def forward(ctx, a, *, axis):
+        ctx.axis = axis
+        return np.cumsum(a, axis=axis)
+
+    @staticmethod
+    def vjp(ctx, g):
+        xp = ctx.xp
+        return (xp.flip(xp.cumsum(xp.flip(g, ctx.axis), ctx.axis), ctx.axis),)
+
+
+@register_op(higher_order=True)
+class Prod(Op):
+    """The product along ``axis`` (one dim). Each element's derivative is the product of the
+    others: ``prod / a`` away from zeros; at a slice's only zero, the product of the rest; 0 at
+    the others. Exact to first order everywhere; the second derivative between two elements
+    that are both exactly zero comes out 0 (PyTorch's is the product of the rest)."""
+
+    name = "prod"
+
+    @staticmethod
+    def forward(ctx, a, *, axis, keepdims):
+        ctx.a, ctx.axis, ctx.keepdims = a, axis, keepdims
+        return np.prod(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def vjp(ctx, g):
+        xp, a, axis = ctx.xp, ctx.a, ctx.axis
+        zero = np.asarray(a) == 0
+        lone_zero = zero & (zero.sum(axis=axis, keepdims=True) == 1)
+        nonzero = xp.where(zero, 1, a)
+        others = xp.where(
+            lone_zero,
+            xp.prod(nonzero, axis=axis, keepdims=True),
+            xp.prod(a, axis=axis, keepdims=True) / nonzero,
+        )
+        return ((g if ctx.keepdims else xp.expand_dims(g, axis)) * others,)

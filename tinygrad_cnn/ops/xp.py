@@ -33,8 +33,9 @@ from tinygrad_cnn.ops.elementwise import Exp, Log, Where
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.ops.linalg import Einsum
 from tinygrad_cnn.ops.pool import Pool2dGather, Pool2dSpread
-from tinygrad_cnn.ops.reduce import Max, Mean, Sum
+from tinygrad_cnn.ops.reduce import Cumsum, Max, Mean, Prod, Sum
 from tinygrad_cnn.ops.shape import BroadcastTo, GetItem, Reshape, ScatterAdd, Transpose, scatter_add
+from tinygrad_cnn.ops.unary import Cos, Sin
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -49,6 +50,11 @@ class ArrayOps:
 
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    cumsum = staticmethod(np.cumsum)
+    prod = staticmethod(np.prod)
+    flip = staticmethod(np.flip)
     sign = staticmethod(np.sign)
     where = staticmethod(np.where)
     sum = staticmethod(np.sum)
@@ -126,6 +132,27 @@ class TensorOps:
     @staticmethod
     def log(x: Tensor) -> Tensor:
         return apply(Log, (as_tensor(x),), {})
+
+    @staticmethod
+    def sin(x: Tensor) -> Tensor:
+        return apply(Sin, (as_tensor(x),), {})
+
+    @staticmethod
+    def cos(x: Tensor) -> Tensor:
+        return apply(Cos, (as_tensor(x),), {})
+
+    @staticmethod
+    def cumsum(a: Tensor, axis: int) -> Tensor:
+        return apply(Cumsum, (a,), {"axis": int(axis)})
+
+    @staticmethod
+    def prod(a: Tensor, axis: int, keepdims: bool = False) -> Tensor:
+        return apply(Prod, (as_tensor(a),), {"axis": int(axis), "keepdims": keepdims})
+
+    @staticmethod
+    def flip(m: Tensor, axis: int) -> Tensor:
+        index = (slice(None),) * (int(axis) % m.ndim) + (slice(None, None, -1),)
+        return apply(GetItem, (m,), {"index": index})
 
     @staticmethod
     def sign(x: Any) -> np.ndarray:

@@ -248,6 +248,27 @@ def softmax_inputs(draw):
     return OpCase((draw(floats(shape, -3.0, 3.0)),), {"axis": draw(st.integers(0, len(shape) - 1))})
 
 
+def log1p_inputs():
+    return shapes().flatmap(lambda s: floats(s, -0.5, 3.0)).map(lambda a: OpCase((a,)))
+
+
+@st.composite
+def rounding_inputs(draw):
+    # values on a grid a quarter away from the integers: away from the jumps of every fn
+    a = draw(shapes().flatmap(lambda s: on_grid(s, offset=0.25, step=1.0, k=3)))
+    fn = draw(st.sampled_from(["floor", "ceil", "round", "trunc", "sign"]))
+    return OpCase((a,), {"fn": fn})
+
+
+@st.composite
+def along_axis_inputs(draw, keepdims=False, values=floats):
+    shape = draw(shapes(min_dims=1))
+    attrs = {"axis": draw(st.integers(0, len(shape) - 1))}
+    if keepdims:
+        attrs["keepdims"] = draw(st.booleans())
+    return OpCase((draw(values(shape)),), attrs)
+
+
 @st.composite
 def cross_entropy_inputs(draw):
     n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
@@ -304,6 +325,13 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "softmax": softmax_inputs,
     "log_softmax": softmax_inputs,
     "cross_entropy": cross_entropy_inputs,
+    "sin": unary_inputs,
+    "cos": unary_inputs,
+    "log1p": log1p_inputs,
+    "expm1": unary_inputs,
+    "rounding": rounding_inputs,
+    "cumsum": along_axis_inputs,
+    "prod": lambda: along_axis_inputs(keepdims=True, values=away_from_zero),
 }
 
 
