@@ -10,6 +10,7 @@ import numpy as np
 import tinygrad_cnn as tg
 from tinygrad_cnn import data, nn, optim, tensor
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.utils.data import DataLoader
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=20)
@@ -25,8 +26,8 @@ model = nn.Sequential(
 opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
 for epoch in range(1, epochs + 1):
-    for x, y in data.Batches(ds.x_train, ds.y_train, batch_size=32, seed=epoch):
-        loss = F.cross_entropy(model(tensor(x)), y)
+    for x, y in DataLoader(ds.train, batch_size=32, shuffle=True):
+        loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

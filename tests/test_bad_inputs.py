@@ -18,6 +18,7 @@ from tinygrad_cnn import Tensor, data, nn, optim, tensor
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.args import is_real
 from tinygrad_cnn.cli import main
+from tinygrad_cnn.utils.data import DataLoader, TensorDataset
 
 ERRORS = (ValueError, TypeError, RuntimeError, IndexError, KeyError, OSError)
 NAN, INF = float("nan"), float("inf")
@@ -175,15 +176,20 @@ TARGETS = [
     ("Adam.eps", "hyper", lambda v: optim.Adam([param()], eps=v), ("Adam", "eps")),
     ("Adam.betas", "betas", lambda v: optim.Adam([param()], betas=v), ("Adam", "betas")),
     (
-        "Batches.batch_size",
+        "DataLoader.batch_size",
         "pos_int",
-        lambda v: data.Batches(np.zeros(4), np.zeros(4), batch_size=v),
-        ("Batches", "batch_size"),
+        lambda v: DataLoader(TensorDataset(np.zeros(4)), batch_size=v),
+        ("DataLoader", "batch_size"),
     ),
 ]
 
 # values of a kind that this one argument accepts
-VALID = {"max_pool2d.stride": [None], "transpose.axes": [None], "pad.pad": [(5, 5)]}
+VALID = {
+    "max_pool2d.stride": [None],
+    "transpose.axes": [None],
+    "pad.pad": [(5, 5)],
+    "DataLoader.batch_size": [None],  # no batching, as PyTorch
+}
 
 
 def valid(name, value):

@@ -5,6 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
+import tinygrad_cnn as tg
 from tests.fakedata import cifar10_tar, idx_gz
 from tinygrad_cnn import data
 
@@ -84,20 +85,35 @@ def test_corrupt_gzip_is_a_clear_error(tmp_path):
         data.read_idx(path)
 
 
-def test_batches_shuffle_seeded_and_drop_last():
-    x, y = np.arange(10), np.arange(10) * 10
-    b1 = [xb.tolist() for xb, _ in data.Batches(x, y, 3, seed=1)]
-    b2 = [xb.tolist() for xb, _ in data.Batches(x, y, 3, seed=1)]
-    assert b1 == b2 and sorted(sum(b1, [])) == list(range(10))
-    assert len(data.Batches(x, y, 3, drop_last=True)) == 3
-    assert all(len(xb) == 3 for xb, _ in data.Batches(x, y, 3, drop_last=True))
-    assert all((yb == xb * 10).all() for xb, yb in data.Batches(x, y, 4))
-    it = data.Batches(x, y, 3, seed=2)
-    assert [b.tolist() for b, _ in it] != [b.tolist() for b, _ in it]  # reshuffled per epoch
-    with pytest.raises(ValueError, match="x has 10 samples but y has 9"):
-        data.Batches(x, y[:9])
-    with pytest.raises(ValueError, match="batch_size"):
-        data.Batches(x, y, 0)
+def test_a_dataset_gives_its_splits_to_a_dataloader():
+    ds = data.load_digits()
+    train = ds.train
+    assert len(train) == len(ds.x_train) and isinstance(train, tg.utils.data.TensorDataset)
+    x, y = train[3]
+    assert x.shape == (1, 8, 8) and x.dtype == tg.float32 and y.dtype == tg.int64
+    assert train.tensors[0].numpy() is not None and np.shares_memory(
+        train.tensors[0]._data, ds.x_train
+    )
+    xb, yb = next(iter(tg.utils.data.DataLoader(ds.test, batch_size=5)))
+    np.testing.assert_array_equal(xb.numpy(), ds.x_test[:5])
+    np.testing.assert_array_equal(yb.numpy(), ds.y_test[:5])
+
+
+def test_a_tensor_dataset_batch_is_the_stack_of_its_samples():
+    # the DataLoader indexes a TensorDataset's tensors at once: the same as collating samples
+    ds = tg.utils.data.TensorDataset(tg.randn(10, 2, 3), tg.arange(10))
+    gen = np.random.default_rng(0)
+    fast = list(tg.utils.data.DataLoader(ds, batch_size=4, shuffle=True, generator=gen))
+    gen = np.random.default_rng(0)
+    slow = tg.utils.data.DataLoader(
+        ds,
+        batch_size=4,
+        shuffle=True,
+        generator=gen,
+        collate_fn=lambda b: tg.utils.data.default_collate(b),
+    )
+    for (a, b), (c, d) in zip(fast, slow):
+        assert a.equal(c) and b.equal(d) and a.dtype == c.dtype and b.dtype == d.dtype
 
 
 def test_idx_files_of_the_wrong_sizes_are_refused(tmp_path):

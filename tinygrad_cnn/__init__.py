@@ -66,6 +66,7 @@ from tinygrad_cnn.factories import (
     randint_like,
     randn,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -243,7 +244,7 @@ from tinygrad_cnn.functional import (  # PyTorch's pointwise, sorting and indexi
     where,
 )
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
-from tinygrad_cnn.random import manual_seed, seed
+from tinygrad_cnn.random import Generator, initial_seed, manual_seed, seed
 from tinygrad_cnn.serialization import load, save
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.testing.graphcheck import check_graph

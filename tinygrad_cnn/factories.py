@@ -204,6 +204,16 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
                  device)  # fmt: skip
 
 
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """A random permutation of ``0 .. n-1``, int64."""
+    if not _args.is_int(n) or n < 0:
+        raise ValueError(f"randperm: n must be an int >= 0, got {n!r}")
+    arr = generator_or_default("randperm", generator).permutation(int(n))
+    return _make("randperm", arr.astype(_dtype("randperm", dtype, dtypes.int64)), requires_grad,
+                 device)  # fmt: skip
+
+
 def rand_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Uniform samples in [0, 1) in ``input``'s shape and (floating) dtype."""

@@ -28,7 +28,8 @@ import numpy as np
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn, optim
-from tinygrad_cnn.data import Batches, Dataset
+from tinygrad_cnn.data import Dataset
+from tinygrad_cnn.data.loader import DataLoader
 from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.tensor import Tensor
 
@@ -76,7 +77,8 @@ def fit(
 ) -> list[dict]:
     """Train ``model`` for epochs ``start_epoch + 1 .. epochs``; returns the history.
 
-    ``data`` gives (inputs, targets) batches of arrays: an iterable, gone through once per epoch,
+    ``data`` gives (inputs, targets) batches of Tensors or arrays: an iterable (a
+    :class:`~tinygrad_cnn.utils.data.DataLoader`, a list), gone through once per epoch,
     or a function of the epoch number returning one (to seed each epoch's order, say). A
     :class:`~tinygrad_cnn.data.Dataset` trains on its training split in shuffled batches of
     ``batch_size`` (each epoch's order seeded by ``(seed, epoch)``), and adds each epoch's
@@ -144,13 +146,14 @@ def _pair(batch: Any) -> tuple[Any, Any]:
 
 
 def _dataset_epochs(model: nn.Module, ds: Dataset, batch_size: int, seed: int, on_epoch: Any):
-    """fit's ``data`` and ``on_epoch`` for a Dataset: seeded batches of its training split, and
-    the test accuracy in each epoch's record."""
-    batches = Batches(ds.x_train, ds.y_train, batch_size, shuffle=True, seed=seed)
+    """fit's ``data`` and ``on_epoch`` for a Dataset: a DataLoader over its training split, each
+    epoch shuffled by a generator seeded with ``(seed, epoch)``, and the test accuracy in each
+    epoch's record."""
+    loader = DataLoader(ds.train, batch_size=batch_size, shuffle=True)
 
-    def epoch_batches(epoch: int) -> Batches:
-        batches.rng = np.random.default_rng((seed, epoch))
-        return batches
+    def epoch_batches(epoch: int) -> DataLoader:
+        loader.generator = np.random.default_rng((seed, epoch))
+        return loader
 
     def with_test_accuracy(record: dict) -> None:
         record["test_accuracy"] = accuracy(model, ds.x_test, ds.y_test)

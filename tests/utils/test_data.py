@@ -85,3 +85,29 @@ def test_the_same_batches_as_pytorchs_dataloader():
             np.testing.assert_array_equal(a, c)
             np.testing.assert_array_equal(b, d)
             assert a.dtype == c.dtype and b.dtype == d.dtype
+
+
+def test_a_generator_of_its_own_makes_splits_and_shuffles_repeatable():
+    ds = TensorDataset(tg.arange(20))
+
+    def run():
+        gen = tg.Generator().manual_seed(42)
+        parts = random_split(ds, [0.75, 0.25], generator=gen)
+        order = [
+            b[0].tolist() for b in DataLoader(parts[0], batch_size=5, shuffle=True, generator=gen)
+        ]
+        return [list(p.indices) for p in parts], order
+
+    assert run() == run()
+    gen = tg.Generator().manual_seed(7)
+    assert gen.initial_seed() == 7 and repr(gen) == "Generator(initial_seed=7)"
+    assert sorted(tg.randperm(6, generator=gen).tolist()) == list(range(6))
+    assert tg.randperm(3).dtype == tg.int64
+    tg.manual_seed(5)
+    assert tg.initial_seed() == 5
+    with pytest.raises(TypeError, match="Generator.manual_seed: seed must be an int"):
+        gen.manual_seed(1.5)
+    with pytest.raises(TypeError, match="DataLoader: generator must be a Generator"):
+        DataLoader(ds, generator=3)
+    with pytest.raises(ValueError, match="randperm: n must be an int >= 0"):
+        tg.randperm(-1)

@@ -42,6 +42,7 @@ from tinygrad_cnn.cli.components import (
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.data import augment as aug
+from tinygrad_cnn.data.loader import DataLoader
 from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn.training import TrainingDiverged, accuracy, fit
@@ -107,20 +108,20 @@ def train(
     """
     if not (_args.is_int(epochs) and epochs >= 1):
         raise ValueError(f"train: epochs must be a positive int, got {epochs!r}")
-    batches = data.Batches(ds.x_train, ds.y_train, batch_size, shuffle=True, seed=seed)
+    batches = DataLoader(ds.train, batch_size=batch_size, shuffle=True)
     saved = None if checkpoint and start_epoch == 0 else start_epoch  # what the checkpoint holds
     bar = None
 
     def epoch_batches(epoch: int):
         nonlocal bar
-        batches.rng = np.random.default_rng((seed, epoch))  # same order after a resume
+        batches.generator = np.random.default_rng((seed, epoch))  # same order after a resume
         aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
         items = batches
         if show_progress:
             bar = progress(batches, f"epoch {epoch}/{epochs}")
             items = bar if bar is not None else batches
         for xb, yb in items:
-            yield (xb if augment is None else augment(xb, aug_rng)), yb
+            yield (xb if augment is None else augment(xb.numpy(), aug_rng)), yb
 
     def on_step(record: dict) -> None:
         if bar is not None:

@@ -9,14 +9,14 @@ import math
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 
-from tinygrad_cnn import args as _args
 from tinygrad_cnn.data import augment  # noqa: F401  (data.augment)
 from tinygrad_cnn.data.download import DownloadError, data_home, fetch  # noqa: F401
+from tinygrad_cnn.data.loader import TensorDataset
+from tinygrad_cnn.tensor import Tensor
 
 
 class Dataset(NamedTuple):
@@ -30,6 +30,17 @@ class Dataset(NamedTuple):
     @property
     def num_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def train(self) -> TensorDataset:
+        """The training split as ``(image, label)`` samples for a ``DataLoader`` (the arrays
+        shared, not copied)."""
+        return TensorDataset(Tensor._wrap(self.x_train, False), Tensor._wrap(self.y_train, False))
+
+    @property
+    def test(self) -> TensorDataset:
+        """The test split as ``(image, label)`` samples for a ``DataLoader``."""
+        return TensorDataset(Tensor._wrap(self.x_test, False), Tensor._wrap(self.y_test, False))
 
 
 def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -306,42 +317,3 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
     with opener(path, "wb") as f:
         f.write(header + big.tobytes())
-
-
-# -- batches -----------------------------------------------------------------------------------
-
-
-class Batches:
-    """Iterate over (x, y) minibatches; reshuffled each epoch from a seeded generator.
-
-    >>> it = Batches(np.arange(10), np.arange(10), batch_size=4, shuffle=False)
-    >>> [len(x) for x, _ in it], len(it)
-    ([4, 4, 2], 3)
-    """
-
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        batch_size: int = 32,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        seed: int | None = 0,
-    ) -> None:
-        if len(x) != len(y):
-            raise ValueError(f"Batches: x has {len(x)} samples but y has {len(y)}")
-        _args.positive_int("Batches", "batch_size", batch_size)
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.shuffle, self.drop_last = shuffle, drop_last
-        self.rng = np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        n = len(self.x)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        n = len(self.x)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        for k in range(len(self)):
-            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
-            yield self.x[idx], self.y[idx]
