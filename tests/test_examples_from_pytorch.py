@@ -15,12 +15,17 @@ EXPECT = {
     "quickstart.py": r"Accuracy: \d+\.\d%, Avg loss: [\d.]+ \n\nDone!",
     "neural_networks.py": r"loss (\d+\.\d+) -> (\d+\.\d+)",
     "cifar10_classifier.py": r"Accuracy of the network on the 80 test images: \d+ %",
+    "polynomial_optim.py": r"\nResult: y = \S+ \+ \S+ x \+ \S+ x\^2 \+ \S+ x\^3",
+    "polynomial_custom_function.py": r"\nResult: y = \S+ \+ \S+ \* P3\(\S+ \+ \S+ x\)",
+    "polynomial_module.py": r"\nResult: y = \S+ \+ \S+ x \+ \S+ x\^2 \+ \S+ x\^3",
+    "mnist_main.py": r"Test set: Average loss: [\d.]+, Accuracy: \d+/128 \(\d+%\)\n\s*$",
 }
+ARGS = {"mnist_main.py": ["--epochs", "2", "--save-model"]}  # the original's flags
 
 
 def _run(path: Path, cwd: Path) -> str:
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)  # fmt: skip
+    command = [sys.executable, str(path), *ARGS.get(path.name, [])]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -32,6 +37,11 @@ def test_a_ported_tutorial_runs_unchanged(name, tmp_path):
     assert found, out[-1500:]
     if name == "neural_networks.py":  # SGD on a fixed target: the loss goes down
         assert float(found.group(2)) < float(found.group(1))
+    if name.startswith("polynomial"):  # "t loss" every 100 steps: the fit gets better
+        losses = [float(v) for v in re.findall(r"^\d+ (\S+)$", out, re.MULTILINE)]
+        assert len(losses) == 20 and losses[-1] < losses[0] / 2
+    if name == "mnist_main.py":  # the state dict it saves is PyTorch's format
+        assert (tmp_path / "mnist_cnn.pt").stat().st_size > 4_000_000
 
 
 @pytest.mark.parametrize("name", sorted(EXPECT))
