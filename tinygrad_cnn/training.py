@@ -149,11 +149,11 @@ def _dataset_epochs(model: nn.Module, ds: Dataset, batch_size: int, seed: int, o
     """fit's ``data`` and ``on_epoch`` for a Dataset: a DataLoader over its training split, each
     epoch shuffled by a generator seeded with ``(seed, epoch)``, and the test accuracy in each
     epoch's record."""
-    loader = DataLoader(ds.train, batch_size=batch_size, shuffle=True)
+    train_set = ds.train
 
     def epoch_batches(epoch: int) -> DataLoader:
-        loader.generator = np.random.default_rng((seed, epoch))
-        return loader
+        order = np.random.default_rng((seed, epoch))
+        return DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
 
     def with_test_accuracy(record: dict) -> None:
         record["test_accuracy"] = accuracy(model, ds.x_test, ds.y_test)

@@ -168,7 +168,7 @@ def test_the_commands_loop_refuses_bad_arguments_and_names_the_saved_epoch(tmp_p
     opt = optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="train: epochs must be a positive int, got 0"):
         train(model, opt, ds, 0)
-    with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="train: batch_size must be a positive int, got 0"):
         train(model, opt, ds, 1, batch_size=0)
 
     def interrupt(*args, **kwargs):

@@ -6,10 +6,16 @@ import pytest
 
 import tinygrad_cnn as tg
 from tinygrad_cnn.utils.data import (
+    BatchSampler,
     DataLoader,
     Dataset,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
     Subset,
+    SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
     default_collate,
     random_split,
 )
@@ -111,3 +117,46 @@ def test_a_generator_of_its_own_makes_splits_and_shuffles_repeatable():
         DataLoader(ds, generator=3)
     with pytest.raises(ValueError, match="randperm: n must be an int >= 0"):
         tg.randperm(-1)
+
+
+def test_samplers_as_pytorch():
+    ds = TensorDataset(tg.arange(10))
+    assert list(SequentialSampler(ds)) == list(range(10))
+    gen = tg.Generator().manual_seed(0)
+    order = list(RandomSampler(ds, generator=gen))
+    assert sorted(order) == list(range(10)) and len(RandomSampler(ds)) == 10
+    drawn = list(RandomSampler(ds, replacement=True, num_samples=25, generator=gen))
+    assert len(drawn) == 25 and set(drawn) <= set(range(10))
+    counts = np.bincount(list(RandomSampler(ds, num_samples=13, generator=gen)), minlength=10)
+    assert counts.sum() == 13 and counts.min() == 1  # every index, then 3 more
+    assert sorted(SubsetRandomSampler([1, 5, 7], generator=gen)) == [1, 5, 7]
+    heavy = list(WeightedRandomSampler([0.0, 0.0, 1.0], 5, generator=gen))
+    assert heavy == [2] * 5
+    batches = list(BatchSampler(SequentialSampler(range(7)), 3, drop_last=False))
+    assert batches == [[0, 1, 2], [3, 4, 5], [6]]
+    assert len(BatchSampler(range(7), 3, drop_last=True)) == 2
+
+
+def test_dataloader_takes_a_sampler_or_a_batch_sampler():
+    ds = TensorDataset(tg.arange(10.0), tg.arange(10))
+    by_sampler = [y.tolist() for _, y in DataLoader(ds, batch_size=4, sampler=[9, 8, 7, 6, 5])]
+    assert by_sampler == [[9, 8, 7, 6], [5]]
+    batches = [[0, 1], [5], [2, 3, 4]]
+    assert [y.tolist() for _, y in DataLoader(ds, batch_sampler=batches)] == batches
+    assert len(DataLoader(ds, batch_sampler=batches)) == 3
+    with pytest.raises(ValueError, match="sampler and shuffle are mutually exclusive"):
+        DataLoader(ds, sampler=[0], shuffle=True)
+    with pytest.raises(ValueError, match="batch_sampler is mutually exclusive"):
+        DataLoader(ds, batch_size=2, batch_sampler=batches)
+
+
+def test_dataloader_batches_an_iterable_dataset_as_it_streams():
+    class Squares(IterableDataset):
+        def __iter__(self):
+            return iter([(float(i), i * i) for i in range(5)])
+
+    out = [(x.tolist(), y.tolist()) for x, y in DataLoader(Squares(), batch_size=2)]
+    assert out == [([0.0, 1.0], [0, 1]), ([2.0, 3.0], [4, 9]), ([4.0], [16])]
+    assert len(list(DataLoader(Squares(), batch_size=2, drop_last=True))) == 2
+    with pytest.raises(ValueError, match="an IterableDataset takes no shuffle"):
+        DataLoader(Squares(), shuffle=True)

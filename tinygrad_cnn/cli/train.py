@@ -108,13 +108,15 @@ def train(
     """
     if not (_args.is_int(epochs) and epochs >= 1):
         raise ValueError(f"train: epochs must be a positive int, got {epochs!r}")
-    batches = DataLoader(ds.train, batch_size=batch_size, shuffle=True)
+    train_set = ds.train
+    _args.positive_int("train", "batch_size", batch_size)
     saved = None if checkpoint and start_epoch == 0 else start_epoch  # what the checkpoint holds
     bar = None
 
     def epoch_batches(epoch: int):
         nonlocal bar
-        batches.generator = np.random.default_rng((seed, epoch))  # same order after a resume
+        order = np.random.default_rng((seed, epoch))  # the same order after a resume
+        batches = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
         aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
         items = batches
         if show_progress:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
+from tinygrad_cnn.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 from tinygrad_cnn.random import generator_or_default
 from tinygrad_cnn.tensor import Tensor, tensor_array
 
@@ -136,55 +137,101 @@ def default_collate(batch: list) -> Any:
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
 
 
-class DataLoader:
-    """Batches of ``dataset``: ``batch_size`` samples (1 by default), in order unless
-    ``shuffle`` (a new order each epoch, from ``generator`` or the ``manual_seed`` generator),
-    the last short batch dropped with ``drop_last``, collated by ``collate_fn``.
-    ``num_workers``/``pin_memory`` are accepted and ignored (one process)."""
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__``. A DataLoader batches them in the
+    order they come (no shuffling, no sampler)."""
 
-    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool = False,
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset of unknown length")
+
+
+class DataLoader:
+    """Batches of ``dataset``: ``batch_size`` samples (1 by default; None: no batching), in
+    order, or with ``shuffle`` a new order each pass (from ``generator`` or the default
+    generator), or in the order of ``sampler``, or in the batches of ``batch_sampler``; the
+    last short batch dropped with ``drop_last``; collated by ``collate_fn``. The argument
+    rules are PyTorch's. ``num_workers``, ``pin_memory`` and the other worker settings are
+    accepted and ignored (one process)."""
+
+    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
                  sampler: Any = None, batch_sampler: Any = None, num_workers: int = 0,
                  collate_fn: Any = None, pin_memory: bool = False, drop_last: bool = False,
                  generator: Any = None, **kwargs: Any) -> None:  # fmt: skip
-        self.dataset = dataset
-        self.batch_size = None if batch_size is None else _args.positive_int(
-            "DataLoader", "batch_size", batch_size)  # fmt: skip
-        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.sampler = sampler
+        where = "DataLoader"
+        if batch_size is not None:
+            _args.positive_int(where, "batch_size", batch_size)
+        generator_or_default(where, generator)
+        if isinstance(dataset, IterableDataset) and (shuffle or sampler or batch_sampler):
+            raise ValueError(
+                f"{where}: an IterableDataset takes no shuffle, sampler or batch_sampler"
+            )
+        if sampler is not None and shuffle:
+            raise ValueError(f"{where}: sampler and shuffle are mutually exclusive")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    f"{where}: batch_sampler is mutually exclusive with batch_size, shuffle, "
+                    "sampler and drop_last"
+                )
+            batch_size = None
+        elif batch_size is None and drop_last:
+            raise ValueError(f"{where}: batch_size=None (no batching) and drop_last are exclusive")
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, bool(drop_last)
+        self.generator, self.num_workers = generator, num_workers
         self.collate_fn = collate_fn or default_collate
-        self.generator = generator
-        generator_or_default("DataLoader", generator)
-
-    def _order(self) -> list:
-        if self.sampler is not None:
-            return list(iter(self.sampler))
-        n = len(self.dataset)
-        return (
-            generator_or_default("DataLoader", self.generator).permutation(n).tolist()
-            if self.shuffle
-            else list(range(n))
-        )
+        if sampler is None and not isinstance(dataset, IterableDataset):
+            sampler = (
+                RandomSampler(dataset, generator=generator)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
+        self.sampler = sampler
+        if batch_sampler is None and batch_size is not None and self.sampler is not None:
+            batch_sampler = BatchSampler(self.sampler, batch_size, self.drop_last)
+        self.batch_sampler = batch_sampler
 
     def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        if self.batch_size is None:  # no batching: samples one by one
-            yield from (self.dataset[i] for i in order)
+        if self.sampler is None:  # an IterableDataset: its stream, batched as it comes
+            yield from self._stream()
+            return
+        if self.batch_sampler is None:  # no batching: samples one by one
+            yield from (self.dataset[i] for i in self.sampler)
             return
         # A TensorDataset collated by default_collate: index each tensor with the whole batch
         # at once (the same batch as stacking its samples, without a Python step per sample).
         whole = type(self.dataset) is TensorDataset and self.collate_fn is default_collate
-        for k in range(0, len(order), self.batch_size):
-            idx = order[k : k + self.batch_size]
-            if self.drop_last and len(idx) < self.batch_size:
-                return
+        for idx in self.batch_sampler:
             if whole:
                 rows = np.asarray(idx, dtype=np.int64)
                 yield tuple(Tensor._wrap(t._data[rows], False) for t in self.dataset.tensors)
             else:
                 yield self.collate_fn([self.dataset[i] for i in idx])
 
+    def _stream(self) -> Iterator[Any]:
+        if self.batch_size is None:
+            yield from self.dataset
+            return
+        batch: list = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
+
     def __len__(self) -> int:
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        if self.sampler is not None:
+            return len(self.sampler)
+        n = len(self.dataset)  # an IterableDataset that knows its length
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
