@@ -11,14 +11,26 @@ lifts the arguments of ``Op.apply`` (:func:`tinygrad_cnn.engine.lift`).
 
 from tinygrad_cnn.functional import elementwise
 from tinygrad_cnn.functional.activation import (
+    celu,
     dropout,
     dropout2d,
     elu,
     erf,
     gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
     one_hot,
+    prelu,
+    relu6,
+    selu,
     silu,
+    softmin,
     softplus,
+    softsign,
+    threshold,
 )
 from tinygrad_cnn.functional.conv import conv1d, conv2d, conv_transpose2d
 from tinygrad_cnn.functional.elementwise import (
@@ -83,6 +95,8 @@ from tinygrad_cnn.functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     log_softmax,
     mse_loss,
@@ -90,7 +104,15 @@ from tinygrad_cnn.functional.loss import (
     smooth_l1_loss,
     softmax,
 )
-from tinygrad_cnn.functional.norm import batch_norm, group_norm, layer_norm, linear, normalize
+from tinygrad_cnn.functional.norm import (
+    batch_norm,
+    cosine_similarity,
+    group_norm,
+    layer_norm,
+    linear,
+    normalize,
+    pairwise_distance,
+)
 from tinygrad_cnn.functional.pointwise import (
     absolute,
     addcdiv,
@@ -179,7 +201,7 @@ from tinygrad_cnn.functional.reduce import (
     sum,
     var,
 )
-from tinygrad_cnn.functional.resample import interpolate
+from tinygrad_cnn.functional.resample import interpolate, pixel_shuffle, pixel_unshuffle
 from tinygrad_cnn.functional.shape import (
     broadcast_to,
     cat,

@@ -12,6 +12,7 @@ import numpy as np
 from tinygrad_cnn import args as _args
 from tinygrad_cnn.engine import apply, as_tensor
 from tinygrad_cnn.functional.elementwise import abs, clip, exp, log, relu, sigmoid, tanh, where
+from tinygrad_cnn.functional.loss import softmax
 from tinygrad_cnn.ops.elementwise import Erf
 from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
@@ -105,3 +106,96 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     out = np.zeros(t.shape + (n,), np.int64)
     np.put_along_axis(out, t[..., None].astype(np.int64), 1, axis=-1)
     return Tensor._wrap(out, False)
+
+
+def _float_input(fn: str, input: Any) -> Tensor:
+    return _args.floating(fn, "input", as_tensor(input))
+
+
+def hardtanh(
+    input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """``input`` clamped to ``[min_val, max_val]``."""
+    x = _float_input("hardtanh", input)
+    lo, hi = (
+        _args.finite("hardtanh", "min_val", min_val),
+        _args.finite("hardtanh", "max_val", max_val),
+    )
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val ({lo}) must not exceed max_val ({hi})")
+    return clip(x, min=lo, max=hi)
+
+
+def relu6(input: Any, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    return relu6(_float_input("hardsigmoid", input) + 3.0) * (1.0 / 6.0)
+
+
+def hardswish(input: Any, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    x = _float_input("hardswish", input)
+    return x * hardsigmoid(x)
+
+
+def logsigmoid(input: Any) -> Tensor:
+    """``log(sigmoid(x))``, as ``-softplus(-x)`` (no overflow)."""
+    return -softplus(-_float_input("logsigmoid", input))
+
+
+def mish(input: Any, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    x = _float_input("mish", input)
+    return x * tanh(softplus(x))
+
+
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` where positive, else ``alpha * (exp(x / alpha) - 1)``."""
+    x = _float_input("celu", input)
+    alpha = _args.finite("celu", "alpha", alpha)
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return where(x._data > 0, x, (exp(clip(x, max=0.0) * (1.0 / alpha)) - 1.0) * alpha)
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+def selu(input: Any, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with the self-normalising constants."""
+    return elu(_float_input("selu", input), SELU_ALPHA) * SELU_SCALE
+
+
+def softmin(input: Any, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """``softmax(-input, dim)``."""
+    return softmax(-as_tensor(input), dim, dtype=dtype)
+
+
+def softsign(input: Any) -> Tensor:
+    """``x / (1 + |x|)``."""
+    x = _float_input("softsign", input)
+    return x / (abs(x) + 1.0)
+
+
+def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value``."""
+    x = as_tensor(input)
+    limit = _args.finite("threshold", "threshold", threshold)
+    return where(x._data > limit, x, _args.number("threshold", "value", value))
+
+
+def prelu(input: Any, weight: Any) -> Tensor:
+    """``x`` where positive, else ``weight * x``; ``weight`` has one value, or one per channel
+    (dim 1)."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if w.ndim != 1 or (w.shape[0] != 1 and (x.ndim < 2 or w.shape[0] != x.shape[1])):
+        raise RuntimeError(
+            f"prelu: weight must hold 1 value or one per channel of input {x.shape}, got {w.shape}"
+        )
+    if w.shape[0] != 1 and x.ndim > 2:
+        w = w.reshape(w.shape[0], *(1,) * (x.ndim - 2))
+    return where(x._data > 0, x, x * w)

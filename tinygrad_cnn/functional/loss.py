@@ -234,3 +234,39 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """``0.5 d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 delta)``: ``delta`` times
+    :func:`smooth_l1_loss` with ``beta=delta``."""
+    _args.choice("huber_loss", "reduction", reduction, REDUCTIONS)
+    delta = _args.finite("huber_loss", "delta", delta, 0.0)
+    if delta == 0:
+        raise ValueError("huber_loss: delta must be > 0")
+    return smooth_l1_loss(input, target, reduction=reduction, beta=delta) * delta
+
+
+def kl_div(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:  # fmt: skip
+    """The Kullback-Leibler divergence of ``target`` from the log-probabilities ``input``:
+    ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target``
+    ``exp(target) * (target - input)``; ``reduction="batchmean"`` (the mathematically right
+    one) divides the sum by the batch size, ``"mean"`` by the number of elements."""
+    _args.choice("kl_div", "reduction", reduction, (*REDUCTIONS, "batchmean"))
+    x, t = _pair("kl_div", input, target)
+    if log_target:
+        losses = exp(t) * (t - x)
+    else:
+        positive = t._data > 0
+        safe = where(positive, t, 1.0)
+        losses = where(positive, t * (log(safe) - x), 0.0)
+    if reduction == "batchmean":
+        return sum(losses) / (x.shape[0] if x.ndim else 1)
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction='mean' divides the total loss by the batch size and the support "
+            "size; 'batchmean' divides by the batch size only, as the KL divergence's definition",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _reduce("kl_div", losses, reduction)

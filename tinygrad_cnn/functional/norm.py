@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.engine import as_tensor, no_grad
+from tinygrad_cnn.engine import as_tensor, no_grad, operands
 from tinygrad_cnn.functional.elementwise import clip, sqrt
 from tinygrad_cnn.functional.linalg import matmul
-from tinygrad_cnn.functional.reduce import mean, norm
+from tinygrad_cnn.functional.reduce import mean, norm, sum
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -124,3 +124,22 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> T
     d = _args.axis("normalize", dim, x.ndim)
     n = norm(x, p, d, keepdim=True)
     return x / clip(n, min=float(np.float64(eps)))
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``x1 . x2 / max(|x1| |x2|, eps)`` along ``dim`` (broadcasting the two)."""
+    a, b = operands(x1, x2)
+    eps = _args.finite("cosine_similarity", "eps", eps, 0.0)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    d = _args.axis("cosine_similarity", dim, len(shape))
+    dot = sum(a * b, d)
+    norms = sum(a * a, d) * sum(b * b, d)
+    return dot / sqrt(clip(norms, min=eps * eps))
+
+
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:  # fmt: skip
+    """The ``p``-norm of ``x1 - x2 + eps`` along the last dim."""
+    a, b = operands(x1, x2)
+    eps = _args.finite("pairwise_distance", "eps", eps, 0.0)
+    return norm(a - b + eps, p, -1, keepdim)

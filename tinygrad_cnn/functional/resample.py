@@ -82,3 +82,34 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None, mode: st
     top = _gather(x, r0, c0) * (1 - fx) + _gather(x, r0, c1) * fx
     bottom = _gather(x, r1, c0) * (1 - fx) + _gather(x, r1, c1) * fx
     return top * (1 - fy) + bottom * fy
+
+
+def pixel_shuffle(input: Any, upscale_factor: int) -> Tensor:
+    """(N, C * r**2, H, W) to (N, C, H * r, W * r): each group of r**2 channels becomes an
+    r x r block of pixels (sub-pixel convolution's upsampling)."""
+    x = as_tensor(input)
+    r = _args.positive_int("pixel_shuffle", "upscale_factor", upscale_factor)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise RuntimeError(
+            f"pixel_shuffle: input {x.shape} needs 3 or more dims and channels divisible by {r * r}"
+        )
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
+    """The inverse of :func:`pixel_shuffle`: (N, C, H * r, W * r) to (N, C * r**2, H, W)."""
+    x = as_tensor(input)
+    r = _args.positive_int("pixel_unshuffle", "downscale_factor", downscale_factor)
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise RuntimeError(
+            f"pixel_unshuffle: input {x.shape} needs height and width divisible by {r}"
+        )
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)

@@ -18,15 +18,27 @@ from tinygrad_cnn.nn.state import IncompatibleKeys
 
 # isort: split
 from tinygrad_cnn.nn.activation import (
+    CELU,
     ELU,
     GELU,
+    SELU,
     Dropout2d,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Tanh,
+    Threshold,
     Upsample,
 )
 from tinygrad_cnn.nn.container import ModuleDict, ModuleList, Sequential
@@ -35,6 +47,8 @@ from tinygrad_cnn.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
@@ -42,6 +56,17 @@ from tinygrad_cnn.nn.loss import (
 )
 from tinygrad_cnn.nn.norm import BatchNorm1d, GroupNorm, LayerNorm
 from tinygrad_cnn.nn.pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from tinygrad_cnn.nn.rearrange import (
+    ConstantPad2d,
+    CosineSimilarity,
+    PairwiseDistance,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    Unflatten,
+    ZeroPad2d,
+)
 
 __all__ = sorted(
     name for name, value in globals().items() if not name.startswith("_") and name != "annotations"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -132,3 +134,113 @@ class Upsample(_Elementwise):
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class Hardtanh(_Elementwise):
+    """``x`` clamped to ``[min_val, max_val]``."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+        F.hardtanh(Tensor([0.0]), min_val, max_val)  # the arguments' checks, now
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(F.hardtanh, x, min_val=self.min_val, max_val=self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace(self)
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace(self).lstrip(", ")
+
+
+def _inplace(layer: Module) -> str:
+    return ", inplace=True" if getattr(layer, "inplace", False) else ""
+
+
+def _simple(name: str, fn: Any, doc: str) -> type:
+    """A layer without settings (``inplace`` accepted where PyTorch has it)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        Module.__init__(self)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(fn, x)
+
+    def extra_repr(self) -> str:
+        return _inplace(self).lstrip(", ")
+
+    return type(name, (_Elementwise,), {"__init__": __init__, "forward": forward,
+                                        "extra_repr": extra_repr, "__doc__": doc})  # fmt: skip
+
+
+Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "``relu6(x + 3) / 6``.")
+Hardswish = _simple("Hardswish", F.hardswish, "``x * relu6(x + 3) / 6``.")
+Mish = _simple("Mish", F.mish, "``x * tanh(softplus(x))``.")
+SELU = _simple("SELU", F.selu, "``scale * elu(x, alpha)``, self-normalising.")
+LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "``log(sigmoid(x))``.")
+Softsign = _simple("Softsign", F.softsign, "``x / (1 + |x|)``.")
+for _cls in (Hardsigmoid, Hardswish, Mish, SELU, LogSigmoid, Softsign):
+    _cls.__module__ = __name__
+
+
+class CELU(_Elementwise):
+    """``x`` where positive, else ``alpha * (exp(x / alpha) - 1)``."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = _args.finite("CELU", "alpha", alpha)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(F.celu, x, alpha=self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softmin(Softmax):
+    """``softmax(-x)`` along ``dim``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(F.softmin, x, dim=self.dim)
+
+
+class Threshold(_Elementwise):
+    """``x`` where ``x > threshold``, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = _args.finite("Threshold", "threshold", threshold)
+        self.value = _args.number("Threshold", "value", value)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(F.threshold, x, threshold=self.threshold, value=self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
+
+
+class PReLU(_Elementwise):
+    """``x`` where positive, else ``weight * x``, the slope learned: one (``num_parameters=1``)
+    or one per channel, starting at ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None,
+                 dtype: Any = None) -> None:  # fmt: skip
+        super().__init__()
+        self.num_parameters = _args.positive_int("PReLU", "num_parameters", num_parameters)
+        value = _args.finite("PReLU", "init", init)
+        self.weight = Parameter(np.full(self.num_parameters, value, dtype=dtype or np.float32))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(F.prelu, x, weight=self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -213,24 +213,35 @@ class Identity(Module):
 
 
 class ReLU(Module):
+    """``max(x, 0)``. ``inplace=True`` is accepted (and shown) as PyTorch's; the result is a
+    new tensor here either way (see :func:`~tinygrad_cnn.functional.relu`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("ReLU", "input", x)
         return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = _args.finite("LeakyReLU", "negative_slope", negative_slope)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("LeakyReLU", "input", x)
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Flatten(Module):

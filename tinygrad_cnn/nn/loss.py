@@ -108,3 +108,28 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)  # fmt: skip
+
+
+class HuberLoss(_Loss):
+    """Squared below ``delta``, ``delta`` times the absolute error above it."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction, delta=_args.finite("HuberLoss", "delta", delta, 0.0))
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    """The KL divergence of ``target`` from log-probabilities ``input``; see
+    :func:`~tinygrad_cnn.functional.kl_div` (``reduction="batchmean"`` is the right mean)."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:  # fmt: skip
+        super().__init__()
+        choices = (*REDUCTIONS, "batchmean")
+        self.reduction = _args.choice("KLDivLoss", "reduction", reduction, choices)
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
