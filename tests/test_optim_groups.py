@@ -241,6 +241,7 @@ SCHEDULES = {
         [m.LinearLR(o, 0.1, total_iters=3), m.CosineAnnealingLR(o, 6), m.ExponentialLR(o, 0.8)],
         milestones=[3, 9],
     ),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, 3, 2, 0.01),
     "ChainedScheduler": lambda m, o: m.ChainedScheduler(
         [m.ConstantLR(o, 0.5, 3), m.ExponentialLR(o, 0.9)]
     ),
@@ -376,3 +377,20 @@ def test_one_cycle_refuses_to_step_past_its_end():
         sched.step()
     with pytest.raises(ValueError, match="stepped 4 times; the cycle has total_steps=3"):
         sched.step()
+
+
+def test_warm_restarts_take_fractional_epochs_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        opt = m.optim.SGD([m.tensor(np.ones(2), requires_grad=True)], lr=0.5)
+        sched = m.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+        out = []
+        for epoch in range(7):
+            for i in range(4):
+                opt.step()
+                sched.step(epoch + i / 4)
+                out.append(opt.param_groups[0]["lr"])
+        return out
+
+    np.testing.assert_allclose(run(tinygrad_cnn), run(torch), rtol=1e-13)

@@ -255,8 +255,57 @@ class CosineAnnealingLR(LRScheduler):
         return [low + (b - low) * (1 + math.cos(math.pi * t / T)) / 2 for b in self.base_lrs]
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from the base rate to ``eta_min`` over ``T_0`` epochs, then a restart,
+    each cycle ``T_mult`` times longer (SGDR). ``step(epoch)`` takes fractional epochs too, to
+    step per batch: ``scheduler.step(epoch + i / batches)``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        where = "CosineAnnealingWarmRestarts"
+        self.T_0 = self.T_i = _args.positive_int(where, "T_0", T_0)
+        self.T_mult = _args.positive_int(where, "T_mult", T_mult)
+        self.eta_min = float(_args.finite(where, "eta_min", eta_min))
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (b - self.eta_min) * cosine for b in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur, self.T_i = self.T_cur % self.T_i, self.T_i * self.T_mult
+        else:
+            _args.finite("CosineAnnealingWarmRestarts.step", "epoch", epoch, 0.0)
+            if epoch >= self.T_0 and self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            elif epoch >= self.T_0:
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i, self.T_cur = self.T_0, epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
+
+
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
     "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "SequentialLR",
+    "CosineAnnealingWarmRestarts",
     "ChainedScheduler", "ReduceLROnPlateau", "OneCycleLR",
 ]  # fmt: skip
