@@ -44,16 +44,33 @@ def test_a_ported_tutorial_runs_unchanged(name, tmp_path):
         assert (tmp_path / "mnist_cnn.pt").stat().st_size > 4_000_000
 
 
-@pytest.mark.parametrize("name", sorted(EXPECT))
-def test_the_same_file_runs_with_pytorch_when_the_imports_name_torch(name, tmp_path):
+DRIVER = """
+import runpy, sys
+for name in sys.argv[1:]:
+    print("=== " + name, flush=True)
+    sys.argv = [name, *ARGS.get(name, [])]
+    runpy.run_path(name, run_name="__main__")
+"""
+
+
+def test_the_same_files_run_with_pytorch_when_the_imports_name_torch(tmp_path):
+    # one process for all of them: PyTorch's import (seconds) is paid once
     pytest.importorskip("torch")
-    lines = (FOLDER / name).read_text().splitlines()
-    torch_lines = [
-        re.sub(r"\btinygrad_cnn\b", "torch", line)
-        if line.startswith(("import ", "from "))
-        else line
-        for line in lines
-    ]
-    assert sum(a != b for a, b in zip(lines, torch_lines)) <= 6  # the imports, nothing else
-    (tmp_path / name).write_text("\n".join(torch_lines) + "\n")
-    assert re.search(EXPECT[name], _run(tmp_path / name, tmp_path))
+    for name in EXPECT:
+        lines = (FOLDER / name).read_text().splitlines()
+        torch_lines = [
+            re.sub(r"\btinygrad_cnn\b", "torch", line)
+            if line.startswith(("import ", "from "))
+            else line
+            for line in lines
+        ]
+        assert sum(a != b for a, b in zip(lines, torch_lines)) <= 6  # the imports, nothing else
+        (tmp_path / name).write_text("\n".join(torch_lines) + "\n")
+    (tmp_path / "driver.py").write_text(f"ARGS = {ARGS!r}\n{DRIVER}")
+    command = [sys.executable, "driver.py", *sorted(EXPECT)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sections = dict(re.findall(r"^=== (\S+)\n(.*?)(?=^=== |\Z)", done.stdout, re.S | re.M))
+    assert sorted(sections) == sorted(EXPECT)
+    for name, pattern in EXPECT.items():
+        assert re.search(pattern, sections[name]), (name, sections[name][-1500:])

@@ -33,8 +33,9 @@ from tinygrad_cnn.optim.schedules import (
 )
 
 
-class LambdaLR(LRScheduler):
-    """``base_lr * lr_lambda(epoch)``; one function for all groups or a list, one per group."""
+class _FunctionSchedule(LRScheduler):
+    """A schedule driven by ``lr_lambda``: one function of the epoch for all groups, or a list
+    with one per group."""
 
     _not_state = ("optimizer", "lr_lambdas")
 
@@ -44,29 +45,20 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        self.lr_lambdas = _functions(
-            "LambdaLR", "lr_lambda", _optimizer("LambdaLR", optimizer), lr_lambda
-        )
+        where = type(self).__name__
+        self.lr_lambdas = _functions(where, "lr_lambda", _optimizer(where, optimizer), lr_lambda)
         super().__init__(optimizer, last_epoch)
+
+
+class LambdaLR(_FunctionSchedule):
+    """``base_lr * lr_lambda(epoch)``."""
 
     def get_lr(self) -> list[float]:
         return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(LRScheduler):
-    """Each epoch multiplies the rate by ``lr_lambda(epoch)`` (one function or one per group)."""
-
-    _not_state = ("optimizer", "lr_lambdas")
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        where = "MultiplicativeLR"
-        self.lr_lambdas = _functions(where, "lr_lambda", _optimizer(where, optimizer), lr_lambda)
-        super().__init__(optimizer, last_epoch)
+class MultiplicativeLR(_FunctionSchedule):
+    """Each epoch multiplies the rate by ``lr_lambda(epoch)``."""
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
