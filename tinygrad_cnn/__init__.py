@@ -243,11 +243,23 @@ from tinygrad_cnn.functional import (  # PyTorch's pointwise, sorting and indexi
     view_as,
     where,
 )
+
+# PyTorch's out= for the top-level forms of these (the Tensor operators stay unwrapped)
+from tinygrad_cnn.functional.out import with_out  # noqa: E402
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import Generator, initial_seed, manual_seed, seed
 from tinygrad_cnn.serialization import load, save
 from tinygrad_cnn.testing.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_cnn.testing.graphcheck import check_graph
+
+add, sub, mul, div, pow, matmul, mm, bmm = map(with_out, (add, sub, mul, div, pow, matmul, mm, bmm))
+exp, log, sqrt, abs, neg, sin, cos, tanh, sigmoid = map(
+    with_out, (exp, log, sqrt, abs, neg, sin, cos, tanh, sigmoid)
+)
+clamp, maximum, minimum, where, cat, stack, cumsum = map(
+    with_out, (clamp, maximum, minimum, where, cat, stack, cumsum)
+)
+del with_out
 
 __version__ = "0.1.0"
 

@@ -88,3 +88,49 @@ def test_assign_takes_the_given_storage():
     lin.load_state_dict({"weight": w, "bias": tg.zeros(2)}, assign=True)
     w.fill_(5.0)
     assert lin.weight.tolist() == [[5.0, 5.0], [5.0, 5.0]] and lin.weight.requires_grad
+
+
+def _holder(m):
+    class Net(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = m.nn.ParameterList([m.nn.Parameter(m.ones(2, 3)), m.nn.Parameter(m.zeros(3))])
+            self.d = m.nn.ParameterDict({"a": m.nn.Parameter(m.ones(1))})
+            self.features = m.nn.Sequential(m.nn.Linear(2, 2), m.nn.BatchNorm1d(2))
+            self.register_parameter("extra", None)
+
+    return Net()
+
+
+def test_parameter_containers_and_lookups_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _holder(tg), _holder(torch)
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [k for k, _ in ours.named_buffers()] == [k for k, _ in theirs.named_buffers()]
+    assert len(list(ours.buffers())) == 3 and ours.extra is None
+    assert ours.get_submodule("features.1") is ours.features[1]
+    assert ours.get_parameter("features.0.weight") is ours.features[0].weight
+    assert ours.get_buffer("features.1.running_mean") is ours.features[1].running_mean
+    assert len(ours.ws) == 2 and ours.ws[-1].shape == (3,) and "a" in ours.d
+    ours.load_state_dict(theirs.state_dict())
+    with pytest.raises(AttributeError, match="get_submodule: Sequential has no submodule 'x'"):
+        ours.get_submodule("features.x")
+    with pytest.raises(TypeError, match="register_parameter: 'w' must be a Parameter or None"):
+        ours.register_parameter("w", 3)
+
+
+def test_out_argument_writes_into_the_given_tensor():
+    a = tg.ones(2, 2)
+    out = tg.zeros(2, 2)
+    assert tg.matmul(a, a, out=out) is out and out.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    resized = tg.zeros(1)
+    tg.add(a, 1, out=resized)
+    assert resized.shape == (2, 2)
+    w = tg.ones(2, requires_grad=True)
+    with pytest.raises(
+        RuntimeError, match="mul\\(\\): functions with out=... arguments don't support"
+    ):
+        tg.mul(w, w, out=tg.zeros(2))
+    with tg.no_grad():
+        assert tg.mul(w, w, out=tg.zeros(2)).tolist() == [1.0, 1.0]

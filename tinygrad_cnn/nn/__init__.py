@@ -41,7 +41,13 @@ from tinygrad_cnn.nn.activation import (
     Threshold,
     Upsample,
 )
-from tinygrad_cnn.nn.container import ModuleDict, ModuleList, Sequential
+from tinygrad_cnn.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from tinygrad_cnn.nn.conv1d import Conv1d, LazyConv2d, LazyLinear
 from tinygrad_cnn.nn.loss import (
     BCELoss,

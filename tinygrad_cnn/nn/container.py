@@ -8,7 +8,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.tensor import Tensor
 
 
 def _module(fn: str, m: Any, where: Any) -> Module:
@@ -161,3 +162,101 @@ class ModuleDict(Module):
         m = self[key]
         del self[key]
         return m
+
+
+def _parameter(where: str, value: Any) -> Parameter:
+    """A Parameter as is; another Tensor or an array becomes one (as PyTorch's containers do)."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor) or hasattr(value, "__array__"):
+        return Parameter(value)
+    raise TypeError(f"{where}: expected a Parameter or a Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as ``0``, ``1``, ... (their gradients and optimizer
+    updates are the module's)."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        self._size = 0
+        self.extend(values or [])
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return (self._parameters[str(i)] for i in range(self._size))
+
+    def __getitem__(self, index: int) -> Parameter:
+        if not isinstance(index, int) or not -self._size <= index < self._size:
+            raise IndexError(f"ParameterList: index {index!r} out of range ({self._size})")
+        return self._parameters[str(index % self._size)]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        self[index]  # the range check
+        setattr(self, str(index % self._size), _parameter("ParameterList", value))
+
+    def append(self, value: Any) -> ParameterList:
+        setattr(self, str(self._size), _parameter("ParameterList", value))
+        object.__setattr__(self, "_size", self._size + 1)
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"  ({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+            for i, p in enumerate(self)
+        )
+
+
+class ParameterDict(Module):
+    """A dict of parameters by name, registered under those names."""
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        self.update(parameters or {})
+
+    def __getitem__(self, key: str) -> Parameter:
+        try:
+            return self._parameters[key]
+        except KeyError:
+            raise KeyError(f"ParameterDict: no parameter {key!r}; keys {list(self)}") from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(
+                f"ParameterDict: keys must be non-empty strings without '.', got {key!r}"
+            )
+        setattr(self, key, _parameter("ParameterDict", value))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Any:
+        return self._parameters.keys()
+
+    def values(self) -> Any:
+        return self._parameters.values()
+
+    def items(self) -> Any:
+        return self._parameters.items()
+
+    def update(self, parameters: Any) -> None:
+        """Add the ``(name, parameter)`` pairs of a mapping or an iterable."""
+        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, p in pairs:
+            self[key] = p

@@ -224,7 +224,7 @@ class Module(StateDictMixin):
         mods = self.named_modules(prefix) if recurse else [(prefix, self)]
         for mname, m in mods:
             for pname, p in m._parameters.items():
-                if id(p) not in seen:
+                if p is not None and id(p) not in seen:
                     seen.add(id(p))
                     yield (f"{mname}.{pname}" if mname else pname), p
 
@@ -299,11 +299,53 @@ class Module(StateDictMixin):
         output); a tuple it returns replaces ``grad_input``."""
         return self._add_hook(self._backward_hooks, hook, "register_full_backward_hook")
 
-    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
-        for mname, m in self.named_modules():
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ``bn.running_mean``."""
+        for mname, m in self.named_modules(prefix) if recurse else [(prefix, self)]:
             for bname, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (a Parameter, or None for a missing one) as ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: '{name}' must be a Parameter or None, got "
+                f"{type(param).__name__}"
+            )
+        if param is None:
+            object.__setattr__(self, name, None)
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param)
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` ('' for this module)."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"get_submodule: {type(m).__name__} has no submodule {part!r}")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target``, e.g. ``"features.0.weight"``."""
+        path, _, name = target.rpartition(".")
+        owner = self.get_submodule(path)
+        if owner._parameters.get(name) is None:
+            raise AttributeError(f"get_parameter: {type(owner).__name__} has no parameter {name!r}")
+        return owner._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``, e.g. ``"bn.running_mean"``."""
+        path, _, name = target.rpartition(".")
+        owner = self.get_submodule(path)
+        if owner._buffers.get(name) is None:
+            raise AttributeError(f"get_buffer: {type(owner).__name__} has no buffer {name!r}")
+        return owner._buffers[name]
 
     def zero_grad(self) -> None:
         """Forget the parameters' gradients (sets ``.grad`` to None, as PyTorch does by default)."""
@@ -315,11 +357,12 @@ class Module(StateDictMixin):
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        extra = self.extra_repr()
+        lines = [f"  {line}" for line in extra.split("\n")] if "\n" in extra else []
         for name, m in self._modules.items():
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        head = f"{type(self).__name__}({'' if chr(10) in extra else extra}"
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
