@@ -43,6 +43,15 @@ OPTIMIZERS = {
         p, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01
     ),
     "adadelta": lambda o, p: o.Adadelta(p, weight_decay=0.01),
+    "adamax": lambda o, p: o.Adamax(p, lr=0.01, weight_decay=0.01),
+    "nadam": lambda o, p: o.NAdam(p, lr=0.01, weight_decay=0.01),
+    "nadam-decoupled": lambda o, p: o.NAdam(
+        p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True
+    ),
+    "radam": lambda o, p: o.RAdam(p, lr=0.01),
+    "radam-decoupled": lambda o, p: o.RAdam(
+        p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True
+    ),
 }
 
 
@@ -106,6 +115,16 @@ def test_adadelta_follows_its_formula():
         delta = np.sqrt(acc + 1e-6) / np.sqrt(sq + 1e-6) * g
         acc = 0.8 * acc + 0.2 * delta * delta
         p = p - delta
+        np.testing.assert_allclose(mine, p)
+
+
+def test_adamax_follows_its_formula():
+    got = _one_param_steps(lambda ps: optim.Adamax(ps, lr=0.1, betas=(0.5, 0.8)), GRADS)
+    p, m, u = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    for t, (g, mine) in enumerate(zip(GRADS, got), start=1):
+        m = 0.5 * m + 0.5 * g
+        u = np.maximum(0.8 * u, np.abs(g) + 1e-8)
+        p = p - 0.1 / (1 - 0.5**t) * m / u
         np.testing.assert_allclose(mine, p)
 
 

@@ -1,4 +1,5 @@
-"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta, following PyTorch's update rules, argument
+"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta (and Adamax, NAdam, RAdam from
+:mod:`tinygrad_cnn.optim.adam_variants`), following PyTorch's update rules, argument
 names and defaults; updates are in place and not recorded.
 
 Every optimizer takes parameters or parameter groups (``[{"params": ..., "lr": ...}, ...]``)
@@ -15,6 +16,7 @@ import numpy as np
 
 from tinygrad_cnn.args import is_real
 from tinygrad_cnn.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler)
+from tinygrad_cnn.optim.adam_variants import Adamax, NAdam, RAdam  # noqa: F401
 from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state
 from tinygrad_cnn.tensor import Tensor
 

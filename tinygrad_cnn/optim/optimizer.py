@@ -29,6 +29,8 @@ class Optimizer:
     """
 
     state_keys: tuple[str, ...] = ()
+    #: state entries that are one number (float32, as PyTorch keeps them), not a buffer
+    scalar_state: tuple[str, ...] = ("step",)
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -204,7 +206,10 @@ class Optimizer:
                     f"{where}: state of parameter {i} has {sorted(s)}; "
                     f"{type(self).__name__} keeps {list(self.state_keys)}"
                 )
-            state[p] = {k: _state_value(where, int(i), k, v, p) for k, v in s.items()}
+            state[p] = {
+                k: _state_value(where, int(i), k, v, p, k in self.scalar_state)
+                for k, v in s.items()
+            }
         for group, values in zip(self.param_groups, groups):
             dict.update(group, values)
         self.state = state
@@ -247,7 +252,8 @@ def _checked(values: dict[str, Any], where: str, low: float = 0.0) -> dict[str, 
 
 
 HYPER_NUMBERS = frozenset(
-    "lr momentum dampening weight_decay eps alpha rho lr_decay initial_accumulator_value".split()
+    "lr momentum dampening weight_decay eps alpha rho lr_decay initial_accumulator_value "
+    "momentum_decay".split()
 )
 HYPER_SWITCHES = frozenset(
     ("nesterov", "amsgrad", "maximize", "centered", "differentiable", "decoupled_weight_decay")
@@ -255,13 +261,17 @@ HYPER_SWITCHES = frozenset(
 )
 
 
-def _state_value(where: str, i: int, key: str, v: Any, p: Tensor) -> Tensor:
-    """One state entry, copied: ``step`` a float32 count (as PyTorch keeps it), buffers in the
-    parameter's shape and dtype."""
+def _state_value(where: str, i: int, key: str, v: Any, p: Tensor, scalar: bool) -> Tensor:
+    """One state entry, copied: ``step`` a float32 count and other ``scalar`` entries a float32
+    number (as PyTorch keeps them), buffers in the parameter's shape and dtype."""
     a = np.asarray(v._data if isinstance(v, Tensor) else v)
-    if key == "step":
-        if a.shape != () or a.dtype.kind not in "fiu" or not a >= 0 or a != np.floor(a):
-            raise ValueError(f"{where}: step of parameter {i} must be a count >= 0, got {v!r}")
+    if key == "step" and (
+        a.shape != () or a.dtype.kind not in "fiu" or not a >= 0 or a != np.floor(a)
+    ):
+        raise ValueError(f"{where}: step of parameter {i} must be a count >= 0, got {v!r}")
+    if scalar:
+        if a.shape != () or a.dtype.kind not in "fiu" or not np.isfinite(a):
+            raise ValueError(f"{where}: {key} of parameter {i} must be a finite number, got {v!r}")
         return Tensor._wrap(np.array(a, np.float32), False)
     if a.shape != p.shape or a.dtype.kind not in "fiu":
         raise ValueError(
