@@ -134,3 +134,36 @@ def test_out_argument_writes_into_the_given_tensor():
         tg.mul(w, w, out=tg.zeros(2))
     with tg.no_grad():
         assert tg.mul(w, w, out=tg.zeros(2)).tolist() == [1.0, 1.0]
+
+
+def test_container_editing_lazy_layers_and_reprs_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def edit(m):
+        s = m.nn.Sequential(m.nn.Linear(2, 2), m.nn.ReLU(), m.nn.Linear(2, 1))
+        s.append(m.nn.Sigmoid())
+        s.insert(1, m.nn.Tanh())
+        del s[0]
+        s += m.nn.Sequential(m.nn.Identity())
+        popped = s.pop(0)
+        modules = m.nn.ModuleList([m.nn.ReLU()]) + [m.nn.Tanh()]
+        d = m.nn.ModuleDict({"a": m.nn.ReLU(), "b": m.nn.Tanh()})
+        first = d.pop("a")
+        d.clear()
+        lazy = m.nn.Sequential(m.nn.LazyLinear(3))
+        lazy(m.ones(2, 5))
+        names = [type(x).__name__ for x in (*s, popped, *modules, first)]
+        return names, len(d), repr(lazy), list(lazy.state_dict()), lazy[0].weight.shape[1]
+
+    assert str(edit(tg)) == str(edit(torch))
+    with pytest.raises(ValueError, match=r"Sequential: \+ and \+= take a Sequential"):
+        tg.nn.Sequential() + [tg.nn.ReLU()]
+    layers = [
+        lambda m: m.nn.BatchNorm1d(3), lambda m: m.nn.BatchNorm2d(4, affine=False),
+        lambda m: m.nn.LayerNorm(4), lambda m: m.nn.GroupNorm(2, 4),
+        lambda m: m.nn.Dropout(0.2), lambda m: m.nn.Dropout2d(0.3),
+        lambda m: m.nn.Conv1d(2, 3, 3, padding=1), lambda m: m.nn.Conv1d(2, 4, 5, 2, groups=2),
+        lambda m: m.nn.Upsample(scale_factor=2), lambda m: m.nn.ReLU(inplace=True),
+    ]  # fmt: skip
+    for make in layers:
+        assert repr(make(tg)) == repr(make(torch))

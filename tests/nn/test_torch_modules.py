@@ -123,10 +123,11 @@ def test_bce_loss_on_probabilities_matches_pytorch():
 def test_lazy_layers_take_their_input_size_from_the_first_call():
     lin = tg.nn.LazyLinear(3)
     assert list(lin.parameters()) == []
-    assert lin(tg.randn(2, 5)).shape == (2, 3) and lin.inner.in_features == 5
+    assert lin(tg.randn(2, 5)).shape == (2, 3) and lin.in_features == 5
+    assert type(lin) is tg.nn.Linear  # as PyTorch's lazy modules, it becomes the layer
     conv = tg.nn.LazyConv2d(4, 3, padding=1)
     assert conv(tg.randn(1, 2, 5, 5)).shape == (1, 4, 5, 5)
-    assert [n for n, _ in conv.named_parameters()] == ["inner.weight", "inner.bias"]
+    assert [n for n, _ in conv.named_parameters()] == ["weight", "bias"]
 
 
 def test_sequential_slices_appends_inserts_and_takes_an_ordered_dict():

@@ -109,12 +109,13 @@ class Dropout2d(_Elementwise):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = _args.finite("Dropout2d", "p", p, 0.0, 1.0)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._call(F.dropout2d, x, p=self.p, training=self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Upsample(_Elementwise):
@@ -124,6 +125,8 @@ class Upsample(_Elementwise):
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: Any = None) -> None:  # fmt: skip
         super().__init__()
+        if _args.is_real(scale_factor):
+            scale_factor = float(scale_factor)  # shown as PyTorch shows it
         self.size, self.scale_factor = size, scale_factor
         self.mode, self.align_corners = mode, align_corners
 

@@ -78,6 +78,27 @@ class _Indexed(Module):
         mods.insert(index, _module(type(self).__name__, module, "the inserted value"))
         self._reset(mods)
 
+    def _addable(self, other: Any) -> None:
+        if isinstance(self, Sequential) and not isinstance(other, Sequential):
+            raise ValueError(
+                f"Sequential: + and += take a Sequential (as PyTorch), got {type(other).__name__}"
+            )
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the module at ``index`` (the last by default) and return it."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __iadd__(self, modules: Iterable[Module]) -> Any:
+        self._addable(modules)
+        return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> Any:
+        self._addable(other)
+        both = [*self._list(), *other]
+        return type(self)(*both) if isinstance(self, Sequential) else type(self)(both)
+
 
 class Sequential(_Indexed):
     """Modules applied in order; indexable (slices give a Sequential), iterable, with names
@@ -152,16 +173,22 @@ class ModuleDict(Module):
     def items(self) -> Any:
         return self._modules.items()
 
+    def pop(self, key: str) -> Module:
+        """Remove the module ``key`` and return it."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        """Remove every module."""
+        for key in list(self._modules):
+            del self[key]
+
     def update(self, modules: Any) -> None:
         """Add the ``(name, module)`` pairs of a mapping or an iterable."""
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, m in pairs:
             self[key] = m
-
-    def pop(self, key: str) -> Module:
-        m = self[key]
-        del self[key]
-        return m
 
 
 def _parameter(where: str, value: Any) -> Parameter:

@@ -44,7 +44,20 @@ class Conv1d(Module):
                         self.groups)  # fmt: skip
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size=({self.kernel_size},)"
+        s += (
+            f", stride=({self.stride},)"
+            if isinstance(self.stride, int)
+            else f", stride={self.stride}"
+        )
+        if self.padding not in (0, "valid", (0,)):
+            pad = f"({self.padding},)" if isinstance(self.padding, int) else repr(self.padding)
+            s += f", padding={pad}"
+        if self.dilation not in (1, (1,)):
+            s += f", dilation=({self.dilation},)"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s + (", bias=False" if self.bias is None else "")
 
 
 class _Lazy(Module):
@@ -57,10 +70,15 @@ class _Lazy(Module):
         self.inner = None
 
     def forward(self, x: Tensor) -> Tensor:
+        """The first call builds the layer from ``x``'s size and, as PyTorch's lazy modules,
+        this module becomes that layer (a ``Linear`` or ``Conv2d``, its parameters its own)."""
         _args.tensor(type(self).__name__, "input", x)
-        if self.inner is None:
-            self.inner = self._make(x.shape[self._dim])
-        return self.inner(x)
+        layer = self._make(x.shape[self._dim])
+        keep = {k: self.__dict__[k] for k in ("_scope_name", "training")}  # its name, its mode
+        self.__dict__.clear()
+        self.__dict__.update(layer.__dict__, **keep)
+        self.__class__ = type(layer)
+        return self(x)
 
 
 class LazyLinear(_Lazy):

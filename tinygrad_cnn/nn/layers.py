@@ -263,16 +263,17 @@ class Dropout(Module):
     """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p);
     the identity in eval mode. Uses the library's seedable generator (``manual_seed``)."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = _args.finite("Dropout", "p", p, 0.0, 1.0)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("Dropout", "input", x)
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 def batch_norm_forward(bn: Any, x: Tensor) -> Tensor:
@@ -313,10 +314,15 @@ class BatchNorm2d(Module):
         momentum: float = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
-        dtype=np.float32,
+        device: Any = None,
+        dtype: Any = np.float32,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         self.num_features = _args.positive_int("BatchNorm2d", "num_features", num_features)
+        if not bias:
+            raise ValueError(f"{type(self).__name__}: bias=False is not supported here")
         self.eps = _args.finite("BatchNorm2d", "eps", eps, 0.0)
         self.momentum = _args.finite("BatchNorm2d", "momentum", momentum, 0.0, 1.0)
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -344,5 +350,6 @@ class BatchNorm2d(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.affine}, track_running_stats={self.track_running_stats}"
         )

@@ -47,8 +47,10 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        affine = self.weight is not None
         return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={affine}, "
+            f"bias={self.bias is not None or not affine}"
         )
 
 
@@ -57,7 +59,8 @@ class GroupNorm(Module):
     then ``* weight + bias`` per channel (when ``affine``)."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 dtype: Any = np.float32) -> None:  # fmt: skip
+                 device: Any = None, dtype: Any = np.float32, *,
+                 bias: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.num_groups = _args.positive_int("GroupNorm", "num_groups", num_groups)
         self.num_channels = _args.positive_int("GroupNorm", "num_channels", num_channels)
@@ -68,7 +71,8 @@ class GroupNorm(Module):
             )
         self.eps = _args.finite("GroupNorm", "eps", eps, 0.0)
         self.weight = Parameter(np.ones(num_channels, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_channels, dtype)) if affine else None
+        self.affine = bool(affine)
+        self.bias = Parameter(np.zeros(num_channels, dtype)) if affine and bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         _args.tensor("GroupNorm", "input", x)
@@ -79,4 +83,8 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
+        bias = self.bias is not None or not self.affine
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={bias}"
+        )
