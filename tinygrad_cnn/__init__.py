@@ -49,6 +49,7 @@ from tinygrad_cnn.engine import (
 from tinygrad_cnn.factories import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -57,6 +58,7 @@ from tinygrad_cnn.factories import (
     full_like,
     is_tensor,
     linspace,
+    normal,
     numel,
     ones,
     ones_like,

@@ -188,6 +188,35 @@ def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = No
     return _make("randn", arr, requires_grad, device)
 
 
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None,
+           dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """Normal samples: ``normal(mean, std, size)`` with numbers, or one sample per element of
+    ``mean`` and/or ``std`` Tensors (broadcast), as ``torch.normal``."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors and size is None:
+        raise TypeError("normal: with numbers for mean and std, give a size too")
+    mu = mean._data if isinstance(mean, Tensor) else _args.finite("normal", "mean", mean)
+    sigma = std._data if isinstance(std, Tensor) else _args.finite("normal", "std", std, 0.0)
+    if np.any(np.asarray(sigma) < 0):
+        raise RuntimeError("normal: std must be >= 0")
+    shape = _size("normal", (size,)) if size is not None else np.broadcast_shapes(
+        np.shape(mu), np.shape(sigma))  # fmt: skip
+    default = tensors[0].dtype if tensors else None
+    dt = _dtype("normal", dtype, default)
+    arr = generator_or_default("normal", generator).normal(mu, sigma, shape).astype(dt)
+    return _make("normal", arr, requires_grad, device)
+
+
+def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+    """1 with probability ``input`` (or ``p``), else 0, elementwise; in ``input``'s dtype."""
+    probs = np.full(input.shape, p) if p is not None else input._data
+    if not (np.all(probs >= 0) and np.all(probs <= 1)):
+        raise RuntimeError("bernoulli: probabilities must be in [0, 1]")
+    draws = generator_or_default("bernoulli", generator).random(input.shape) < probs
+    return Tensor._wrap(draws.astype(input.dtype), False)
+
+
 def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None,
             dtype: Any = None, device: Any = None, requires_grad: bool = False):  # fmt: skip
     """Random integers in ``[low, high)`` of ``size`` (``randint(high, size)`` too), int64."""

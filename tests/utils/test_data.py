@@ -160,3 +160,21 @@ def test_dataloader_batches_an_iterable_dataset_as_it_streams():
     assert len(list(DataLoader(Squares(), batch_size=2, drop_last=True))) == 2
     with pytest.raises(ValueError, match="an IterableDataset takes no shuffle"):
         DataLoader(Squares(), shuffle=True)
+
+
+def test_normal_and_bernoulli_sample_as_pytorch_shapes_them():
+    gen = tg.Generator().manual_seed(0)
+    x = tg.normal(2.0, 0.5, (4000,), generator=gen)
+    assert x.shape == (4000,) and x.dtype == tg.float32
+    assert abs(x.mean().item() - 2.0) < 0.05 and abs(x.std().item() - 0.5) < 0.05
+    per_element = tg.normal(tg.zeros(2, 1), tg.ones(3), generator=gen)
+    assert per_element.shape == (2, 3)
+    coins = tg.bernoulli(tg.full((1000,), 0.25), generator=gen)
+    assert coins.dtype == tg.float32 and set(coins.tolist()) <= {0.0, 1.0}
+    assert 0.2 < coins.mean().item() < 0.3
+    with pytest.raises(TypeError, match="normal: with numbers for mean and std, give a size"):
+        tg.normal(0.0, 1.0)
+    with pytest.raises(ValueError, match="normal: std"):
+        tg.normal(0.0, -1.0, (2,))
+    with pytest.raises(RuntimeError, match="bernoulli: probabilities must be in"):
+        tg.bernoulli(tg.full((2,), 1.5))
