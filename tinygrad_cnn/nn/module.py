@@ -333,19 +333,19 @@ class Module(StateDictMixin):
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path ``target``, e.g. ``"features.0.weight"``."""
-        path, _, name = target.rpartition(".")
-        owner = self.get_submodule(path)
-        if owner._parameters.get(name) is None:
-            raise AttributeError(f"get_parameter: {type(owner).__name__} has no parameter {name!r}")
-        return owner._parameters[name]
+        return self._lookup("get_parameter", "parameter", target, "_parameters")
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at the dotted path ``target``, e.g. ``"bn.running_mean"``."""
+        return self._lookup("get_buffer", "buffer", target, "_buffers")
+
+    def _lookup(self, fn: str, kind: str, target: str, store: str) -> Any:
         path, _, name = target.rpartition(".")
         owner = self.get_submodule(path)
-        if owner._buffers.get(name) is None:
-            raise AttributeError(f"get_buffer: {type(owner).__name__} has no buffer {name!r}")
-        return owner._buffers[name]
+        found = getattr(owner, store).get(name)
+        if found is None:
+            raise AttributeError(f"{fn}: {type(owner).__name__} has no {kind} {name!r}")
+        return found
 
     def zero_grad(self) -> None:
         """Forget the parameters' gradients (sets ``.grad`` to None, as PyTorch does by default)."""

@@ -17,7 +17,7 @@ import numpy as np
 from tinygrad_cnn.args import is_real
 from tinygrad_cnn.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler)
 from tinygrad_cnn.optim.adam_variants import Adamax, NAdam, RAdam  # noqa: F401
-from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state
+from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state, update_moments
 from tinygrad_cnn.tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -114,10 +114,7 @@ class Adam(Optimizer):
             p *= np.asarray(1 - lr * wd, p.dtype)
         elif wd:
             g = g + wd * p
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (1 - b1) * (g - m)
-        v *= b2
-        v += (1 - b2) * g * g
+        m, v = update_moments(state, g, b1, b2)
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
         denom = np.sqrt(v) / (1 - b2**t) ** 0.5 + group["eps"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state
+from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state, update_moments
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -82,10 +82,7 @@ class NAdam(Optimizer):
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         product = state["mu_product"]._data
         product *= mu
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (1 - b1) * (g - m)
-        v *= b2
-        v += (1 - b2) * g * g
+        m, v = update_moments(state, g, b1, b2)
         denom = np.sqrt(v / (1 - b2**t)) + group["eps"]
         mu_product = float(product)
         _minus(p, lr * (1.0 - mu) / (1.0 - mu_product) * g / denom)
@@ -115,10 +112,7 @@ class RAdam(Optimizer):
             new_state(state, p, exp_avg=0, exp_avg_sq=0)
         t = count_step(state)
         g = _decay(p, g, group)
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (1 - b1) * (g - m)
-        v *= b2
-        v += (1 - b2) * g * g
+        m, v = update_moments(state, g, b1, b2)
         corrected = m / (1 - b1**t)
         bc2 = 1 - b2**t
         rho_inf = 2 / (1 - b2) - 1

@@ -288,6 +288,16 @@ def new_state(state: dict[str, Tensor], p: np.ndarray, **buffers: float) -> None
         state[name] = Tensor._wrap(np.full_like(p, value), False)
 
 
+def update_moments(state: dict[str, Tensor], g: np.ndarray, b1: float, b2: float):
+    """Adam's running moments, in place: ``exp_avg`` moves toward ``g`` by ``1 - b1`` (PyTorch's
+    lerp), ``exp_avg_sq`` toward ``g**2`` by ``1 - b2``; returns both arrays."""
+    m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+    m += (1 - b1) * (g - m)
+    v *= b2
+    v += (1 - b2) * g * g
+    return m, v
+
+
 def count_step(state: dict[str, Tensor]) -> int:
     """Add one to the state's ``step`` and return the new count."""
     step = state["step"]._data
