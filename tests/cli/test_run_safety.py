@@ -98,6 +98,24 @@ def test_resume_continues_with_the_checkpoints_settings_and_records_them(tmp_pat
     assert same_files(tmp_path / "split", tmp_path / "straight")
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_checkpoint_from_before_parameter_groups_resumes(tmp_path, optimizer):
+    # written with optim/defaults/<name> (one group) and no meta/config, as older versions did
+    train_cli(tmp_path, "--epochs", "1", "--optimizer", optimizer)
+    arrays = dict(np.load(tmp_path / "checkpoint.npz"))
+    (group,) = json.loads(str(arrays.pop("optim/param_groups")))
+    old_names = ["lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps"]
+    for k in old_names:
+        if k in group:
+            arrays[f"optim/defaults/{k}"] = np.asarray(group[k])
+    del arrays["meta/config"]
+    nn.save_npz(tmp_path / "old.npz", arrays)
+    flags = ["--resume", str(tmp_path / "old.npz"), "--out", str(tmp_path / "o"), "--epochs", "2"]
+    assert main(["train", *flags]) == 0
+    m = metrics(tmp_path / "o")
+    assert m["optimizer"] == optimizer and len(m["history"]) == 2
+
+
 def test_a_checkpoint_without_stored_settings_resumes_with_its_optimizer(tmp_path):
     train_cli(tmp_path, "--epochs", "1", "--optimizer", "adam")
     arrays = dict(np.load(tmp_path / "checkpoint.npz"))
