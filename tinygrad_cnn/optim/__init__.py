@@ -17,15 +17,17 @@ import numpy as np
 from tinygrad_cnn.args import is_real
 from tinygrad_cnn.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler)
 from tinygrad_cnn.optim.adam_variants import Adamax, NAdam, RAdam  # noqa: F401
-from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state, update_moments
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    count_step,
+    new_state,
+    subtract,
+    update_moments,
+    with_weight_decay,
+)
 from tinygrad_cnn.tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
-
-
-def _minus(p: np.ndarray, update: np.ndarray) -> None:
-    """``p -= update`` in the parameter's dtype."""
-    p -= update.astype(p.dtype, copy=False)
 
 
 class SGD(Optimizer):
@@ -59,8 +61,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(defaults, differentiable=differentiable, fused=fused))
 
     def _update(self, p, g, state, group):
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p
+        g = with_weight_decay(p, g, group)
         momentum = group["momentum"]
         if momentum:
             if "momentum_buffer" not in state:
@@ -71,7 +72,7 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * g
             buf = state["momentum_buffer"]._data
             g = g + momentum * buf if group["nesterov"] else buf
-        _minus(p, group["lr"] * g)
+        subtract(p, group["lr"] * g)
 
 
 class Adam(Optimizer):
@@ -104,21 +105,18 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, g, state, group):
-        lr, wd, (b1, b2) = group["lr"], group["weight_decay"], group["betas"]
+        lr, (b1, b2) = group["lr"], group["betas"]
         if not state:
             new_state(state, p, exp_avg=0, exp_avg_sq=0)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p), False)
         t = count_step(state)
-        if wd and group["decoupled_weight_decay"]:
-            p *= np.asarray(1 - lr * wd, p.dtype)
-        elif wd:
-            g = g + wd * p
+        g = with_weight_decay(p, g, group)
         m, v = update_moments(state, g, b1, b2)
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
         denom = np.sqrt(v) / (1 - b2**t) ** 0.5 + group["eps"]
-        _minus(p, lr / (1 - b1**t) * m / denom)
+        subtract(p, lr / (1 - b1**t) * m / denom)
 
 
 class AdamW(Adam):
@@ -182,8 +180,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = Tensor._wrap(np.zeros_like(p), False)
         count_step(state)
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p
+        g = with_weight_decay(p, g, group)
         square_avg = state["square_avg"]._data
         square_avg *= alpha
         square_avg += (1 - alpha) * g * g
@@ -197,9 +194,9 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]._data
             buf *= momentum
             buf += g / avg
-            _minus(p, group["lr"] * buf)
+            subtract(p, group["lr"] * buf)
         else:
-            _minus(p, group["lr"] * g / avg)
+            subtract(p, group["lr"] * g / avg)
 
 
 class Adagrad(Optimizer):
@@ -237,12 +234,11 @@ class Adagrad(Optimizer):
         if not state:  # a state dict without this parameter was loaded
             new_state(state, p, sum=group["initial_accumulator_value"])
         step = count_step(state)
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p
+        g = with_weight_decay(p, g, group)
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         total = state["sum"]._data
         total += g * g
-        _minus(p, clr * g / (np.sqrt(total) + group["eps"]))
+        subtract(p, clr * g / (np.sqrt(total) + group["eps"]))
 
 
 class Adadelta(Optimizer):
@@ -276,12 +272,11 @@ class Adadelta(Optimizer):
         if not state:
             new_state(state, p, square_avg=0, acc_delta=0)
         count_step(state)
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p
+        g = with_weight_decay(p, g, group)
         square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
         square_avg *= rho
         square_avg += (1 - rho) * g * g
         delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
         acc_delta *= rho
         acc_delta += (1 - rho) * delta * delta
-        _minus(p, group["lr"] * delta)
+        subtract(p, group["lr"] * delta)

@@ -8,22 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.optim.optimizer import Optimizer, count_step, new_state, update_moments
+from tinygrad_cnn.optim.optimizer import (
+    Optimizer,
+    count_step,
+    new_state,
+    subtract,
+    update_moments,
+    with_weight_decay,
+)
 from tinygrad_cnn.tensor import Tensor
-
-
-def _minus(p: np.ndarray, update: np.ndarray) -> None:
-    p -= update.astype(p.dtype, copy=False)
-
-
-def _decay(p: np.ndarray, g: np.ndarray, group: dict[str, Any]) -> np.ndarray:
-    """Weight decay: L2 in the gradient, or (``decoupled_weight_decay``) AdamW's shrinking."""
-    wd = group["weight_decay"]
-    if wd and group.get("decoupled_weight_decay"):
-        p *= np.asarray(1 - group["lr"] * wd, p.dtype)
-    elif wd:
-        g = g + wd * p
-    return g
 
 
 class Adamax(Optimizer):
@@ -45,12 +38,12 @@ class Adamax(Optimizer):
         if not state:
             new_state(state, p, exp_avg=0, exp_inf=0)
         t = count_step(state)
-        g = _decay(p, g, group)
+        g = with_weight_decay(p, g, group)
         m, u = state["exp_avg"]._data, state["exp_inf"]._data
         m += (1 - b1) * (g - m)
         u *= b2
         np.maximum(u, np.abs(g) + eps, out=u)
-        _minus(p, group["lr"] / (1 - b1**t) * m / u)
+        subtract(p, group["lr"] / (1 - b1**t) * m / u)
 
 
 class NAdam(Optimizer):
@@ -77,7 +70,7 @@ class NAdam(Optimizer):
             new_state(state, p, exp_avg=0, exp_avg_sq=0)
             state["mu_product"] = Tensor._wrap(np.ones((), np.float32), False)
         t = count_step(state)
-        g = _decay(p, g, group)
+        g = with_weight_decay(p, g, group)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         product = state["mu_product"]._data
@@ -85,8 +78,8 @@ class NAdam(Optimizer):
         m, v = update_moments(state, g, b1, b2)
         denom = np.sqrt(v / (1 - b2**t)) + group["eps"]
         mu_product = float(product)
-        _minus(p, lr * (1.0 - mu) / (1.0 - mu_product) * g / denom)
-        _minus(p, lr * mu_next / (1.0 - mu_product * mu_next) * m / denom)
+        subtract(p, lr * (1.0 - mu) / (1.0 - mu_product) * g / denom)
+        subtract(p, lr * mu_next / (1.0 - mu_product * mu_next) * m / denom)
 
 
 class RAdam(Optimizer):
@@ -111,7 +104,7 @@ class RAdam(Optimizer):
         if not state:
             new_state(state, p, exp_avg=0, exp_avg_sq=0)
         t = count_step(state)
-        g = _decay(p, g, group)
+        g = with_weight_decay(p, g, group)
         m, v = update_moments(state, g, b1, b2)
         corrected = m / (1 - b1**t)
         bc2 = 1 - b2**t
@@ -122,6 +115,6 @@ class RAdam(Optimizer):
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             )
             adaptive = bc2**0.5 / (np.sqrt(v) + group["eps"])
-            _minus(p, corrected * lr * adaptive * rect)
+            subtract(p, corrected * lr * adaptive * rect)
         else:
-            _minus(p, corrected * lr)
+            subtract(p, corrected * lr)

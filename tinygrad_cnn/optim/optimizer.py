@@ -288,6 +288,23 @@ def new_state(state: dict[str, Tensor], p: np.ndarray, **buffers: float) -> None
         state[name] = Tensor._wrap(np.full_like(p, value), False)
 
 
+def subtract(p: np.ndarray, update: np.ndarray) -> None:
+    """``p -= update`` in place, in the parameter's dtype."""
+    p -= update.astype(p.dtype, copy=False)
+
+
+def with_weight_decay(p: np.ndarray, g: np.ndarray, group: dict[str, Any]) -> np.ndarray:
+    """The gradient with the group's ``weight_decay``: L2, ``g + weight_decay * p``; or, with
+    ``decoupled_weight_decay``, AdamW's shrinking ``p *= 1 - lr * weight_decay`` (in place),
+    ``g`` unchanged."""
+    wd = group["weight_decay"]
+    if wd and group.get("decoupled_weight_decay"):
+        p *= np.asarray(1 - group["lr"] * wd, p.dtype)
+    elif wd:
+        g = g + wd * p
+    return g
+
+
 def update_moments(state: dict[str, Tensor], g: np.ndarray, b1: float, b2: float):
     """Adam's running moments, in place: ``exp_avg`` moves toward ``g`` by ``1 - b1`` (PyTorch's
     lerp), ``exp_avg_sq`` toward ``g**2`` by ``1 - b2``; returns both arrays."""
