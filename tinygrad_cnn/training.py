@@ -145,6 +145,14 @@ def _pair(batch: Any) -> tuple[Any, Any]:
     return batch[0], batch[1]
 
 
+def epoch_loader(dataset: Any, batch_size: int, seed: int, epoch: int) -> DataLoader:
+    """Epoch ``epoch``'s shuffled batches of ``dataset``: the order depends only on
+    ``(seed, epoch)``, so a run resumed at any epoch sees the batches an uninterrupted one
+    would."""
+    order = np.random.default_rng((seed, epoch))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=order)
+
+
 def _dataset_epochs(model: nn.Module, ds: Dataset, batch_size: int, seed: int, on_epoch: Any):
     """fit's ``data`` and ``on_epoch`` for a Dataset: a DataLoader over its training split, each
     epoch shuffled by a generator seeded with ``(seed, epoch)``, and the test accuracy in each
@@ -152,8 +160,7 @@ def _dataset_epochs(model: nn.Module, ds: Dataset, batch_size: int, seed: int, o
     train_set = ds.train
 
     def epoch_batches(epoch: int) -> DataLoader:
-        order = np.random.default_rng((seed, epoch))
-        return DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
+        return epoch_loader(train_set, batch_size, seed, epoch)
 
     def with_test_accuracy(record: dict) -> None:
         record["test_accuracy"] = accuracy(model, ds.x_test, ds.y_test)

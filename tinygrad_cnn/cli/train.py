@@ -42,10 +42,9 @@ from tinygrad_cnn.cli.components import (
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.data import augment as aug
-from tinygrad_cnn.data.loader import DataLoader
 from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.random import manual_seed
-from tinygrad_cnn.training import TrainingDiverged, accuracy, fit
+from tinygrad_cnn.training import TrainingDiverged, accuracy, epoch_loader, fit
 
 # A run's settings: kept in its checkpoint, so --resume continues with them
 DEFAULTS = {
@@ -115,8 +114,7 @@ def train(
 
     def epoch_batches(epoch: int):
         nonlocal bar
-        order = np.random.default_rng((seed, epoch))  # the same order after a resume
-        batches = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
+        batches = epoch_loader(train_set, batch_size, seed, epoch)  # the same after a resume
         aug_rng = np.random.default_rng((seed, epoch, 1))  # and the same augmentation
         items = batches
         if show_progress:

@@ -217,21 +217,15 @@ class DataLoader:
         if self.batch_size is None:
             yield from self.dataset
             return
-        batch: list = []
-        for sample in self.dataset:
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield self.collate_fn(batch)
-                batch = []
-        if batch and not self.drop_last:
-            yield self.collate_fn(batch)
+        # BatchSampler groups any iterable: here the samples themselves, as they stream
+        for samples in BatchSampler(self.dataset, self.batch_size, self.drop_last):
+            yield self.collate_fn(samples)
 
     def __len__(self) -> int:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         if self.sampler is not None:
             return len(self.sampler)
-        n = len(self.dataset)  # an IterableDataset that knows its length
-        if self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_size is None:  # an IterableDataset that knows its length
+            return len(self.dataset)
+        return len(BatchSampler(self.dataset, self.batch_size, self.drop_last))
