@@ -136,59 +136,77 @@ class ModuleList(_Indexed):
         self.extend(modules or [])
 
 
-class ModuleDict(Module):
-    """A dict of modules by name, registered but not applied."""
+class _NamedDict(Module):
+    """The dict protocol over one of the module's registries (``_modules`` or ``_parameters``):
+    subclasses name it and define ``__setitem__``, which checks and registers a value."""
 
-    def __init__(self, modules: Any = None) -> None:
+    _kind = ""  # "module" or "parameter"
+
+    def __init__(self, values: Any = None) -> None:
         super().__init__()
-        self.update(modules or {})
+        self.update(values or {})
 
-    def __getitem__(self, key: str) -> Module:
+    @property
+    def _store(self) -> dict:
+        return self._modules if self._kind == "module" else self._parameters
+
+    def __getitem__(self, key: str) -> Any:
         try:
-            return self._modules[key]
+            return self._store[key]
         except KeyError:
-            raise KeyError(f"ModuleDict: no module {key!r}; keys {list(self._modules)}") from None
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.add_module(key, _module("ModuleDict", module, f"value for {key!r}"))
+            raise KeyError(
+                f"{type(self).__name__}: no {self._kind} {key!r}; keys {list(self._store)}"
+            ) from None
 
     def __delitem__(self, key: str) -> None:
         delattr(self, key)
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._store)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
+        return iter(self._store)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._modules
+        return key in self._store
 
     def keys(self) -> Any:
-        return self._modules.keys()
+        return self._store.keys()
 
     def values(self) -> Any:
-        return self._modules.values()
+        return self._store.values()
 
     def items(self) -> Any:
-        return self._modules.items()
+        return self._store.items()
 
-    def pop(self, key: str) -> Module:
-        """Remove the module ``key`` and return it."""
-        module = self[key]
+    def pop(self, key: str) -> Any:
+        """Remove the entry ``key`` and return it."""
+        value = self[key]
         del self[key]
-        return module
+        return value
 
     def clear(self) -> None:
-        """Remove every module."""
-        for key in list(self._modules):
+        """Remove every entry."""
+        for key in list(self._store):
             del self[key]
 
-    def update(self, modules: Any) -> None:
-        """Add the ``(name, module)`` pairs of a mapping or an iterable."""
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, m in pairs:
-            self[key] = m
+    def update(self, values: Any) -> None:
+        """Add the ``(name, value)`` pairs of a mapping or an iterable."""
+        pairs = values.items() if hasattr(values, "items") else values
+        for key, value in pairs:
+            self[key] = value
+
+
+class ModuleDict(_NamedDict):
+    """A dict of modules by name, registered but not applied."""
+
+    _kind = "module"
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__(modules)
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, _module("ModuleDict", module, f"value for {key!r}"))
 
 
 def _parameter(where: str, value: Any) -> Parameter:
@@ -241,18 +259,13 @@ class ParameterList(Module):
         )
 
 
-class ParameterDict(Module):
+class ParameterDict(_NamedDict):
     """A dict of parameters by name, registered under those names."""
 
-    def __init__(self, parameters: Any = None) -> None:
-        super().__init__()
-        self.update(parameters or {})
+    _kind = "parameter"
 
-    def __getitem__(self, key: str) -> Parameter:
-        try:
-            return self._parameters[key]
-        except KeyError:
-            raise KeyError(f"ParameterDict: no parameter {key!r}; keys {list(self)}") from None
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__(parameters)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str) or not key or "." in key:
@@ -260,30 +273,3 @@ class ParameterDict(Module):
                 f"ParameterDict: keys must be non-empty strings without '.', got {key!r}"
             )
         setattr(self, key, _parameter("ParameterDict", value))
-
-    def __delitem__(self, key: str) -> None:
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Any:
-        return self._parameters.keys()
-
-    def values(self) -> Any:
-        return self._parameters.values()
-
-    def items(self) -> Any:
-        return self._parameters.items()
-
-    def update(self, parameters: Any) -> None:
-        """Add the ``(name, parameter)`` pairs of a mapping or an iterable."""
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, p in pairs:
-            self[key] = p
