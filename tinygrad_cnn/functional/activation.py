@@ -117,13 +117,17 @@ def hardtanh(
 ) -> Tensor:
     """``input`` clamped to ``[min_val, max_val]``."""
     x = _float_input("hardtanh", input)
-    lo, hi = (
-        _args.finite("hardtanh", "min_val", min_val),
-        _args.finite("hardtanh", "max_val", max_val),
-    )
+    lo, hi = hardtanh_bounds(min_val, max_val)
+    return clip(x, min=lo, max=hi)
+
+
+def hardtanh_bounds(min_val: Any, max_val: Any) -> tuple[float, float]:
+    """``hardtanh``'s bounds, checked: finite numbers with ``min_val <= max_val``."""
+    lo = _args.finite("hardtanh", "min_val", min_val)
+    hi = _args.finite("hardtanh", "max_val", max_val)
     if lo > hi:
         raise ValueError(f"hardtanh: min_val ({lo}) must not exceed max_val ({hi})")
-    return clip(x, min=lo, max=hi)
+    return lo, hi
 
 
 def relu6(input: Any, inplace: bool = False) -> Tensor:

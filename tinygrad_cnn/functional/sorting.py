@@ -37,7 +37,7 @@ def _dim(fn: str, dim: Any, a: Tensor) -> int:
     return _args.axis(fn, dim, a.ndim) if a.ndim else 0
 
 
-def _argsort(fn: str, a: Tensor, dim: int, descending: bool) -> np.ndarray:
+def _argsort(a: Tensor, dim: int, descending: bool) -> np.ndarray:
     """Stable sorting indices along ``dim`` (descending keeps equal elements in order too)."""
     x = a._data if a.ndim else a._data.reshape(1)
     if descending:
@@ -50,7 +50,7 @@ def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = Fal
     """``(values, indices)`` sorted along ``dim`` (ties keep their order: stable always)."""
     a = as_tensor(input)
     d = _dim("sort", dim, a)
-    order = _argsort("sort", a, d, bool(descending))
+    order = _argsort(a, d, bool(descending))
     values = gather(a, d, order) if a.ndim else a.clone()
     return ReturnTypes(values, _wrap(order, np.int64))
 
@@ -77,7 +77,7 @@ def topk(
     if a.ndim == 0:
         values, indices = topk(a.reshape(1), k, 0, largest, sorted)
         return ReturnTypes(values.reshape(()), indices.reshape(())) if k else (values, indices)
-    order = _argsort("topk", a, d, bool(largest))
+    order = _argsort(a, d, bool(largest))
     picked = np.take(order, np.arange(k), axis=d)
     return ReturnTypes(gather(a, d, picked), _wrap(picked, np.int64))
 
@@ -89,14 +89,14 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Return
     size = a.shape[d] if a.ndim else 1
     if not _args.is_int(k) or not 1 <= k <= size:
         raise RuntimeError(f"kthvalue: k ({k!r}) is out of range for dim {d} of size {size}")
-    return _pick("kthvalue", a, d, k - 1, keepdim)
+    return _pick(a, d, k - 1, keepdim)
 
 
-def _pick(fn: str, a: Tensor, d: int, position: int, keepdim: bool) -> ReturnTypes:
+def _pick(a: Tensor, d: int, position: int, keepdim: bool) -> ReturnTypes:
     """The element at ``position`` of the sorted ``dim``, and its index."""
     if a.ndim == 0:
         return ReturnTypes(a.clone(), _wrap(0, np.int64))
-    order = _argsort(fn, a, d, False)
+    order = _argsort(a, d, False)
     index = np.take(order, [position], axis=d)
     values, index = gather(a, d, index), _wrap(index, np.int64)
     if not keepdim:
@@ -112,10 +112,10 @@ def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
         raise RuntimeError(f"median: cannot take the median of an empty tensor (shape {a.shape})")
     if dim is None:
         flat = a.reshape(-1)
-        return _pick("median", flat, 0, (flat.shape[0] - 1) // 2, False).values
+        return _pick(flat, 0, (flat.shape[0] - 1) // 2, False).values
     d = _dim("median", dim, a)
     size = a.shape[d] if a.ndim else 1
-    return _pick("median", a, d, (size - 1) // 2, keepdim)
+    return _pick(a, d, (size - 1) // 2, keepdim)
 
 
 def cumsum(input: Any, dim: int, *, dtype: Any = None) -> Tensor:

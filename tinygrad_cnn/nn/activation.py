@@ -9,6 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
+from tinygrad_cnn.functional.activation import hardtanh_bounds
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
 
@@ -19,6 +20,27 @@ class _Elementwise(Module):
     def _call(self, fn: Any, x: Tensor, **kwargs: Any) -> Tensor:
         _args.tensor(type(self).__name__, "input", x)
         return fn(x, **kwargs)
+
+
+def _inplace(layer: Module) -> str:
+    return ", inplace=True" if getattr(layer, "inplace", False) else ""
+
+
+def _simple(name: str, fn: Any, doc: str) -> type:
+    """A layer without settings (``inplace`` accepted where PyTorch has it)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        Module.__init__(self)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._call(fn, x)
+
+    def extra_repr(self) -> str:
+        return _inplace(self).lstrip(", ")
+
+    return type(name, (_Elementwise,), {"__init__": __init__, "forward": forward,
+                                        "extra_repr": extra_repr, "__doc__": doc})  # fmt: skip
 
 
 class Sigmoid(_Elementwise):
@@ -49,25 +71,19 @@ class GELU(_Elementwise):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(_Elementwise):
-    """``x * sigmoid(x)``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._call(F.silu, x)
-
-
 class ELU(_Elementwise):
     """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = _args.finite("ELU", "alpha", alpha)
+        self.alpha = _args.finite(type(self).__name__, "alpha", alpha)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._call(F.elu, x, alpha=self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + _inplace(self)
 
 
 class Softplus(_Elementwise):
@@ -144,8 +160,9 @@ class Hardtanh(_Elementwise):
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
-        F.hardtanh(Tensor([0.0]), min_val, max_val)  # the arguments' checks, now
+        hardtanh_bounds(min_val, max_val)  # checked now, kept as given (the repr shows them)
+        self.min_val, self.max_val = min_val, max_val
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return self._call(F.hardtanh, x, min_val=self.min_val, max_val=self.max_val)
@@ -164,49 +181,22 @@ class ReLU6(Hardtanh):
         return _inplace(self).lstrip(", ")
 
 
-def _inplace(layer: Module) -> str:
-    return ", inplace=True" if getattr(layer, "inplace", False) else ""
-
-
-def _simple(name: str, fn: Any, doc: str) -> type:
-    """A layer without settings (``inplace`` accepted where PyTorch has it)."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        Module.__init__(self)
-        self.inplace = inplace
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._call(fn, x)
-
-    def extra_repr(self) -> str:
-        return _inplace(self).lstrip(", ")
-
-    return type(name, (_Elementwise,), {"__init__": __init__, "forward": forward,
-                                        "extra_repr": extra_repr, "__doc__": doc})  # fmt: skip
-
-
+SiLU = _simple("SiLU", F.silu, "``x * sigmoid(x)``.")
 Hardsigmoid = _simple("Hardsigmoid", F.hardsigmoid, "``relu6(x + 3) / 6``.")
 Hardswish = _simple("Hardswish", F.hardswish, "``x * relu6(x + 3) / 6``.")
 Mish = _simple("Mish", F.mish, "``x * tanh(softplus(x))``.")
 SELU = _simple("SELU", F.selu, "``scale * elu(x, alpha)``, self-normalising.")
 LogSigmoid = _simple("LogSigmoid", F.logsigmoid, "``log(sigmoid(x))``.")
 Softsign = _simple("Softsign", F.softsign, "``x / (1 + |x|)``.")
-for _cls in (Hardsigmoid, Hardswish, Mish, SELU, LogSigmoid, Softsign):
+for _cls in (SiLU, Hardsigmoid, Hardswish, Mish, SELU, LogSigmoid, Softsign):
     _cls.__module__ = __name__
 
 
-class CELU(_Elementwise):
+class CELU(ELU):
     """``x`` where positive, else ``alpha * (exp(x / alpha) - 1)``."""
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = _args.finite("CELU", "alpha", alpha)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._call(F.celu, x, alpha=self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
 
 
 class Softmin(Softmax):

@@ -10,7 +10,7 @@ import numpy as np
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.engine import no_grad
-from tinygrad_cnn.nn.layers import Conv2d, Linear, reset_like_pytorch
+from tinygrad_cnn.nn.layers import Conv2d, Linear, channels, reset_like_pytorch
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
 
@@ -23,15 +23,10 @@ class Conv1d(Module):
                  padding: Any = 0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  dtype: Any = np.float32) -> None:  # fmt: skip
         super().__init__()
-        fn = "Conv1d"
-        self.in_channels = _args.positive_int(fn, "in_channels", in_channels)
-        self.out_channels = _args.positive_int(fn, "out_channels", out_channels)
-        self.kernel_size = _args.positive_int(fn, "kernel_size", kernel_size)
-        self.groups = _args.positive_int(fn, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"{fn}: channels {in_channels}, {out_channels} not divisible by groups"
-            )
+        self.in_channels, self.out_channels, self.groups = channels(
+            "Conv1d", in_channels, out_channels, groups
+        )
+        self.kernel_size = _args.positive_int("Conv1d", "kernel_size", kernel_size)
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.weight = Parameter(np.empty((out_channels, in_channels // groups, kernel_size), dtype))
         self.bias = Parameter(np.empty(out_channels, dtype)) if bias else None

@@ -59,6 +59,20 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={b}"
 
 
+def channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
+    """A convolution's channel counts and groups, checked: positive ints, both counts
+    divisible by ``groups``."""
+    in_channels = _args.positive_int(name, "in_channels", in_channels)
+    out_channels = _args.positive_int(name, "out_channels", out_channels)
+    groups = _args.positive_int(name, "groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+            f"divisible by groups ({groups})"
+        )
+    return in_channels, out_channels, groups
+
+
 class _ConvNd(Module):
     def __init__(
         self,
@@ -75,14 +89,9 @@ class _ConvNd(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        self.in_channels = _args.positive_int(name, "in_channels", in_channels)
-        self.out_channels = _args.positive_int(name, "out_channels", out_channels)
-        self.groups = _args.positive_int(name, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                f"divisible by groups ({groups})"
-            )
+        self.in_channels, self.out_channels, self.groups = channels(
+            name, in_channels, out_channels, groups
+        )
         self.kernel_size = _args.int_or_pair(name, "kernel_size", kernel_size, 1)
         self.stride = _args.int_or_pair(name, "stride", stride, 1)
         if isinstance(padding, str) and not transposed:  # checked now, not at the forward
