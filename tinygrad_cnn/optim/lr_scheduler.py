@@ -21,6 +21,8 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from types import FunctionType
+from typing import Any
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn.optim.optimizer import Optimizer
@@ -48,6 +50,29 @@ class _FunctionSchedule(LRScheduler):
         where = type(self).__name__
         self.lr_lambdas = _functions(where, "lr_lambda", _optimizer(where, optimizer), lr_lambda)
         super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule's state; the functions are not state: ``lr_lambdas`` holds, for each,
+        the attributes of a callable object, or None for a plain function (as PyTorch's)."""
+        state = super().state_dict()
+        state["lr_lambdas"] = [
+            None if isinstance(f, FunctionType) else dict(vars(f)) for f in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not isinstance(state_dict, dict):
+            return super().load_state_dict(state_dict)  # refuses it, naming the type
+        fns = state_dict.get("lr_lambdas", [None] * len(self.lr_lambdas))
+        if len(fns) != len(self.lr_lambdas):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: lr_lambdas has {len(fns)} entries, "
+                f"{len(self.lr_lambdas)} expected"
+            )
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+        for f, attributes in zip(self.lr_lambdas, fns):
+            if attributes is not None:
+                vars(f).update(attributes)
 
 
 class LambdaLR(_FunctionSchedule):

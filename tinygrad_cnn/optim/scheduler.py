@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import FunctionType
 from typing import Any
 
 from tinygrad_cnn import args as _args
@@ -100,15 +99,9 @@ class LRScheduler:
     _not_state: tuple[str, ...] = ("optimizer",)
 
     def state_dict(self) -> dict[str, Any]:
-        """Every attribute but the optimizer: plain numbers and lists. A schedule's functions
-        are not state: ``lr_lambdas`` holds, for each, the attributes of a callable object, or
-        None for a plain function (as PyTorch's)."""
-        state = {k: v for k, v in vars(self).items() if k not in self._not_state}
-        if "lr_lambdas" in vars(self):
-            state["lr_lambdas"] = [
-                None if isinstance(f, FunctionType) else dict(vars(f)) for f in self.lr_lambdas
-            ]
-        return state
+        """Every attribute but the optimizer (and what ``_not_state`` names): plain numbers
+        and lists."""
+        return {k: v for k, v in vars(self).items() if k not in self._not_state}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict`. The keys are checked before anything changes; the
@@ -128,17 +121,8 @@ class LRScheduler:
                 raise ValueError(
                     f"{where}: {key} must be a list of one rate per group, got {value!r}"
                 )
-        fns = state_dict.get("lr_lambdas", [None] * len(getattr(self, "lr_lambdas", ())))
-        if "lr_lambdas" in state_dict and len(fns) != len(self.lr_lambdas):
-            raise ValueError(
-                f"{where}: lr_lambdas has {len(fns)} entries, {len(self.lr_lambdas)} expected"
-            )
         for key, value in state_dict.items():
-            if key != "lr_lambdas":
-                setattr(self, key, list(value) if isinstance(value, tuple) else value)
-        for f, attributes in zip(getattr(self, "lr_lambdas", ()), fns):
-            if attributes is not None:
-                vars(f).update(attributes)
+            setattr(self, key, list(value) if isinstance(value, tuple) else value)
 
     def __repr__(self) -> str:
         epoch = getattr(self, "last_epoch", None)
