@@ -107,9 +107,8 @@ class Adam(Optimizer):
     def _update(self, p, g, state, group):
         lr, (b1, b2) = group["lr"], group["betas"]
         if not state:
-            new_state(state, p, exp_avg=0, exp_avg_sq=0)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p), False)
+            amsgrad = {"max_exp_avg_sq": 0} if group["amsgrad"] else {}
+            new_state(state, p, exp_avg=0, exp_avg_sq=0, **amsgrad)
         t = count_step(state)
         g = with_weight_decay(p, g, group)
         m, v = update_moments(state, g, b1, b2)
@@ -174,11 +173,9 @@ class RMSprop(Optimizer):
     def _update(self, p, g, state, group):
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
-            new_state(state, p, square_avg=0)
-            if momentum > 0:
-                state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p), False)
-            if group["centered"]:
-                state["grad_avg"] = Tensor._wrap(np.zeros_like(p), False)
+            extra = {"momentum_buffer": 0} if momentum > 0 else {}
+            extra.update({"grad_avg": 0} if group["centered"] else {})
+            new_state(state, p, square_avg=0, **extra)
         count_step(state)
         g = with_weight_decay(p, g, group)
         square_avg = state["square_avg"]._data
