@@ -31,7 +31,7 @@ LAYERS = [
     {"ops"},
     {"functional", "testing"},
     {"nn", "optim", "viz", "autograd", "utils"},
-    {"models", "explain", "training"},
+    {"models", "explain", "training", "monitor"},
     {"cli"},
     {"__init__", "__main__"},
 ]

@@ -13,7 +13,7 @@ from tinygrad_cnn.tensor import Tensor
 
 # isort: split
 
-from tinygrad_cnn import autograd, data, explain, functional, nn, optim, reference, utils
+from tinygrad_cnn import autograd, data, explain, functional, monitor, nn, optim, reference, utils
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.anomaly import detect_anomaly, is_anomaly_enabled
 from tinygrad_cnn.backward import grad, hvp
@@ -248,6 +248,7 @@ from tinygrad_cnn.functional import (  # PyTorch's pointwise, sorting and indexi
 
 # PyTorch's out= for the top-level forms of these (the Tensor operators stay unwrapped)
 from tinygrad_cnn.functional.out import with_out  # noqa: E402
+from tinygrad_cnn.monitor import lr_find
 from tinygrad_cnn.ops import REGISTRY, Op, get_op, register_op
 from tinygrad_cnn.random import Generator, initial_seed, manual_seed, seed
 from tinygrad_cnn.serialization import load, save

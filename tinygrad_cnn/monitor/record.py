@@ -1,0 +1,219 @@
+"""What the monitor measures, step by step: each layer's activations and their gradients, each
+parameter's gradient and update. Read through the public hooks only (module forward hooks and
+tensor hooks), so attaching and removing it leaves the model exactly as it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import nn
+from tinygrad_cnn.engine import is_grad_enabled
+from tinygrad_cnn.tensor import Tensor
+
+# layers whose outputs are exactly zero where a unit is off: their channels can die
+RELU_LIKE = (nn.ReLU, nn.ReLU6)
+# layers that saturate, with the range of their outputs
+SATURATING = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
+SATURATED_WITHIN = 0.01  # an output this close (a share of the range) to either end is saturated
+BINS = 40  # histogram bins per layer and step
+HIST_SAMPLE = 4096  # values drawn (evenly strided) from an activation for its histogram
+
+
+@dataclass
+class LayerSeries:
+    """One layer's measurements, one entry per recorded step (None where it did not run)."""
+
+    name: str
+    kind: str  # the module's class name
+    mean: list = field(default_factory=list)
+    std: list = field(default_factory=list)
+    zeros: list = field(default_factory=list)  # the fraction of outputs exactly 0
+    saturated: list = field(default_factory=list)  # sigmoid/tanh: the fraction saturated
+    grad_norm: list = field(default_factory=list)  # |dL/d output|
+    hist: list = field(default_factory=list)  # counts in BINS bins over ``edges``
+    edges: np.ndarray | None = None
+    # ReLU-like layers: per channel, the last recorded step at which it was ever positive
+    last_active: np.ndarray | None = None
+
+
+@dataclass
+class ParamSeries:
+    """One parameter's measurements per recorded step: |grad|, |w| and |update| / |w|."""
+
+    name: str
+    layer: str  # the module that owns it
+    shape: tuple
+    grad_norm: list = field(default_factory=list)
+    weight_norm: list = field(default_factory=list)
+    update_ratio: list = field(default_factory=list)
+
+
+class _Step:
+    """Sums over one step's calls of each layer (a module may run more than once per step)."""
+
+    def __init__(self) -> None:
+        self.acts: dict[str, list] = {}  # name -> [count, sum, sum of squares, zeros, saturated]
+        self.hists: dict[str, np.ndarray] = {}
+        self.act_grads: dict[str, float] = {}  # name -> sum of squares
+        self.param_grads: dict[str, float] = {}
+
+
+def _sumsq(a: np.ndarray) -> float:
+    flat = a.reshape(-1).astype(np.float64, copy=False)
+    return float(flat @ flat)
+
+
+class Recorder:
+    """Hooks ``model`` and keeps the series; :class:`tinygrad_cnn.monitor.Monitor` is its face.
+
+    A step is a forward of the whole model in training mode with gradients on; every
+    ``every``-th step is recorded (its forward, its backward, and the update that follows,
+    measured at the next step's forward as the change of each parameter).
+    """
+
+    def __init__(self, model: nn.Module, every: int) -> None:
+        self.model, self.every = model, every
+        self.step = 0  # training forwards seen
+        self.steps: list[int] = []  # the recorded ones
+        self.losses: list[tuple[int, float]] = []
+        self.epoch_ends: list[int] = []  # the step count at each end_epoch()
+        self.layers: dict[str, LayerSeries] = {}  # in the order of their first call
+        self.params: dict[str, ParamSeries] = {}
+        self.previous: dict[str, str] = {}  # layer -> the layer called just before it
+        self._current: _Step | None = None
+        self._snapshot: dict[str, np.ndarray] | None = None
+        self._last_called: str | None = None
+        self._handles: list = []
+        self._names = {id(m): n for n, m in model.named_modules()}
+        leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+        self._handles.append(model.register_forward_pre_hook(self._on_model_call))
+        for name, module in leaves:
+            self._handles.append(module.register_forward_hook(self._on_layer(name)))
+        owner = {id(p): n for n, m in model.named_modules() for p in m.parameters(recurse=False)}
+        for name, p in model.named_parameters():
+            self.params[name] = ParamSeries(name, self._names_of(owner, p), tuple(p.shape))
+            if p.requires_grad:
+                self._handles.append(p.register_hook(self._on_param_grad(name)))
+
+    def _names_of(self, owner: dict, p: Tensor) -> str:
+        return owner.get(id(p), "")
+
+    def remove(self) -> None:
+        """Take every hook off and close the step in progress."""
+        self.finish_step()
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    # -- the hooks --------------------------------------------------------------------------
+    def _on_model_call(self, model: nn.Module, inputs: tuple) -> None:
+        if not (model.training and is_grad_enabled()):
+            return None  # evaluation: not a step
+        self.finish_step()
+        self.step += 1
+        self._last_called = None
+        if (self.step - 1) % self.every == 0:
+            self._current = _Step()
+            self.steps.append(self.step)
+            self._snapshot = {n: p._data.copy() for n, p in model.named_parameters()}
+        return None
+
+    def _on_layer(self, name: str):
+        def hook(module: nn.Module, inputs: tuple, out: Any) -> None:
+            step = self._current
+            if step is None or not isinstance(out, Tensor) or out.dtype.kind != "f":
+                return None
+            if self._last_called is not None and name not in self.previous:
+                self.previous[name] = self._last_called
+            self._last_called = name
+            series = self.layers.get(name)
+            if series is None:
+                series = self.layers[name] = LayerSeries(name, type(module).__name__)
+            self._add_activation(step, series, module, out._data)
+            if out.requires_grad:
+
+                def on_grad(g: Tensor) -> None:
+                    step.act_grads[name] = step.act_grads.get(name, 0.0) + _sumsq(g._data)
+
+                out.register_hook(on_grad)
+            return None
+
+        return hook
+
+    def _on_param_grad(self, name: str):
+        def hook(g: Tensor) -> None:
+            if self._current is not None:
+                grads = self._current.param_grads
+                grads[name] = grads.get(name, 0.0) + _sumsq(g._data)
+
+        return hook
+
+    def _add_activation(self, step: _Step, series: LayerSeries, module: nn.Module, a) -> None:
+        with np.errstate(all="ignore"):
+            flat = a.reshape(-1)
+            sums = [flat.size, float(flat.sum(dtype=np.float64)), _sumsq(a)]
+            sums.append(int(flat.size - np.count_nonzero(flat)))
+            bounds = SATURATING.get(type(module))
+            if bounds is not None:
+                lo, hi = bounds
+                margin = SATURATED_WITHIN * (hi - lo)
+                sums.append(int(np.count_nonzero((flat < lo + margin) | (flat > hi - margin))))
+            acc = step.acts.get(series.name)
+            step.acts[series.name] = sums if acc is None else [x + y for x, y in zip(acc, sums)]
+            if isinstance(module, RELU_LIKE) and a.ndim >= 2:
+                on = (a > 0).any(axis=tuple(i for i in range(a.ndim) if i != 1))
+                if series.last_active is None:
+                    series.last_active = np.zeros(a.shape[1], np.int64)  # 0: never yet
+                if series.last_active.shape == on.shape:
+                    series.last_active[on] = self.step
+            sample = flat[:: max(1, flat.size // HIST_SAMPLE)].astype(np.float64)
+            sample = sample[np.isfinite(sample)]
+            if series.edges is None:
+                reach = float(np.abs(sample).max()) * 3 if sample.size else 0.0
+                reach = reach if reach > 0 else 1.0
+                lo = 0.0 if float(sample.min(initial=0.0)) >= 0 else -reach
+                series.edges = np.linspace(lo, reach, BINS + 1)
+            counts, _ = np.histogram(np.clip(sample, series.edges[0], series.edges[-1]),
+                                     series.edges)  # fmt: skip
+            prev = step.hists.get(series.name)
+            step.hists[series.name] = counts if prev is None else prev + counts
+
+    # -- closing a step ---------------------------------------------------------------------
+    def finish_step(self) -> None:
+        """Append the recorded step's figures to the series (at the next step, or on demand)."""
+        step, self._current = self._current, None
+        if step is None:
+            return
+        for name, series in self.layers.items():
+            acc = step.acts.get(name)
+            if acc is None:
+                for values in (series.mean, series.std, series.zeros, series.saturated):
+                    values.append(None)
+                series.grad_norm.append(None)
+                series.hist.append(np.zeros(BINS, np.int64))
+                continue
+            n, s, ss, z = acc[:4]
+            mean = s / n
+            series.mean.append(mean)
+            series.std.append(float(np.sqrt(max(ss / n - mean * mean, 0.0))) if n else None)
+            series.zeros.append(z / n)
+            series.saturated.append(acc[4] / n if len(acc) > 4 else None)
+            g = step.act_grads.get(name)
+            series.grad_norm.append(None if g is None else float(np.sqrt(g)))
+            series.hist.append(step.hists[name])
+        snapshot, self._snapshot = self._snapshot, None
+        for name, p in self.model.named_parameters():
+            series = self.params[name]
+            g = step.param_grads.get(name)
+            series.grad_norm.append(None if g is None else float(np.sqrt(g)))
+            before = snapshot.get(name) if snapshot else None
+            w = float(np.sqrt(_sumsq(before))) if before is not None else None
+            series.weight_norm.append(w)
+            if before is None or before.shape != p._data.shape or not w:
+                series.update_ratio.append(None)
+            else:
+                with np.errstate(all="ignore"):
+                    series.update_ratio.append(float(np.sqrt(_sumsq(p._data - before))) / w)
