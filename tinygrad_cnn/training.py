@@ -90,7 +90,8 @@ def fit(
     "train_accuracy", "seconds"}`` (mean loss and accuracy over the epoch's samples), is
     appended to the history and passed to ``on_epoch``, which may add to it. ``history`` holds
     the earlier epochs' records when resuming: fit appends to that list and returns it (a new
-    list without it). ``on_step`` gets the running record after each step, with ``"step"``.
+    list without it). ``on_step`` gets the running record after each step, with ``"step"``
+    and the step's own ``"batch_loss"``.
     """
     if not (_args.is_int(epochs) and epochs >= 1):
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
@@ -118,7 +119,12 @@ def fit(
             correct += int((logits._data.argmax(axis=1) == np.asarray(yb)).sum())
             seen += len(yb)
             if on_step is not None:
-                record.update(step=step, loss=total_loss / seen, train_accuracy=correct / seen)
+                record.update(
+                    step=step,
+                    loss=total_loss / seen,
+                    train_accuracy=correct / seen,
+                    batch_loss=value,
+                )
                 on_step(record)
         if seen == 0:
             raise ValueError(f"fit: data gave no batches in epoch {epoch}")

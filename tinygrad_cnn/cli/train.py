@@ -39,6 +39,7 @@ from tinygrad_cnn.cli.components import (
     make_optimizer,
     make_scheduler,
 )
+from tinygrad_cnn.cli.health import Watch, run_lr_find
 from tinygrad_cnn.cli.report import progress, write_curves, write_graph
 from tinygrad_cnn.cli.usage import UsageError, check_number
 from tinygrad_cnn.data import augment as aug
@@ -93,6 +94,7 @@ def train(
     config: dict | None = None,
     augment: aug.Augment | None = None,
     scheduler: optim.lr_scheduler.LRScheduler | None = None,
+    watch: Watch | None = None,
 ) -> list[dict]:
     """The command's training: :func:`tinygrad_cnn.training.fit` with softmax cross-entropy on
     ``ds``, plus what makes a run resumable and visible. Returns the history, each epoch with
@@ -103,7 +105,7 @@ def train(
     ``config``, the run's settings, and the ``scheduler``'s state) ends exactly where an
     uninterrupted one would. Ctrl-C raises :class:`Interrupted`, naming the epoch the
     checkpoint holds; a NaN or Inf loss raises :class:`Diverged`. Prints a line per epoch and,
-    with ``show_progress``, a progress bar.
+    with ``show_progress``, a progress bar; ``watch`` (``--monitor``) sees every step and epoch.
     """
     if not (_args.is_int(epochs) and epochs >= 1):
         raise ValueError(f"train: epochs must be a positive int, got {epochs!r}")
@@ -124,6 +126,8 @@ def train(
             yield (xb if augment is None else augment(xb.numpy(), aug_rng)), yb
 
     def on_step(record: dict) -> None:
+        if watch is not None:
+            watch.on_step(record)
         if bar is not None:
             loss, acc = record["loss"], record["train_accuracy"]
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
@@ -138,6 +142,8 @@ def train(
             f"{record['train_accuracy']:.4f}  test acc {record['test_accuracy']:.4f}  "
             f"({record['seconds']:.1f}s)"
         )
+        if watch is not None:
+            watch.on_epoch(record)
         if checkpoint:
             ckpt_file.save_checkpoint(
                 checkpoint, model, opt, record["epoch"], history, config, scheduler
@@ -200,6 +206,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", default=os.path.join("runs", "latest"))
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint.npz")
     p.add_argument("--overwrite", action="store_true", help="start over a run already in --out")
+    p.add_argument(
+        "--monitor", action="store_true", help="watch each layer's health: health.png, health.json"
+    )
+    p.add_argument(
+        "--lr-find",
+        action="store_true",
+        help="run the learning-rate range test (lr_find.png), exit",
+    )
 
 
 def settings(args: argparse.Namespace, saved: dict | None) -> dict:
@@ -249,7 +263,8 @@ def run(args: argparse.Namespace) -> dict:
         except (OSError, ValueError) as e:
             raise UsageError(f"--resume {args.resume}: {e}") from None
     ckpt = os.path.join(args.out, "checkpoint.npz")
-    guard_out(args, ckpt)
+    if not args.lr_find:  # the range test writes lr_find.png only
+        guard_out(args, ckpt)
     config = settings(args, None if saved is None else ckpt_file.checkpoint_config(saved))
     manual_seed(config["seed"])
     try:
@@ -275,7 +290,10 @@ def run(args: argparse.Namespace) -> dict:
                 f"the checkpoint has already trained {start} epochs; pass --epochs {start} or more"
             )
         print(f"resumed from {args.resume} after epoch {start} of {epochs}")
+    if args.lr_find:
+        return run_lr_find(model, opt, ds, config, args.out)
     os.makedirs(args.out, exist_ok=True)
+    watch = Watch(model) if args.monitor else None
     if start < epochs:
         try:
             history = train(
@@ -292,7 +310,12 @@ def run(args: argparse.Namespace) -> dict:
                 config=config,
                 augment=make_augment(config, ds),
                 scheduler=scheduler,
+                watch=watch,
             )
+        except Diverged:
+            if watch is not None:
+                watch.write(args.out)
+            raise
         except Interrupted as e:
             if e.epoch is None:
                 print("\ninterrupted before the first checkpoint was written: run it again")
@@ -300,16 +323,20 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"\ninterrupted: {ckpt} holds the state after epoch {e.epoch}")
                 print(f"resume with: python -m tinygrad_cnn train {_resume_flags(args, ckpt)}")
             raise SystemExit(130) from None
+    health = watch.write(args.out) if watch is not None else []
     try:
-        return write_outputs(args.out, model, ds, history, config)
+        return write_outputs(args.out, model, ds, history, config, health)
     except KeyboardInterrupt:
         print(f"\ninterrupted while writing the outputs; {ckpt} holds all {epochs} epochs")
         print(f"write them with: python -m tinygrad_cnn train {_resume_flags(args, ckpt)}")
         raise SystemExit(130) from None
 
 
-def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, config: dict):
-    """model.npz, metrics.json, curves.png and the graph, each written whole or not at all."""
+def write_outputs(
+    out: str, model: nn.Module, ds: data.Dataset, history: list, config: dict, also=()
+):
+    """model.npz, metrics.json, curves.png and the graph, each written whole or not at all
+    (``also``: the names of other files the run wrote, for the last line)."""
     train_seconds = sum(h.get("seconds", 0.0) for h in history)
     model.save(os.path.join(out, "model.npz"))
     metrics = {
@@ -335,7 +362,8 @@ def write_outputs(out: str, model: nn.Module, ds: data.Dataset, history: list, c
     print(
         f"done: test accuracy {metrics['test_accuracy']:.4f}, train accuracy "
         f"{metrics['train_accuracy']:.4f}, {config['epochs']} epochs in {train_seconds:.1f}s; "
-        f"wrote model.npz, metrics.json, curves.png, {os.path.basename(graph)} to {out}"
+        f"wrote model.npz, metrics.json, curves.png, {', '.join([*also, os.path.basename(graph)])} "
+        f"to {out}"
     )
     return metrics
 

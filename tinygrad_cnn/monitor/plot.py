@@ -11,6 +11,7 @@ from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.monitor.record import RELU_LIKE, SATURATING, Recorder
 
 MAX_HISTOGRAMS = 8
+RESHAPING = {"Flatten", "Unflatten", "Identity"}
 _ACTIVATIONS = {c.__name__ for c in (*RELU_LIKE, *SATURATING)}
 
 
@@ -20,7 +21,8 @@ def _series(values: list) -> np.ndarray:
 
 def plot_health(rec: Recorder, path: str) -> str:
     steps = np.array(rec.steps)
-    layers = list(rec.layers.values())
+    # layers that only reshape show their input again
+    layers = [s for s in rec.layers.values() if s.kind not in RESHAPING]
     # the histograms of the activation layers (all layers when there are few)
     shown = [s for s in layers if s.kind in _ACTIVATIONS] or layers
     if len(layers) <= MAX_HISTOGRAMS:
@@ -46,13 +48,16 @@ def plot_health(rec: Recorder, path: str) -> str:
         ax_upd.plot(steps, np.where(ratio > 0, ratio, np.nan), label=p.name)
     ax_grad.set(title="weight gradient RMS", xlabel="step", yscale="log")
     ax_upd.axhline(1e-3, color="grey", linestyle="--", linewidth=1)
-    ax_upd.set(title="update / weight (healthy ~1e-3, dashed)", xlabel="step", yscale="log")
+    ax_upd.set(title="|update| / |weight| (dashed: 1e-3)", xlabel="step", yscale="log")
     for ax in (ax_std, ax_zero, ax_grad, ax_upd):
         if ax.lines and len(ax.lines) <= 12:
             ax.legend(fontsize=7)
     for k, s in enumerate(shown):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])
-        counts = np.log1p(np.array(s.hist, dtype=np.float64).T)  # (bins, steps)
+        counts = np.array(s.hist, dtype=np.float64).T  # (bins, steps)
+        # each step's share of values per bin, on a log scale (batches may differ in size)
+        share = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)
+        counts = np.log10(share + 1e-4)
         lo, hi = (s.edges[0], s.edges[-1]) if s.edges is not None else (0.0, 1.0)
         ax.imshow(counts, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
                   extent=(steps[0] - 0.5, steps[-1] + 0.5, lo, hi))  # fmt: skip

@@ -19,7 +19,7 @@ RELU_LIKE = (nn.ReLU, nn.ReLU6)
 SATURATING = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
 SATURATED_WITHIN = 0.01  # an output this close (a share of the range) to either end is saturated
 BINS = 40  # histogram bins per layer and step
-HIST_SAMPLE = 4096  # values drawn (evenly strided) from an activation for its histogram
+HIST_SAMPLE = 4096  # values drawn from an activation for its histogram
 
 
 @dataclass
@@ -61,6 +61,14 @@ class _Step:
         self.param_grads: dict[str, float] = {}
 
 
+def _merge(counts: np.ndarray, k: int, at: int) -> np.ndarray:
+    """Counts over bins ``k`` times wider: each ``k`` old bins summed, placed from bin ``at``."""
+    out = np.zeros_like(counts)
+    merged = counts.reshape(-1, k).sum(axis=1)
+    out[at : at + len(merged)] = merged
+    return out
+
+
 def _sumsq(a: np.ndarray) -> float:
     flat = a.reshape(-1).astype(np.float64, copy=False)
     return float(flat @ flat)
@@ -86,10 +94,13 @@ class Recorder:
         self._current: _Step | None = None
         self._snapshot: dict[str, np.ndarray] | None = None
         self._last_called: str | None = None
+        self._in_step = False  # inside a training call of the model
+        self._positions: dict[int, np.ndarray] = {}
         self._handles: list = []
         self._names = {id(m): n for n, m in model.named_modules()}
         leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
         self._handles.append(model.register_forward_pre_hook(self._on_model_call))
+        self._handles.append(model.register_forward_hook(self._on_model_return))
         for name, module in leaves:
             self._handles.append(module.register_forward_hook(self._on_layer(name)))
         owner = {id(p): n for n, m in model.named_modules() for p in m.parameters(recurse=False)}
@@ -110,7 +121,8 @@ class Recorder:
 
     # -- the hooks --------------------------------------------------------------------------
     def _on_model_call(self, model: nn.Module, inputs: tuple) -> None:
-        if not (model.training and is_grad_enabled()):
+        self._in_step = model.training and is_grad_enabled()
+        if not self._in_step:
             return None  # evaluation: not a step
         self.finish_step()
         self.step += 1
@@ -121,10 +133,18 @@ class Recorder:
             self._snapshot = {n: p._data.copy() for n, p in model.named_parameters()}
         return None
 
+    def _on_model_return(self, model: nn.Module, inputs: tuple, out: Any) -> None:
+        self._in_step = False  # layers called on their own later are not part of the step
+
     def _on_layer(self, name: str):
         def hook(module: nn.Module, inputs: tuple, out: Any) -> None:
             step = self._current
-            if step is None or not isinstance(out, Tensor) or out.dtype.kind != "f":
+            if (
+                step is None
+                or not self._in_step
+                or not isinstance(out, Tensor)
+                or out.dtype.kind != "f"
+            ):
                 return None
             if self._last_called is not None and name not in self.previous:
                 self.previous[name] = self._last_called
@@ -169,17 +189,45 @@ class Recorder:
                     series.last_active = np.zeros(a.shape[1], np.int64)  # 0: never yet
                 if series.last_active.shape == on.shape:
                     series.last_active[on] = self.step
-            sample = flat[:: max(1, flat.size // HIST_SAMPLE)].astype(np.float64)
-            sample = sample[np.isfinite(sample)]
-            if series.edges is None:
-                reach = float(np.abs(sample).max()) * 3 if sample.size else 0.0
-                reach = reach if reach > 0 else 1.0
-                lo = 0.0 if float(sample.min(initial=0.0)) >= 0 else -reach
-                series.edges = np.linspace(lo, reach, BINS + 1)
-            counts, _ = np.histogram(np.clip(sample, series.edges[0], series.edges[-1]),
-                                     series.edges)  # fmt: skip
-            prev = step.hists.get(series.name)
-            step.hists[series.name] = counts if prev is None else prev + counts
+            sample = flat[self._sample_at(flat.size)].astype(np.float64)
+            self._add_histogram(step, series, sample[np.isfinite(sample)])
+
+    def _sample_at(self, size: int) -> Any:
+        """Where to sample HIST_SAMPLE values of ``size``: the same random positions for every
+        step (a stride would alias with the image width and see one column only)."""
+        if size <= HIST_SAMPLE:
+            return slice(None)
+        at = self._positions.get(size)
+        if at is None:
+            at = self._positions[size] = np.random.default_rng(size).integers(0, size, HIST_SAMPLE)
+        return at
+
+    def _add_histogram(self, step: _Step, series: LayerSeries, sample: np.ndarray) -> None:
+        """Count ``sample`` in the layer's bins: [0, r] while all values seen were >= 0, else
+        [-r, r]; r doubles (merging bins pairwise, in every step's counts) until it all fits."""
+        if series.edges is None:
+            reach = float(np.abs(sample).max(initial=0.0))
+            reach = reach if reach > 0 else 1.0
+            lo = 0.0 if float(sample.min(initial=0.0)) >= 0 else -reach
+            series.edges = np.linspace(lo, reach, BINS + 1)
+        for _ in range(64):  # 2**64 times the first reach at most; beyond it, clipped
+            lo, hi = series.edges[0], series.edges[-1]
+            if float(sample.min(initial=lo)) >= lo and float(sample.max(initial=hi)) <= hi:
+                break
+            # symmetric ranges double (2 old bins per new one, centred); [0, r] becomes
+            # [-2r, 2r] when a negative value comes (4 per new one, in the upper half)
+            if lo == 0 and sample.min() < 0:
+                merge, at = 4, BINS // 2
+            else:
+                merge, at = 2, (BINS // 4 if lo else 0)
+            series.edges = np.linspace(-2 * hi if merge == 4 or lo else 0.0, 2 * hi, BINS + 1)
+            series.hist = [_merge(c, merge, at) for c in series.hist]
+            if series.name in step.hists:
+                step.hists[series.name] = _merge(step.hists[series.name], merge, at)
+        counts, _ = np.histogram(np.clip(sample, series.edges[0], series.edges[-1]),
+                                 series.edges)  # fmt: skip
+        prev = step.hists.get(series.name)
+        step.hists[series.name] = counts if prev is None else prev + counts
 
     # -- closing a step ---------------------------------------------------------------------
     def finish_step(self) -> None:
