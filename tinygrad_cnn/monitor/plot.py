@@ -11,7 +11,6 @@ from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.monitor.record import RELU_LIKE, SATURATING, Recorder
 
 MAX_HISTOGRAMS = 8
-RESHAPING = {"Flatten", "Unflatten", "Identity"}
 _ACTIVATIONS = {c.__name__ for c in (*RELU_LIKE, *SATURATING)}
 
 
@@ -21,8 +20,7 @@ def _series(values: list) -> np.ndarray:
 
 def plot_health(rec: Recorder, path: str) -> str:
     steps = np.array(rec.steps)
-    # layers that only reshape show their input again
-    layers = [s for s in rec.layers.values() if s.kind not in RESHAPING]
+    layers = list(rec.layers.values())
     # the histograms of the activation layers (all layers when there are few)
     shown = [s for s in layers if s.kind in _ACTIVATIONS] or layers
     if len(layers) <= MAX_HISTOGRAMS:

@@ -4,6 +4,7 @@ tensor hooks), so attaching and removing it leaves the model exactly as it was."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,11 @@ from tinygrad_cnn.tensor import Tensor
 RELU_LIKE = (nn.ReLU, nn.ReLU6)
 # layers that saturate, with the range of their outputs
 SATURATING = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
+# layers whose outputs are their inputs rearranged: nothing new to measure
+RESHAPING = (nn.Flatten, nn.Unflatten, nn.Identity)
 SATURATED_WITHIN = 0.01  # an output this close (a share of the range) to either end is saturated
 BINS = 40  # histogram bins per layer and step
-HIST_SAMPLE = 4096  # values drawn from an activation for its histogram
+HIST_SAMPLE = 1024  # values drawn from an activation for its histogram
 
 
 @dataclass
@@ -30,7 +33,8 @@ class LayerSeries:
     kind: str  # the module's class name
     mean: list = field(default_factory=list)
     std: list = field(default_factory=list)
-    zeros: list = field(default_factory=list)  # the fraction of outputs exactly 0
+    relu_like: bool = False  # counts its exact zeros and its channels' activity
+    zeros: list = field(default_factory=list)  # ReLU-like: the fraction of outputs exactly 0
     saturated: list = field(default_factory=list)  # sigmoid/tanh: the fraction saturated
     grad_norm: list = field(default_factory=list)  # |dL/d output|
     hist: list = field(default_factory=list)  # counts in BINS bins over ``edges``
@@ -70,8 +74,14 @@ def _merge(counts: np.ndarray, k: int, at: int) -> np.ndarray:
 
 
 def _sumsq(a: np.ndarray) -> float:
-    flat = a.reshape(-1).astype(np.float64, copy=False)
-    return float(flat @ flat)
+    """The sum of squares, in the array's own precision (a dot product: 5x faster than in
+    float64 on float32 activations), again in float64 if that overflowed."""
+    flat = a.reshape(-1)
+    total = float(np.dot(flat, flat))
+    if total == math.inf and a.dtype != np.float64:
+        flat = flat.astype(np.float64)
+        total = float(np.dot(flat, flat))
+    return total
 
 
 class Recorder:
@@ -96,15 +106,21 @@ class Recorder:
         self._last_called: str | None = None
         self._in_step = False  # inside a training call of the model
         self._positions: dict[int, np.ndarray] = {}
+        self._ones: dict[tuple, np.ndarray] = {}
         self._handles: list = []
         self._names = {id(m): n for n, m in model.named_modules()}
-        leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+        leaves = [
+            (n, m)
+            for n, m in model.named_modules()
+            if not any(True for _ in m.children()) and not isinstance(m, RESHAPING)
+        ]
         self._handles.append(model.register_forward_pre_hook(self._on_model_call))
         self._handles.append(model.register_forward_hook(self._on_model_return))
         for name, module in leaves:
             self._handles.append(module.register_forward_hook(self._on_layer(name)))
         owner = {id(p): n for n, m in model.named_modules() for p in m.parameters(recurse=False)}
-        for name, p in model.named_parameters():
+        self._named = list(model.named_parameters())  # walked once: it is read every step
+        for name, p in self._named:
             self.params[name] = ParamSeries(name, self._names_of(owner, p), tuple(p.shape))
             if p.requires_grad:
                 self._handles.append(p.register_hook(self._on_param_grad(name)))
@@ -130,7 +146,7 @@ class Recorder:
         if (self.step - 1) % self.every == 0:
             self._current = _Step()
             self.steps.append(self.step)
-            self._snapshot = {n: p._data.copy() for n, p in model.named_parameters()}
+            self._snapshot = {n: p._data.copy() for n, p in self._named}
         return None
 
     def _on_model_return(self, model: nn.Module, inputs: tuple, out: Any) -> None:
@@ -151,7 +167,8 @@ class Recorder:
             self._last_called = name
             series = self.layers.get(name)
             if series is None:
-                series = self.layers[name] = LayerSeries(name, type(module).__name__)
+                kind, relu_like = type(module).__name__, isinstance(module, RELU_LIKE)
+                series = self.layers[name] = LayerSeries(name, kind, relu_like=relu_like)
             self._add_activation(step, series, module, out._data)
             if out.requires_grad:
 
@@ -172,60 +189,86 @@ class Recorder:
         return hook
 
     def _add_activation(self, step: _Step, series: LayerSeries, module: nn.Module, a) -> None:
-        with np.errstate(all="ignore"):
-            flat = a.reshape(-1)
-            sums = [flat.size, float(flat.sum(dtype=np.float64)), _sumsq(a)]
-            sums.append(int(flat.size - np.count_nonzero(flat)))
-            bounds = SATURATING.get(type(module))
-            if bounds is not None:
-                lo, hi = bounds
-                margin = SATURATED_WITHIN * (hi - lo)
-                sums.append(int(np.count_nonzero((flat < lo + margin) | (flat > hi - margin))))
-            acc = step.acts.get(series.name)
-            step.acts[series.name] = sums if acc is None else [x + y for x, y in zip(acc, sums)]
-            if isinstance(module, RELU_LIKE) and a.ndim >= 2:
-                on = (a > 0).any(axis=tuple(i for i in range(a.ndim) if i != 1))
-                if series.last_active is None:
-                    series.last_active = np.zeros(a.shape[1], np.int64)  # 0: never yet
-                if series.last_active.shape == on.shape:
-                    series.last_active[on] = self.step
-            sample = flat[self._sample_at(flat.size)].astype(np.float64)
-            self._add_histogram(step, series, sample[np.isfinite(sample)])
+        flat = a.reshape(-1)
+        relu_like = series.relu_like
+        # ReLU-like outputs are 0 where not > 0
+        zeros = flat.size - int(np.count_nonzero(flat > 0)) if relu_like else 0
+        rows = self._row_sums(a)
+        total = float(rows.sum())
+        if total in (math.inf, -math.inf) and a.dtype != np.float64:
+            total = float(a.sum(dtype=np.float64))
+        sums = [flat.size, total, _sumsq(a), zeros]
+        bounds = SATURATING.get(type(module))
+        if bounds is not None:
+            lo, hi = bounds
+            margin = SATURATED_WITHIN * (hi - lo)
+            sums.append(int(np.count_nonzero((flat < lo + margin) | (flat > hi - margin))))
+        acc = step.acts.get(series.name)
+        step.acts[series.name] = sums if acc is None else [x + y for x, y in zip(acc, sums)]
+        if relu_like and a.ndim >= 2:
+            channels = a.shape[1]
+            on = rows.sum(axis=0) > 0  # a channel of outputs >= 0 is on where its sum is > 0
+            if series.last_active is None:
+                series.last_active = np.zeros(channels, np.int64)  # 0: never yet
+            if series.last_active.shape == on.shape:
+                series.last_active[on] = self.step
+        self._add_histogram(step, series, flat[self._sample_at(flat.size)])
+
+    def _row_sums(self, a: np.ndarray) -> np.ndarray:
+        """(N, C, ...) -> (N, C), the sums over the axes after the first two: a matrix-vector
+        product with ones (one read of the data, about 2.5x faster than ``sum()`` on large
+        float32 activations). (N, C) stays as it is, (C,) becomes (1, C)."""
+        if a.ndim <= 2:
+            return a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+        rows = a.reshape(a.shape[0] * a.shape[1], -1)
+        ones = self._ones.get((rows.shape[1], a.dtype))
+        if ones is None:
+            ones = self._ones[rows.shape[1], a.dtype] = np.ones(rows.shape[1], a.dtype)
+        return (rows @ ones).reshape(a.shape[:2])
 
     def _sample_at(self, size: int) -> Any:
-        """Where to sample HIST_SAMPLE values of ``size``: the same random positions for every
-        step (a stride would alias with the image width and see one column only)."""
+        """Where to sample HIST_SAMPLE values of ``size``: 16 runs of consecutive values at
+        random places, the same for every step. Runs read whole cache lines (single values at
+        random places cost a memory access each: 73 against 23 us for LeNet's first activation
+        out of cache), and
+        random places do not alias with the image width as a stride does (one column only)."""
         if size <= HIST_SAMPLE:
             return slice(None)
         at = self._positions.get(size)
         if at is None:
-            at = self._positions[size] = np.random.default_rng(size).integers(0, size, HIST_SAMPLE)
+            run = HIST_SAMPLE // 16
+            starts = np.random.default_rng(size).choice(size // run, 16, replace=False) * run
+            at = self._positions[size] = (np.sort(starts)[:, None] + np.arange(run)).reshape(-1)
         return at
 
     def _add_histogram(self, step: _Step, series: LayerSeries, sample: np.ndarray) -> None:
         """Count ``sample`` in the layer's bins: [0, r] while all values seen were >= 0, else
-        [-r, r]; r doubles (merging bins pairwise, in every step's counts) until it all fits."""
+        [-r, r]; r doubles (merging bins pairwise, in every step's counts) until it all fits.
+        Inf and NaN are not counted."""
+        smin, smax = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 0.0)
+        if not math.isfinite(smin + smax):
+            sample = sample[np.isfinite(sample)]
+            smin, smax = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 0.0)
         if series.edges is None:
-            reach = float(np.abs(sample).max(initial=0.0))
-            reach = reach if reach > 0 else 1.0
-            lo = 0.0 if float(sample.min(initial=0.0)) >= 0 else -reach
-            series.edges = np.linspace(lo, reach, BINS + 1)
+            reach = max(abs(smin), abs(smax)) or 1.0
+            series.edges = np.linspace(0.0 if smin >= 0 else -reach, reach, BINS + 1)
+        lo, hi = float(series.edges[0]), float(series.edges[-1])
         for _ in range(64):  # 2**64 times the first reach at most; beyond it, clipped
-            lo, hi = series.edges[0], series.edges[-1]
-            if float(sample.min(initial=lo)) >= lo and float(sample.max(initial=hi)) <= hi:
+            if smin >= lo and smax <= hi:
                 break
             # symmetric ranges double (2 old bins per new one, centred); [0, r] becomes
             # [-2r, 2r] when a negative value comes (4 per new one, in the upper half)
-            if lo == 0 and sample.min() < 0:
-                merge, at = 4, BINS // 2
-            else:
-                merge, at = 2, (BINS // 4 if lo else 0)
-            series.edges = np.linspace(-2 * hi if merge == 4 or lo else 0.0, 2 * hi, BINS + 1)
+            merge, at = (4, BINS // 2) if lo == 0 and smin < 0 else (2, BINS // 4 if lo else 0)
+            lo, hi = (-2 * hi if merge == 4 or lo else 0.0), 2 * hi
+            series.edges = np.linspace(lo, hi, BINS + 1)
             series.hist = [_merge(c, merge, at) for c in series.hist]
             if series.name in step.hists:
                 step.hists[series.name] = _merge(step.hists[series.name], merge, at)
-        counts, _ = np.histogram(np.clip(sample, series.edges[0], series.edges[-1]),
-                                 series.edges)  # fmt: skip
+        at = ((sample - lo) * (BINS / (hi - lo))).astype(np.intp)  # np.histogram's bins, faster
+        np.minimum(at, BINS - 1, out=at)  # the top edge belongs to the last bin
+        if smin < lo:  # beyond 2**64 times the first reach: clipped
+            np.maximum(at, 0, out=at)
+        counts = np.bincount(at, minlength=BINS)
         prev = step.hists.get(series.name)
         step.hists[series.name] = counts if prev is None else prev + counts
 
@@ -235,6 +278,7 @@ class Recorder:
         step, self._current = self._current, None
         if step is None:
             return
+        hists = step.hists
         for name, series in self.layers.items():
             acc = step.acts.get(name)
             if acc is None:
@@ -246,22 +290,22 @@ class Recorder:
             n, s, ss, z = acc[:4]
             mean = s / n
             series.mean.append(mean)
-            series.std.append(float(np.sqrt(max(ss / n - mean * mean, 0.0))) if n else None)
-            series.zeros.append(z / n)
+            series.std.append(math.sqrt(max(ss / n - mean * mean, 0.0)) if n else None)
+            series.zeros.append(z / n if series.relu_like else None)
             series.saturated.append(acc[4] / n if len(acc) > 4 else None)
             g = step.act_grads.get(name)
-            series.grad_norm.append(None if g is None else float(np.sqrt(g)))
-            series.hist.append(step.hists[name])
-        snapshot, self._snapshot = self._snapshot, None
-        for name, p in self.model.named_parameters():
-            series = self.params[name]
-            g = step.param_grads.get(name)
-            series.grad_norm.append(None if g is None else float(np.sqrt(g)))
-            before = snapshot.get(name) if snapshot else None
-            w = float(np.sqrt(_sumsq(before))) if before is not None else None
-            series.weight_norm.append(w)
-            if before is None or before.shape != p._data.shape or not w:
-                series.update_ratio.append(None)
-            else:
-                with np.errstate(all="ignore"):
-                    series.update_ratio.append(float(np.sqrt(_sumsq(p._data - before))) / w)
+            series.grad_norm.append(None if g is None else math.sqrt(g))
+            series.hist.append(hists.get(name, np.zeros(BINS, np.int64)))
+        snapshot, self._snapshot = self._snapshot or {}, None
+        with np.errstate(all="ignore"):
+            for name, p in self._named:
+                series = self.params[name]
+                g = step.param_grads.get(name)
+                series.grad_norm.append(None if g is None else math.sqrt(g))
+                before = snapshot.get(name)
+                w = math.sqrt(_sumsq(before)) if before is not None else None
+                series.weight_norm.append(w)
+                if before is None or before.shape != p._data.shape or not w:
+                    series.update_ratio.append(None)
+                else:
+                    series.update_ratio.append(math.sqrt(_sumsq(p._data - before)) / w)
