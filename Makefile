@@ -1,6 +1,6 @@
 # make test: set up .venv (and Graphviz's dot) if missing, then run the test suite.
-# make demo: the same set-up, then train the CNN on the embedded digits and show what it looks at
-# (outputs in runs/demo).
+# make demo: the same set-up, then train the CNN on the embedded digits with the health monitor on,
+# and show what it looks at (outputs in runs/demo).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -40,7 +40,7 @@ lint: setup
 	$(VENV)/bin/ruff check tinygrad_cnn tests examples benchmarks
 
 demo: setup
-	$(PY) -m tinygrad_cnn train --out runs/demo --overwrite
+	$(PY) -m tinygrad_cnn train --out runs/demo --overwrite --monitor
 	$(PY) -m tinygrad_cnn explain --model runs/demo/model.npz --out runs/demo
 
 # make mutate: mutation testing of the op kernels and VJPs with mutmut (not part of CI: hours).

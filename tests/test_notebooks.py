@@ -14,9 +14,9 @@ NOTEBOOKS = sorted(
 )
 
 
-def test_there_are_the_three_notebooks():
+def test_there_are_the_four_notebooks():
     names = {p.stem for p in NOTEBOOKS}
-    assert names == {"step_by_step", "train_and_look_inside", "higher_order"}
+    assert names == {"step_by_step", "train_and_look_inside", "higher_order", "diagnose_a_network"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -64,12 +64,17 @@ def run_lr_find(model: nn.Module, opt: optim.Optimizer, ds: data.Dataset, config
     if result.suggestion is None:
         print("lr_find: the loss did not fall over the sweep, so there is no suggestion")
     else:
-        print(f"suggested learning rate: {result.suggestion:.3g} (where the loss falls fastest)")
+        print(
+            f"suggested learning rate: {result.suggestion:.3g} (the smaller of "
+            f"{result.steepest:.3g}, where the loss falls fastest, and a tenth of "
+            f"{result.lowest:.3g}, where it is lowest)"
+        )
     limit = result.stability_limit
     if limit is not None:
         print(f"sharpness at the start: {result.sharpness:.4g}, so plain gradient descent is "
               f"unstable above 2/lambda = {limit:.3g}")  # fmt: skip
     if path:
         print(f"wrote {path}")
-    return {"lr_find": {"suggestion": result.suggestion, "sharpness": result.sharpness,
+    return {"lr_find": {"suggestion": result.suggestion, "steepest": result.steepest,
+                        "lowest": result.lowest, "sharpness": result.sharpness,
                         "lrs": result.lrs, "losses": result.losses}}  # fmt: skip

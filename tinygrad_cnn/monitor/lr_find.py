@@ -22,15 +22,19 @@ from tinygrad_cnn.tensor import Tensor
 
 @dataclass
 class LRFinder:
-    """What :func:`lr_find` measured: the rates tried, the loss at each (raw and smoothed), the
-    suggested rate (the steepest descent of the smoothed loss), the sharpness at the start (the
-    top Hessian eigenvalue, None when not asked for) and whether the sweep stopped at divergence.
+    """What :func:`lr_find` measured: the rates tried, the loss at each (raw and smoothed); the
+    rate where the smoothed loss falls fastest (``steepest``) and the rate at its lowest
+    (``lowest``); the ``suggestion``, the smaller of ``steepest`` and ``lowest / 10`` (both
+    common rules; the smaller one is the safer start); the sharpness at the start (the top
+    Hessian eigenvalue, None when not asked for) and whether the sweep stopped at divergence.
     """
 
     lrs: list[float]
     losses: list[float]
     smoothed: list[float]
     suggestion: float | None
+    steepest: float | None
+    lowest: float | None
     sharpness: float | None
     diverged: bool
 
@@ -179,8 +183,9 @@ def lr_find(
     batches (round again if it runs out) with the rate growing exponentially from ``start_lr``
     to ``end_lr``, and record the loss. The loss is smoothed (an exponential moving average with
     weight ``smooth`` on each new value, bias-corrected), and the sweep stops when it passes
-    ``diverge`` times its lowest or is not finite. The suggestion is the rate where the smoothed
-    loss falls fastest (per decade), before its minimum.
+    ``diverge`` times its lowest or is not finite. The suggestion is the smaller of the rate
+    where the smoothed loss falls fastest (per decade, before its lowest) and a tenth of the
+    rate at its lowest.
 
     ``optimizer`` (default: plain SGD over the model's parameters) has its rates set at each
     step. Afterwards the model (parameters, buffers, ``.grad``, train/eval mode) and the
@@ -223,7 +228,9 @@ def lr_find(
             p.grad = None if g is None else Tensor(g)
         model.train(training)
     lrs, losses, smoothed, diverged = result
-    return LRFinder(lrs, losses, smoothed, _suggest(lrs, smoothed), top, diverged)
+    steepest, lowest = _suggest(lrs, smoothed)
+    suggestion = None if steepest is None else min(steepest, lowest / 10)
+    return LRFinder(lrs, losses, smoothed, suggestion, steepest, lowest, top, diverged)
 
 
 def _sweep(model, loss_fn, opt, first, batches, start_lr, end_lr, num_iter, smooth, diverge):
@@ -255,14 +262,21 @@ def _sweep(model, loss_fn, opt, first, batches, start_lr, end_lr, num_iter, smoo
     return lrs, losses, smoothed, diverged
 
 
-def _suggest(lrs: list[float], smoothed: list[float]) -> float | None:
-    """The rate where the smoothed loss falls fastest against log10(rate), before its lowest."""
+def _suggest(lrs: list[float], smoothed: list[float]) -> tuple[float | None, float | None]:
+    """(the rate where the smoothed loss falls fastest against log10(rate) before its lowest,
+    the rate at its lowest). The slope at each rate is taken across a span of a twentieth of
+    the sweep on each side (a slope between neighbours follows the noise of a flat start), and
+    the sweep's first span is left out (the moving average is still settling there)."""
     values = np.array(smoothed, dtype=np.float64)
     finite = np.isfinite(values)
     if finite.sum() < 5:
-        return None
+        return None, None
     low = int(np.nanargmin(np.where(finite, values, np.nan)))
-    if low < 3:
-        return None
-    slope = np.gradient(values[: low + 1], np.log10(lrs[: low + 1]))
-    return float(lrs[int(np.argmin(slope))])
+    k = max(1, len(lrs) // 20)
+    if low < 2 * k:
+        return None, None
+    logs = np.log10(lrs)
+    at = np.arange(k, low + 1)
+    ahead = np.minimum(at + k, low)
+    slope = (values[ahead] - values[at - k]) / (logs[ahead] - logs[at - k])
+    return float(lrs[int(at[np.argmin(slope)])]), float(lrs[low])
