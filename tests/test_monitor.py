@@ -272,3 +272,11 @@ def test_bad_input_is_refused_clearly():
         with pytest.raises(RuntimeError, match="no step recorded"):
             mon.plot("never.png")
     assert mon.report() == []
+
+
+def test_a_model_that_is_one_layer_is_monitored():
+    model = nn.Linear(3, 2)
+    with Monitor(model) as mon:
+        model(Tensor(np.ones((4, 3)))).sum().backward()
+    assert list(mon.layers) == [""] and mon.layers[""].mean[0] is not None
+    assert mon.params["weight"].layer == "" and mon.params["weight"].grad_norm[0] > 0

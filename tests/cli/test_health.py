@@ -35,3 +35,23 @@ def test_lr_find_writes_its_plot_prints_a_rate_and_trains_nothing(tmp_path, caps
     assert 1e-6 < rate < 10 and "2/lambda" in printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr_find.png"]
     assert np.isfinite(rate)
+
+
+def test_an_interrupted_monitored_run_still_writes_what_the_monitor_saw(tmp_path, monkeypatch):
+    from tinygrad_cnn.cli import health
+
+    calls = [0]
+    real = health.Watch.on_epoch
+
+    def on_epoch(self, record):  # Ctrl-C at the end of the second epoch
+        calls[0] += 1
+        real(self, record)
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(health.Watch, "on_epoch", on_epoch)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "3", "--monitor", "--out", str(tmp_path)])
+    assert e.value.code == 130
+    saved = json.loads((tmp_path / "health.json").read_text())
+    assert saved["epoch_ends"] == [45, 90] and len(saved["steps"]) == 90

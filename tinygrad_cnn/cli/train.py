@@ -317,6 +317,8 @@ def run(args: argparse.Namespace) -> dict:
                 watch.write(args.out)
             raise
         except Interrupted as e:
+            if watch is not None:  # what the monitor saw until the interrupt
+                watch.write(args.out)
             if e.epoch is None:
                 print("\ninterrupted before the first checkpoint was written: run it again")
             else:

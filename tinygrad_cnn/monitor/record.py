@@ -108,25 +108,22 @@ class Recorder:
         self._positions: dict[int, np.ndarray] = {}
         self._ones: dict[tuple, np.ndarray] = {}
         self._handles: list = []
-        self._names = {id(m): n for n, m in model.named_modules()}
         leaves = [
             (n, m)
             for n, m in model.named_modules()
             if not any(True for _ in m.children()) and not isinstance(m, RESHAPING)
         ]
         self._handles.append(model.register_forward_pre_hook(self._on_model_call))
-        self._handles.append(model.register_forward_hook(self._on_model_return))
         for name, module in leaves:
             self._handles.append(module.register_forward_hook(self._on_layer(name)))
+        # after the layers' hooks: a model that is itself a layer is recorded before this runs
+        self._handles.append(model.register_forward_hook(self._on_model_return))
         owner = {id(p): n for n, m in model.named_modules() for p in m.parameters(recurse=False)}
         self._named = list(model.named_parameters())  # walked once: it is read every step
         for name, p in self._named:
-            self.params[name] = ParamSeries(name, self._names_of(owner, p), tuple(p.shape))
+            self.params[name] = ParamSeries(name, owner.get(id(p), ""), tuple(p.shape))
             if p.requires_grad:
                 self._handles.append(p.register_hook(self._on_param_grad(name)))
-
-    def _names_of(self, owner: dict, p: Tensor) -> str:
-        return owner.get(id(p), "")
 
     def remove(self) -> None:
         """Take every hook off and close the step in progress."""
