@@ -20,8 +20,15 @@ def digits():
 
 
 def train(model, ds, lr, epochs=1, opt="sgd", mon=None, steps=None):
-    """SGD (or Adam) on the digits with a monitor; returns the monitor."""
-    o = optim.SGD(model.parameters(), lr=lr) if opt == "sgd" else optim.Adam(model.parameters(), lr)
+    """SGD (or Adam, or the optimizer ``opt``) on the digits with a monitor; returns it."""
+    if isinstance(opt, optim.Optimizer):
+        o = opt
+    else:
+        o = (
+            optim.SGD(model.parameters(), lr=lr)
+            if opt == "sgd"
+            else optim.Adam(model.parameters(), lr)
+        )
     mon = mon or Monitor(model)
     with np.errstate(all="ignore"):
         for epoch in range(1, epochs + 1):
@@ -77,9 +84,20 @@ def test_a_deep_sigmoid_mlp_is_found_vanishing_in_its_first_layer(digits):
     assert "update_ratio_low" not in found  # the small updates are the vanishing gradient's
 
 
-def test_a_learning_rate_of_10_is_found_too_high(digits):
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: optim.SGD(p, lr=10),
+        # the weights blow up to 50x their size in two steps, then change little against it
+        lambda p: optim.SGD(p, lr=10, momentum=0.9),
+        lambda p: optim.Adam(p, lr=10),
+    ],
+    ids=["sgd", "sgd-momentum", "adam"],
+)
+def test_a_learning_rate_of_10_is_found_too_high(digits, make_opt):
     manual_seed(0)
-    mon = train(models.default_model((1, 8, 8), 10), digits, 10.0, steps=20)
+    model = models.default_model((1, 8, 8), 10)
+    mon = train(model, digits, None, opt=make_opt(model.parameters()), steps=20)
     f = kinds(mon)["update_ratio_high"]
     assert f.layer in {"0", "3", "7"} and set(f.layers) == {"0", "3", "7"}
     assert "learning rate is too high" in f.suggestion

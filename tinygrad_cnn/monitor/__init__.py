@@ -3,8 +3,9 @@
 learning-rate range test and measures the loss's sharpness.
 
 >>> import numpy as np
->>> from tinygrad_cnn import Tensor, nn, optim, functional as F
+>>> from tinygrad_cnn import Tensor, manual_seed, nn, optim, functional as F
 >>> from tinygrad_cnn.monitor import Monitor
+>>> _ = manual_seed(0)
 >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
 >>> opt = optim.SGD(model.parameters(), lr=1e-8)  # far too small
 >>> x = Tensor(np.random.default_rng(0).standard_normal((32, 4)))

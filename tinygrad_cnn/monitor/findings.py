@@ -10,18 +10,22 @@ Each rule and its threshold (all in :class:`Thresholds`, which a monitor takes):
 - **exploding gradients** (``exploding``, 1e3): the gradient norm of all parameters grew by this
   factor from the first recorded steps to the last ones (medians of three); and **non-finite
   values**: an activation or a gradient became Inf or NaN (the first layer where it did);
-- **update ratio too high / too low** (``update_high`` 0.1, ``update_low`` 1e-5): a weight's
-  change per step against its size, ``|w_after - w_before| / |w_before|``, far from the ~1e-3
-  of healthy training (CS231n's rule of thumb): the median over all the recorded steps where
-  it changed, since a rate too high does its damage in the first steps. Weights only (2 or
-  more dimensions): biases start at 0, so their ratios say nothing. Layers with vanishing
-  gradients are left to that finding;
+- **update ratio too high / too low** (``update_high`` 0.1, ``update_jump`` 1,
+  ``update_low`` 1e-5): a weight's change per step against its size,
+  ``|w_after - w_before| / |w_before|``, far from the ~1e-3 of healthy training (CS231n's rule
+  of thumb): the median over all the recorded steps where it changed above ``update_high`` or
+  below ``update_low``, or one step above ``update_jump`` (a rate too high does its damage in
+  the first steps: a weight blown up to 50 times its size then changes little against it).
+  Weights only (2 or more dimensions): biases start at 0, so their ratios say nothing. Layers
+  with vanishing gradients are left to that finding;
 - **saturated** (``saturated``, 0.5): a sigmoid or tanh layer's outputs are within 1% of the
   ends of their range for at least this share of the values (window mean), where their
   derivative is nearly 0;
-- **loss not decreasing** (``loss_noise``, 2): the mean loss of the last quarter of the
-  logged steps is not below the first quarter's by more than this many standard errors of
-  the difference (the batch-to-batch noise), with 8 losses or more.
+- **loss not decreasing** (``loss_noise`` 2, ``loss_drop`` 1e-3): the mean loss of the last
+  quarter of the logged steps is not below the first quarter's by more than ``loss_noise``
+  standard errors of the difference (the batch-to-batch noise) and by more than a share
+  ``loss_drop`` of it (a loss that falls by 0.01% on one fixed batch is flat too), with 8
+  losses or more.
 
 The window is the last epoch marked by ``end_epoch()``, or every recorded step when none is.
 """
@@ -55,9 +59,11 @@ class Thresholds:
     vanishing: float = 1e-3
     exploding: float = 1e3
     update_high: float = 1e-1
+    update_jump: float = 1.0
     update_low: float = 1e-5
     saturated: float = 0.5
     loss_noise: float = 2.0
+    loss_drop: float = 1e-3
 
 
 @dataclass(frozen=True)
@@ -229,35 +235,34 @@ def _layers_of(found: list[Finding], kind: str) -> set[str]:
 
 
 def _update_ratios(rec: Recorder, th: Thresholds, vanishing: set[str]) -> list[Finding]:
-    ratios = []
+    ratios = []  # (weight, median ratio, largest ratio)
     for p in _weights(rec):
-        r = _median(v for v in p.update_ratio if v)
-        if r is not None and math.isfinite(r):
-            ratios.append((p, r))
+        changed = [v for v in p.update_ratio if v and math.isfinite(v)]
+        if changed:
+            ratios.append((p, float(np.median(changed)), max(changed)))
     out = []
-    for kind, bad, pick in (
-        ("update_ratio_high", lambda r: r > th.update_high, max),
-        ("update_ratio_low", lambda r: r < th.update_low, min),
-    ):
-        # small updates where the gradient vanishes are that finding's, not the rate's
-        hit = [
-            (p, r)
-            for p, r in ratios
-            if bad(r) and not (kind == "update_ratio_low" and p.layer in vanishing)
-        ]
-        if not hit:
-            continue
-        p, r = pick(hit, key=lambda t: t[1])
-        high = kind == "update_ratio_high"
+    high = [t for t in ratios if t[1] > th.update_high or t[2] > th.update_jump]
+    if high:
+        p, med, top = max(high, key=lambda t: t[2])
+        jump = f"; one step changed it by {top:.1e} of its size" if top > th.update_jump else ""
         out.append(Finding(
-            kind, p.layer,
-            f"each step changes '{p.name}' by {r:.1e} of its size (median |update|/|w|), where "
-            f"about 1e-3 is healthy; {len(hit)} of {len(ratios)} weights are "
-            f"{'above' if high else 'below'} {th.update_high if high else th.update_low:g}",
-            "the learning rate is too high: lower it (by 10x), or find one with lr_find"
-            if high else
+            "update_ratio_high", p.layer,
+            f"each step changes '{p.name}' by {med:.1e} of its size (median |update|/|w|; about "
+            f"1e-3 is healthy){jump}; {len(high)} of {len(ratios)} weights are above "
+            f"{th.update_high:g} (median) or {th.update_jump:g} (one step)",
+            "the learning rate is too high: lower it (by 10x), or find one with lr_find",
+            tuple(t[0].layer for t in high),
+        ))  # fmt: skip
+    # small updates where the gradient vanishes are that finding's, not the rate's
+    low = [t for t in ratios if t[1] < th.update_low and t[0].layer not in vanishing]
+    if low:
+        p, med, _ = min(low, key=lambda t: t[1])
+        out.append(Finding(
+            "update_ratio_low", p.layer,
+            f"each step changes '{p.name}' by {med:.1e} of its size (median |update|/|w|; about "
+            f"1e-3 is healthy); {len(low)} of {len(ratios)} weights are below {th.update_low:g}",
             "the learning rate is too low: raise it (by 10x or more), or find one with lr_find",
-            tuple(q.layer for q, _ in hit),
+            tuple(t[0].layer for t in low),
         ))  # fmt: skip
     return out
 
@@ -288,13 +293,19 @@ def _loss(rec: Recorder, th: Thresholds) -> list[Finding]:
     with np.errstate(all="ignore"):
         noise = math.sqrt((first.var(ddof=1) + last.var(ddof=1)) / q)
         drop = float(first.mean() - last.mean())
-    if math.isfinite(drop) and drop > th.loss_noise * noise and drop > 0:
+    noisy = not drop > th.loss_noise * noise
+    if math.isfinite(drop) and not noisy and drop > th.loss_drop * abs(first.mean()):
         return []
+    why = (
+        f"no more than the batch-to-batch noise explains ({th.loss_noise:g} standard errors: "
+        f"{th.loss_noise * noise:.2g})"
+        if noisy
+        else f"less than {th.loss_drop:.1%} of it"
+    )
     return [Finding(
         "loss_not_decreasing", "",
         f"the mean loss of the last {q} logged steps is {last.mean():.4g}, the first {q} "
-        f"steps' {first.mean():.4g}: a change of {-drop:+.2g}, within "
-        f"{th.loss_noise:g} standard errors ({noise:.2g}) of no change",
+        f"steps' {first.mean():.4g}: a change of {-drop:+.2g}, {why}",
         "check the learning rate (lr_find), that the targets match the outputs, and that "
         "optimizer.zero_grad(), loss.backward() and optimizer.step() all run each step",
     )]  # fmt: skip
