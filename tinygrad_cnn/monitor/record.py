@@ -76,7 +76,7 @@ def _merge(counts: np.ndarray, k: int, at: int) -> np.ndarray:
 def _sumsq(a: np.ndarray) -> float:
     """The sum of squares, in the array's own precision (a dot product: 5x faster than in
     float64 on float32 activations), again in float64 if that overflowed."""
-    flat = a.reshape(-1)
+    flat = a.ravel(order="K")  # in memory order: a view of a transposed gradient, not a copy
     total = float(np.dot(flat, flat))
     if total == math.inf and a.dtype != np.float64:
         flat = flat.astype(np.float64)
