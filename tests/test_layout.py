@@ -31,7 +31,7 @@ LAYERS = [
     {"ops"},
     {"functional", "testing"},
     {"nn", "optim", "viz", "autograd", "utils"},
-    {"models", "explain", "training", "monitor"},
+    {"models", "explain", "training", "monitor", "explorer"},
     {"cli"},
     {"__init__", "__main__"},
 ]

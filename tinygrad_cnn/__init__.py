@@ -268,16 +268,18 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``viz``, ``draw_graph`` and ``trace`` load on first use, and Graphviz's Python package with
-    them: ``import tinygrad_cnn`` does not need it."""
-    if name in ("viz", "draw_graph", "trace"):
-        import importlib
+    """``viz``, ``draw_graph``, ``trace`` and ``explore`` load on first use, and Graphviz's Python
+    package with them: ``import tinygrad_cnn`` does not need it."""
+    import importlib
 
+    if name in ("viz", "draw_graph", "trace"):
         viz = importlib.import_module("tinygrad_cnn.viz")
         return viz if name == "viz" else getattr(viz, name)
+    if name == "explore":  # the explorer page lays its graph out with Graphviz too
+        return importlib.import_module("tinygrad_cnn.explorer").explore
     raise AttributeError(f"module 'tinygrad_cnn' has no attribute {name!r}")
 
 
 __all__ = sorted(  # everything above but the modules' own helpers
     name for name in dir() if not name.startswith("_") and name not in ("annotations",)
-) + ["draw_graph", "trace", "viz"]
+) + ["draw_graph", "explore", "trace", "viz"]

@@ -82,6 +82,8 @@ class Graph:
     nodes: list[GraphNode]
     edges: list[tuple[str, str]]
     edge_labels: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    # node id -> what it stands for: the Tensor, or the recorded op (engine Node)
+    objects: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _fmt_attr(key: str, value: Any) -> list[str]:
@@ -164,6 +166,7 @@ def trace(
     nodes: list[GraphNode] = []
     edges: list[tuple[str, str]] = []
     tid: dict[int, str] = {}
+    objects: dict[str, Any] = {}
     n_ops = 0
     for t in topo_order(roots, only_grad=False):
         node = t._node
@@ -183,6 +186,7 @@ def trace(
             nodes.append(
                 GraphNode(op_id, "op", "\n".join(lines), node.scope or (), backward=node.backward)
             )
+            objects[op_id] = node
         if _is_small_const(t) and id(t) not in root_ids:
             continue
         if id(t) in root_ids:
@@ -205,6 +209,7 @@ def trace(
             text, bad = _grad_text(t, show_values)
             label += text
         tid[id(t)] = f"t{len(tid)}"
+        objects[tid[id(t)]] = t
         made_by_backward = node is not None and node.backward
         scope = node.scope or () if node else ()
         nodes.append(GraphNode(tid[id(t)], kind, label, scope, bad, made_by_backward))
@@ -218,7 +223,7 @@ def trace(
     for n in nodes:
         if n.kind == "param" and n.id in consumers:
             n.scope = by_id[consumers[n.id]].scope
-    return Graph(nodes, edges)
+    return Graph(nodes, edges, objects=objects)
 
 
 def _collapse(g: Graph) -> Graph:

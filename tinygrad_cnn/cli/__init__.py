@@ -1,4 +1,4 @@
-"""Command line: ``python -m tinygrad_cnn train | explain | graph | bench``."""
+"""Command line: ``python -m tinygrad_cnn train | explain | explore | graph | bench``."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; a user mistake is one line on stderr and exit status 2 (``--debug``: the
     traceback); a training run whose loss became NaN or Inf, or a download that failed from
     every source, exits with status 1."""
-    from tinygrad_cnn.cli import explain, graph, train
+    from tinygrad_cnn.cli import explain, explore, graph, train
 
     parser = argparse.ArgumentParser(prog="tinygrad-cnn", description="tinygrad_cnn commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -40,13 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     train.add_arguments(t)
     e = sub.add_parser("explain", help="filters, feature maps, saliency and Grad-CAM as PNGs")
     explain.add_arguments(e)
+    x = sub.add_parser("explore", help="one training step as a page to walk in the browser")
+    explore.add_arguments(x)
     g = sub.add_parser("graph", help="draw the default CNN's training step")
     g.add_argument("--out", metavar="DIR", default=".")
     g.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("bench", help="time conv2d, pooling and a training step")
     b.add_argument("--repeat", type=int, default=15, help="timed runs per workload")
     b.add_argument("--quick", action="store_true", help="two workloads only (a smoke test)")
-    for p in (t, e, g, b):
+    for p in (t, e, x, g, b):
         add_debug_flag(p)
 
     args = parser.parse_args(argv)
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             train.run(args)
         elif args.command == "explain":
             explain.run(args)
+        elif args.command == "explore":
+            explore.run(args)
         elif args.command == "graph":
             check_number("--seed", args.seed, 0)
             graph.run(args)
