@@ -18,6 +18,7 @@ from tinygrad_cnn.backward import _call_vjp
 from tinygrad_cnn.engine import no_grad
 from tinygrad_cnn.explorer.vjps import vjp_text
 from tinygrad_cnn.graph import FreedTensor, topo_order
+from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.viz import trace
 
@@ -139,7 +140,18 @@ def _op_facts(node: Any, ids: dict[int, str]) -> dict:
         const = None if id(t) in ids else _number(t._data.reshape(-1)[0])
         inputs.append({"id": ids.get(id(t)), "shape": list(t.shape), "dtype": str(t.dtype),
                        "const": const})  # fmt: skip
-    return {"op": node.op.name, "attrs": attrs, "inputs": inputs, "vjp": vjp_text(node.op)}
+    facts = {"op": node.op.name, "attrs": attrs, "inputs": inputs, "vjp": vjp_text(node.op)}
+    geometry = (node.attrs or {}).get("geometry")
+    if isinstance(geometry, Geometry) and node.op.name in ("conv2d", "pool2d"):
+        if node.op.name == "pool2d":  # the windows as the op ran them (ceil_mode widens them)
+            h, w = node.inputs[0].shape[2:]
+            facts["divisor_pads"] = list(geometry[6:])
+            geometry = geometry.fitted(h, w, node.attrs["ceil_mode"])
+        facts["geometry"] = dict(geometry._asdict())
+        facts["groups"] = int(node.attrs.get("groups", 1))
+        facts["mode"] = node.attrs.get("mode")
+        facts["count_include_pad"] = bool(node.attrs.get("count_include_pad", False))
+    return facts
 
 
 def _number(x: Any) -> float | str:

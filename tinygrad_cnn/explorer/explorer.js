@@ -125,6 +125,8 @@
         panel.appendChild(picture(DATA.nodes[out].value, "forward value (its output)"));
         if (DATA.nodes[out].grad) panel.appendChild(picture(DATA.nodes[out].grad, "gradient at its output"));
       }
+      const anim = (n.op === "conv2d" || n.op === "pool2d") ? animator(id) : null;
+      if (anim) panel.appendChild(anim);
     } else {
       panel.insertAdjacentHTML("beforeend", `<p>${escape(n.dtype)}; ${n.made_by ? "made by " + n.made_by : "a leaf"}${n.used_by ? "; used by " + n.used_by.join(", ") : ""}</p>`);
       panel.appendChild(picture(n.value, "forward value"));
@@ -133,6 +135,156 @@
       const leaf = DATA.leaves[id];
       if (leaf && leaf.match) panel.insertAdjacentHTML("beforeend", `<p class='check ok'>${escape(leaf.match)}</p>`);
     }
+  }
+
+  // -- the backward of a conv or pool, one output position at a time --------------------------
+  // Image 0; for a convolution one (output channel, input channel) pair, for a pooling one
+  // channel. Each position of dY sends dY[oy, ox] * W into its window of dX (conv) or to the
+  // window's first maximum (max pool) or evenly over it (avg pool); the conv's dW[co, ci]
+  // collects X's window times dY[oy, ox]. The sums build up on the page as the positions run.
+  function planeOf(enc, index) {  // [values, h, w] of plane `index` of the kept (N, C, H, W)
+    const k = enc.kept, h = k[k.length - 2], w = k[k.length - 1];
+    return [values(enc).subarray(index * h * w, (index + 1) * h * w), h, w];
+  }
+
+  function animation(opId, co, ci) {
+    const op = DATA.nodes[opId], g = op.geometry;
+    const out = Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === opId);
+    const xEnc = DATA.nodes[op.inputs[0].id].value, dyEnc = DATA.nodes[out].grad;
+    const conv = op.op === "conv2d";
+    const cin = xEnc.shape[1], cout = dyEnc.shape[1];
+    const perGroup = cin / (op.groups || 1);
+    const ciLocal = conv ? ci - Math.floor(co / (cout / op.groups)) * perGroup : 0;
+    const [x, h, w] = planeOf(xEnc, conv ? ci : co);
+    const [dy, ho, wo] = planeOf(dyEnc, co);
+    const kernel = conv ? planeOf(DATA.nodes[op.inputs[1].id].value, co * perGroup + ciLocal)[0] : null;
+    const state = { op: opId, co, ci, h, w, ho, wo, kh: g.kh, kw: g.kw, position: 0,
+      dx: new Float64Array(h * w), dw: conv ? new Float64Array(g.kh * g.kw) : null, last: null };
+    function window(oy, ox) {  // [[ky, kx, iy, ix], ...] of the valid input positions
+      const cells = [];
+      for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+        const iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w) cells.push([ky, kx, iy, ix]);
+      }
+      return cells;
+    }
+    function divisor(oy, ox) {  // avg pooling: the window's size, padding included or not
+      if (!op.count_include_pad) return window(oy, ox).length;
+      const [pt, pb, pl, pr] = op.divisor_pads;
+      let n = 0;
+      for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+        const iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
+        if (iy >= -pt && iy < h + pb && ix >= -pl && ix < w + pr) n++;
+      }
+      return n;
+    }
+    state.step = function () {
+      if (state.position >= ho * wo) return false;
+      const oy = Math.floor(state.position / wo), ox = state.position % wo, d = dy[state.position];
+      const cells = window(oy, ox);
+      let to = [];
+      if (conv) {
+        for (const [ky, kx, iy, ix] of cells) {
+          state.dx[iy * w + ix] += d * kernel[ky * g.kw + kx];
+          state.dw[ky * g.kw + kx] += x[iy * w + ix] * d;
+        }
+        to = cells;
+      } else if (op.mode === "max") {
+        let best = null;
+        for (const c of cells) if (best === null || x[c[2] * w + c[3]] > x[best[2] * w + best[3]]) best = c;
+        if (best) { state.dx[best[2] * w + best[3]] += d; to = [best]; }
+      } else {
+        const n = divisor(oy, ox);
+        for (const [, , iy, ix] of cells) state.dx[iy * w + ix] += d / n;
+        to = cells;
+      }
+      state.last = { oy, ox, d, cells, to };
+      state.position++;
+      return true;
+    };
+    state.all = function () { while (state.step()); };
+    return state;
+  }
+
+  function grid(v, h, w, boxes, title) {  // a heatmap drawn cell by cell, with outlined cells
+    const s = Math.max(4, Math.min(16, Math.floor(160 / Math.max(h, w))));
+    const canvas = document.createElement("canvas");
+    canvas.width = w * s; canvas.height = h * s; canvas.title = title; canvas.className = "grid";
+    const ctx = canvas.getContext("2d");
+    let top = 0;
+    for (const x of v) if (isFinite(x)) top = Math.max(top, Math.abs(x));
+    top = top || 1;
+    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
+      const x = v[i * w + j] / top;
+      const r = x >= 0 ? 255 : Math.round(255 * (1 + x)), b = x <= 0 ? 255 : Math.round(255 * (1 - x));
+      ctx.fillStyle = `rgb(${r},${Math.round(255 * (1 - Math.abs(x)))},${b})`;
+      ctx.fillRect(j * s, i * s, s, s);
+    }
+    for (const [cells, colour] of boxes) {
+      ctx.strokeStyle = colour; ctx.lineWidth = 2;
+      for (const [i, j] of cells) ctx.strokeRect(j * s + 1, i * s + 1, s - 2, s - 2);
+    }
+    const fig = document.createElement("figure");
+    fig.appendChild(canvas);
+    fig.insertAdjacentHTML("beforeend", `<figcaption>${escape(title)}</figcaption>`);
+    return fig;
+  }
+
+  function animator(opId) {
+    const op = DATA.nodes[opId];
+    const out = Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === opId);
+    if (!out || !DATA.nodes[out].grad || !op.geometry) return null;
+    const conv = op.op === "conv2d";
+    if (conv && op.groups !== 1) {
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = "The step-by-step backward is drawn for convolutions with groups=1.";
+      return note;
+    }
+    const xEnc = DATA.nodes[op.inputs[0].id].value, dyEnc = DATA.nodes[out].grad;
+    const box = document.createElement("div");
+    box.className = "animation";
+    const wEnc = conv ? DATA.nodes[op.inputs[1].id].value : null;
+    const outs = conv ? Math.min(dyEnc.kept[1], wEnc.kept[0]) : Math.min(dyEnc.kept[1], xEnc.kept[1]);
+    const options = (n) => Array.from({ length: n }, (_, i) => `<option value="${i}">${i}</option>`).join("");
+    box.innerHTML = `<h4>Its backward, one output position at a time (image 0)</h4>` +
+      `<label>${conv ? "output channel" : "channel"} <select class="co">${options(outs)}</select></label> ` +
+      (conv ? `<label>input channel <select class="ci">${options(Math.min(xEnc.kept[1], wEnc.kept[1]))}</select></label> ` : "") +
+      `<button class="a-reset">reset</button> <button class="a-step">next position</button> <button class="a-all">all positions</button>` +
+      `<p class="a-text"></p><div class="a-grids"></div>`;
+    let state = null;
+    const draw = () => {
+      const l = state.last, grids = box.querySelector(".a-grids");
+      grids.innerHTML = "";
+      const [x] = planeOf(xEnc, conv ? state.ci : state.co), [dy] = planeOf(dyEnc, state.co);
+      const pos = l ? [[l.oy, l.ox]] : [], win = l ? l.cells.map((c) => [c[2], c[3]]) : [], to = l ? l.to.map((c) => [c[2], c[3]]) : [];
+      grids.appendChild(grid(x, state.h, state.w, [[win, "#444"]], "X (input)"));
+      grids.appendChild(grid(dy, state.ho, state.wo, [[pos, "#e07b00"]], "dY (arriving)"));
+      if (conv) grids.appendChild(grid(kernelPlane(), state.kh, state.kw, [], "W[co, ci]"));
+      grids.appendChild(grid(state.dx, state.h, state.w, [[to, "#d43"]], conv ? "dX so far (this output channel's part)" : "dX so far"));
+      if (conv) grids.appendChild(grid(state.dw, state.kh, state.kw, [], "dW[co, ci] so far (image 0)"));
+      const text = box.querySelector(".a-text");
+      if (!l) text.textContent = `position 0 of ${state.ho * state.wo}: press "next position"`;
+      else text.textContent = `position ${state.position} of ${state.ho * state.wo}: dY[${l.oy}, ${l.ox}] = ${fmt(l.d)} ` +
+        (conv ? `spreads into dX's ${l.cells.length} window cells as dY * W, and dW += X's window * dY` :
+          op.mode === "max" ? `goes to its window's first maximum` : `spreads evenly over its window`);
+    };
+    const kernelPlane = () => {
+      const perGroup = xEnc.shape[1] / op.groups, ciLocal = state.ci - Math.floor(state.co / (dyEnc.shape[1] / op.groups)) * perGroup;
+      return planeOf(DATA.nodes[op.inputs[1].id].value, state.co * perGroup + ciLocal)[0];
+    };
+    const restart = () => {
+      const co = +box.querySelector(".co").value, ci = conv ? +box.querySelector(".ci").value : 0;
+      state = animation(opId, co, ci); draw();
+    };
+    box.querySelector(".co").addEventListener("change", restart);
+    if (conv) box.querySelector(".ci").addEventListener("change", restart);
+    box.querySelector(".a-reset").addEventListener("click", restart);
+    box.querySelector(".a-step").addEventListener("click", () => { state.step(); draw(); });
+    box.querySelector(".a-all").addEventListener("click", () => { state.all(); draw(); });
+    restart();
+    box.state = () => state;
+    return box;
   }
 
   function escape(s) {
@@ -196,6 +348,6 @@
   });
   document.getElementById("fit").addEventListener("click", () => { [box.x, box.y, box.width, box.height] = home; });
 
-  window.explorer = { data: DATA, values, show, go, get step() { return at; }, elements };
+  window.explorer = { data: DATA, values, show, go, animation, get step() { return at; }, elements };
   go(-1);
 })();
