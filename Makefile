@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench docs setup dot clean mutate
+.PHONY: test demo lint bench docs setup dot browser clean mutate
 
 docs: setup
 	$(PY) -m pip install --quiet -e ".[docs]"
@@ -31,6 +31,19 @@ dot:
 	  else \
 	    echo "note: Graphviz's 'dot' is missing; diagrams will give DOT source only."; \
 	    echo "      install it with: sudo apt-get install graphviz (or: brew install graphviz)"; \
+	  fi; }
+
+# The explorer's browser tests: Playwright's Python package drives Debian's chromium (Playwright's
+# own browser download is not needed). Without them those tests skip.
+browser: setup
+	$(PY) -m pip install --quiet -e ".[browser]"
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: chromium is missing; the explorer's browser tests will skip."; \
+	    echo "      install it with: sudo apt-get install chromium"; \
 	  fi; }
 
 test: setup

@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", type=int, default=0, help="which held-out image (default: 0)")
     p.add_argument("--out", metavar="HTML", default="step.html", help="the page to write")
     p.add_argument("--data", metavar="DIR", help="the dataset's folder, for non-digits runs")
+    p.add_argument("--check", action="store_true", help="run check_graph for the page's button")
 
 
 def run(args: argparse.Namespace) -> str:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> str:
     try:
         page = explore(loss, params=dict(model.named_parameters()),
                        title=f"{settings.get('model', 'default')}: one training step on image "
-                             f"{args.image} (label {int(y[0])})")  # fmt: skip
+                             f"{args.image} (label {int(y[0])})", check=args.check)  # fmt: skip
     except RuntimeError as e:  # Graphviz's dot missing
         raise UsageError(str(e)) from None
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -33,6 +33,7 @@ import numpy as np
 from tinygrad_cnn.explorer.collect import MAX_VALUES, check_graph_alive, collect, decode
 from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.testing.graphcheck import check_graph
 from tinygrad_cnn.viz import INSTALL_HINT, Diagram, draw_graph
 
 __all__ = ["MAX_VALUES", "Explorer", "explore"]
@@ -78,13 +79,17 @@ class Explorer:
         return f"Explorer({len(self.data['nodes'])} nodes, {len(self.steps)} backward steps)"
 
 
-def explore(loss: Tensor, params: dict[str, Tensor] | None = None, title: str = "") -> Explorer:
+def explore(
+    loss: Tensor, params: dict[str, Tensor] | None = None, title: str = "", check: bool = False
+) -> Explorer:
     """The page for the graph behind ``loss`` (a one-element Tensor), after a forward.
 
     ``params`` names the parameters (``dict(model.named_parameters())``), as for
     :func:`tinygrad_cnn.draw_graph`. The reverse pass is replayed without touching ``.grad``;
     if ``loss.backward(retain_graph=True)`` ran before, the page also compares each leaf's
-    replayed gradient with its ``.grad``. Needs Graphviz's ``dot`` for the layout.
+    replayed gradient with its ``.grad``. With ``check=True``,
+    :func:`tinygrad_cnn.check_graph` runs now, on the graph's own inputs, and the page's
+    "check_graph" button shows each op's verdict. Needs Graphviz's ``dot`` for the layout.
     """
     check_graph_alive("explore", loss)
     if params is not None and not (
@@ -95,7 +100,10 @@ def explore(loss: Tensor, params: dict[str, Tensor] | None = None, title: str = 
         )
     if not Diagram.dot_available():
         raise RuntimeError(f"explore: the page lays the graph out with Graphviz. {INSTALL_HINT}")
+    if not isinstance(check, bool):
+        raise TypeError(f"explore: check must be True or False, got {check!r}")
     data = collect(loss, params)
+    data["checks"] = _checks(loss) if check else None
     for nid, leaf in data["leaves"].items():
         if leaf["dot_grad"] is not None and nid in data["nodes"] and "grad" in data["nodes"][nid]:
             leaf["match"] = _compare(data["nodes"][nid]["grad"], leaf["dot_grad"])
@@ -103,6 +111,23 @@ def explore(loss: Tensor, params: dict[str, Tensor] | None = None, title: str = 
     svg = diagram.pipe("svg").decode()
     svg = svg[svg.index("<svg") :]  # without the XML prologue and doctype
     return Explorer(data, svg, title or f"training step: {len(data['nodes'])} nodes")
+
+
+def _checks(loss: Tensor) -> dict:
+    """check_graph's verdict for each op, by the op's node id (both number the ops in the
+    same forward order)."""
+    out = {}
+    for c in check_graph(loss).checks:
+        if c.skipped:
+            text, state = f"skipped: {c.skipped}", "skipped"
+        else:
+            text = (
+                f"VJP against finite differences: error {c.max_error:.2g} "
+                f"(tolerance {c.tolerance:.2g})"
+            )
+            state = "ok" if c.ok else "bad"
+        out[f"op{c.index}"] = {"ok": c.ok, "state": state, "text": text}
+    return out
 
 
 def _compare(replayed: dict, dot_grad: dict) -> str:
@@ -137,6 +162,7 @@ PAGE = """<!DOCTYPE html>
     <button id="prev" title="previous step (left arrow)">&larr; back</button>
     <button id="next" title="next step (right arrow)">step &rarr;</button>
     <button id="fit" title="the whole graph">fit</button>
+    <button id="check" title="check_graph's verdict on each op's VJP">check_graph</button>
     <span class="legend">{nodes} nodes, {steps} backward steps. Click a node; the arrow keys
     walk the reverse pass. Orange: the op whose VJP runs; dashed red: the inputs it sends to.
     </span>

@@ -348,6 +348,22 @@
   });
   document.getElementById("fit").addEventListener("click", () => { [box.x, box.y, box.width, box.height] = home; });
 
+  // -- check_graph's verdicts (run at export) -------------------------------------------------
+  let checked = false;
+  document.getElementById("check").addEventListener("click", () => {
+    checked = !checked;
+    if (!DATA.checks) {
+      status.textContent = "check_graph did not run for this page: export it with explore(loss, check=True) (or explore --check)";
+      return;
+    }
+    let bad = 0, skipped = 0, total = 0;
+    for (const [id, c] of Object.entries(DATA.checks)) {
+      total++; bad += c.state === "bad"; skipped += c.state === "skipped";
+      if (elements[id]) elements[id].classList.toggle("check-" + c.state, checked);
+    }
+    status.textContent = checked ? `check_graph: ${total - bad - skipped} ops agree with finite differences, ${bad} do not, ${skipped} skipped (green, red, grey); click an op for its numbers` : "";
+  });
+
   window.explorer = { data: DATA, values, show, go, animation, get step() { return at; }, elements };
   go(-1);
 })();
