@@ -23,28 +23,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,examples]"
 	touch $(STAMP)
 
-dot:
-	@command -v dot >/dev/null 2>&1 || { \
+# $(call apt_install,PROGRAM,PACKAGE,WHAT_IS_LOST): install PACKAGE with apt-get when PROGRAM is
+# missing and we are root; otherwise say what goes without it and how to install it.
+define apt_install
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Graphviz (dot) with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	    echo "installing $(2) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	  else \
-	    echo "note: Graphviz's 'dot' is missing; diagrams will give DOT source only."; \
-	    echo "      install it with: sudo apt-get install graphviz (or: brew install graphviz)"; \
+	    echo "note: $(1) is missing: $(3)."; \
+	    echo "      install it with: sudo apt-get install $(2) (or your system's package manager)"; \
 	  fi; }
+endef
+
+dot:
+	$(call apt_install,dot,graphviz,diagrams will give DOT source only)
 
 # The explorer's browser tests: Playwright's Python package drives Debian's chromium (Playwright's
 # own browser download is not needed). Without them those tests skip.
 browser: setup
 	$(PY) -m pip install --quiet -e ".[browser]"
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "note: chromium is missing; the explorer's browser tests will skip."; \
-	    echo "      install it with: sudo apt-get install chromium"; \
-	  fi; }
+	$(call apt_install,chromium,chromium,the explorer's browser tests will skip)
 
 # on every core (at most 4 workers): the suite takes about 3 minutes on 2 cores, 5 on one
 test: setup
