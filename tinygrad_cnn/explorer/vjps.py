@@ -37,6 +37,7 @@ VJPS = {
     "sum": "dX = dY broadcast back over the summed dims",
     "mean": "dX = dY / n broadcast back over the averaged dims",
     "var": "dX = dY * 2 (X - mean(X)) / (n - correction)",
+    "normalize": "dX = (dY - mean(dY) - Y * mean(dY * Y)) / sqrt(var(X) + eps)",
     "max": "dX = dY at the maximum (shared equally by ties), 0 elsewhere",
     "min": "dX = dY at the minimum (shared equally by ties), 0 elsewhere",
     "prod": "dX = dY * Y / X (exact at zeros)",

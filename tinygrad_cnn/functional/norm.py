@@ -1,6 +1,7 @@
 """``linear`` and the normalisations of ``torch.nn.functional``: ``batch_norm``, ``layer_norm``,
-``group_norm``, ``normalize``. Compositions of registered ops: their gradients, of any order,
-come from those ops'."""
+``group_norm``, ``normalize``. Batch (in training), layer and group normalisation centre and
+scale with one op, ``normalize`` (:class:`tinygrad_cnn.ops.reduce.Normalize`); the rest are
+compositions of registered ops: their gradients, of any order, come from those ops'."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn import args as _args
-from tinygrad_cnn.engine import as_tensor, no_grad, operands
+from tinygrad_cnn.engine import apply, as_tensor, operands
 from tinygrad_cnn.functional.elementwise import clip, sqrt
 from tinygrad_cnn.functional.linalg import matmul
-from tinygrad_cnn.functional.reduce import mean, norm, sum
+from tinygrad_cnn.functional.reduce import norm, sum
+from tinygrad_cnn.ops.reduce import Normalize
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -51,21 +53,25 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
             )
-        mu = mean(x, dim=axes, keepdim=True)
-        centered = x - mu
-        var = mean(centered * centered, dim=axes, keepdim=True)
+        y = apply(Normalize, (x,), {"axis": axes, "eps": eps})
         if running_mean is not None and running_var is not None:
-            with no_grad():
-                running_mean.mul_(1 - momentum).add_(mu.reshape(-1).detach() * momentum)
-                unbiased = var.reshape(-1).detach() * (n / (n - 1))
-                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+            # the batch's statistics update the running estimates in place, in NumPy (as
+            # PyTorch's kernel does): four in-place tensor ops cost more than the normalising
+            xd = x._data
+            mu = xd.mean(axis=axes)
+            var = xd.var(axis=axes) * (n / (n - 1))  # unbiased
+            for stat, batch in ((running_mean, mu), (running_var, var)):
+                stat = as_tensor(stat)
+                data = stat._data
+                data *= 1 - momentum
+                data += batch * momentum
+                stat.bump_version()
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
         mu = as_tensor(running_mean).reshape(shape)
         var = as_tensor(running_var).reshape(shape)
-        centered = x - mu
-    y = centered / sqrt(var + eps)
+        y = (x - mu) / sqrt(var + eps)
     if weight is not None:
         y = y * as_tensor(weight).reshape(shape)
     if bias is not None:
@@ -86,8 +92,7 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
         )
     eps = _args.finite("layer_norm", "eps", eps, 0.0)
     axes = tuple(range(x.ndim - k, x.ndim))
-    centered = x - mean(x, dim=axes, keepdim=True)
-    y = centered / sqrt(mean(centered * centered, dim=axes, keepdim=True) + eps)
+    y = apply(Normalize, (x,), {"axis": axes, "eps": eps})
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -107,9 +112,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
         )
     eps = _args.finite("group_norm", "eps", eps, 0.0)
     grouped = x.reshape(x.shape[0], g, -1)
-    centered = grouped - mean(grouped, dim=2, keepdim=True)
-    y = centered / sqrt(mean(centered * centered, dim=2, keepdim=True) + eps)
-    y = y.reshape(x.shape)
+    y = apply(Normalize, (grouped,), {"axis": (2,), "eps": eps}).reshape(x.shape)
     shape = _channel_shape(x)
     if weight is not None:
         y = y * as_tensor(weight).reshape(shape)

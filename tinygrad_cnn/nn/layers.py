@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import args as _args
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.engine import as_tensor, no_grad
+from tinygrad_cnn.engine import as_tensor
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.tensor import Tensor
@@ -301,9 +301,9 @@ def batch_norm_forward(bn: Any, x: Tensor) -> Tensor:
         y = x if bn.weight is None else x * bn.weight.reshape(shape)
         return y if bn.bias is None else y + bn.bias.reshape(shape)
     tracking = bn.running_mean is not None
-    if bn.training and tracking:
-        with no_grad():
-            bn.num_batches_tracked.add_(1)
+    if bn.training and tracking:  # in place, as F.batch_norm updates the running statistics
+        bn.num_batches_tracked._data += 1
+        bn.num_batches_tracked.bump_version()
     return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
                         bn.training or not tracking, bn.momentum, bn.eps)  # fmt: skip
 

@@ -125,6 +125,19 @@ def var_inputs(draw):
 
 
 @st.composite
+def normalize_inputs(draw):
+    """Distinct values (a spread well away from 0, so 1/std stays moderate) and at least two
+    of them in each normalised group."""
+    shape = draw(shapes())
+    axis = draw(axes(len(shape)))
+    if int(np.prod([shape[i] for i in axis])) < 2:
+        shape = (*shape[:-1], 3) if shape else (3,)
+        axis = (len(shape) - 1,)
+    eps = draw(st.sampled_from([1e-5, 0.1, 1.0]))
+    return OpCase((draw(distinct(shape)),), {"axis": axis, "eps": eps})
+
+
+@st.composite
 def reshape_inputs(draw):
     shape = draw(shapes())
     new = list(draw(st.permutations(shape)))
@@ -305,6 +318,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "min": distinct_reduce_inputs,
     "logsumexp": reduce_inputs,
     "var": var_inputs,
+    "normalize": normalize_inputs,
     "reshape": reshape_inputs,
     "transpose": transpose_inputs,
     "broadcast_to": broadcast_inputs,
