@@ -175,11 +175,22 @@ def train(
         # the checkpoint holds the end of the last completed epoch (written atomically, so an
         # interrupt during the write leaves the previous one): resuming repeats the interrupted
         # epoch from that state and ends exactly where an uninterrupted run would
-        raise Interrupted(saved) from None
+        raise Interrupted(_held_epoch(checkpoint, saved)) from None
     finally:
         if bar is not None:
             bar.close()
     return history
+
+
+def _held_epoch(checkpoint: str | None, saved: int | None) -> int | None:
+    """The epoch the checkpoint on disk holds: read from the file, since an interrupt can land
+    after its atomic write finished but before ``saved`` was updated (then it is one ahead)."""
+    if not checkpoint or saved is None or not os.path.exists(checkpoint):
+        return saved
+    try:
+        return int(ckpt_file.read_checkpoint(checkpoint)["meta/epoch"])
+    except (OSError, ValueError, KeyError):
+        return saved
 
 
 # -- the commands -----------------------------------------------------------------------------
