@@ -106,7 +106,7 @@ def fit(
         record = {"epoch": epoch, "step": 0, "loss": 0.0, "train_accuracy": 0.0}
         total_loss, correct, seen = 0.0, 0, 0
         for step, batch in enumerate(data(epoch) if callable(data) else data, 1):
-            xb, yb = _pair(batch)
+            xb, yb = pair("fit", "data", batch)
             logits = model(Tensor(xb))
             loss = loss_fn(logits, yb)
             value = loss.item()
@@ -142,12 +142,13 @@ def fit(
     return history
 
 
-def _pair(batch: Any) -> tuple[Any, Any]:
+def pair(fn: str, name: str, batch: Any) -> tuple[Any, Any]:
+    """``batch`` as (inputs, targets); TypeError naming ``fn`` and where it came from."""
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         what = f"a {type(batch).__name__}" + (
             f" of {len(batch)}" if hasattr(batch, "__len__") else ""
         )
-        raise TypeError(f"fit: data must give (inputs, targets) pairs, got {what}")
+        raise TypeError(f"{fn}: {name} must give (inputs, targets) pairs, got {what}")
     return batch[0], batch[1]
 
 

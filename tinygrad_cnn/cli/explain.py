@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,27 @@ def _run_settings(path: str) -> dict:
         return {}  # none or unreadable: the default CNN on the digits, whose load names misfits
 
 
+def trained_model(path: str, data: str | None) -> tuple[Any, Any, dict]:
+    """The model ``train`` wrote to ``path`` (``metrics.json`` beside it names the model and the
+    dataset), its weights loaded, with the dataset and the run's settings; UsageError naming
+    ``--model`` when the file is missing or is not such a model."""
+    if not os.path.isfile(path):
+        raise UsageError(
+            f"--model {path}: checkpoint not found (no such file; train writes runs/NAME/model.npz)"
+        )
+    settings = _run_settings(path)
+    ds = load_dataset(str(settings.get("dataset", "digits")), data or settings.get("data"))
+    model = make_model(str(settings.get("model", "default")), ds)
+    try:
+        model.load(path)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise UsageError(
+            f"--model {path}: not a model this command can rebuild ({str(e).splitlines()[0]}); "
+            "pass the model.npz that train wrote, with its metrics.json beside it"
+        ) from None
+    return model, ds, settings
+
+
 def _layer(model, name: str | None, flag: str, default: str):
     if name is None:
         return default
@@ -70,16 +92,7 @@ def run(args: argparse.Namespace) -> list[str]:
     """Write the four pictures; a user mistake raises UsageError (one line, exit status 2)."""
     if not 1 <= args.count <= 64:
         raise UsageError(f"--count must be between 1 and 64, got {args.count}")
-    if not os.path.isfile(args.model):
-        raise UsageError(f"--model {args.model}: checkpoint not found")
-    settings = _run_settings(args.model)
-    dataset = settings.get("dataset", "digits")
-    ds = load_dataset(str(dataset), args.data or settings.get("data"))  # UsageError if missing
-    model = make_model(str(settings.get("model", "default")), ds)
-    try:
-        model.load(args.model)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise UsageError(f"--model {args.model}: {str(e).splitlines()[0]}") from None
+    model, ds, _ = trained_model(args.model, args.data)
     model.eval()
     convs = explain.conv_layers(model)
     if not convs:

@@ -13,8 +13,7 @@ import os
 import time
 
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.cli.components import load_dataset, make_model
-from tinygrad_cnn.cli.explain import _run_settings
+from tinygrad_cnn.cli.explain import trained_model
 from tinygrad_cnn.cli.usage import UsageError
 from tinygrad_cnn.explorer import explore
 from tinygrad_cnn.tensor import Tensor
@@ -31,19 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> str:
     """Write the page; a user mistake raises UsageError (one line, exit status 2)."""
-    if not os.path.isfile(args.model):
-        raise UsageError(f"--model {args.model}: no such file (train writes runs/NAME/model.npz)")
-    settings = _run_settings(args.model)
-    ds = load_dataset(str(settings.get("dataset", "digits")), args.data or settings.get("data"))
-    model = make_model(str(settings.get("model", "default")), ds)
-    try:
-        model.load(args.model)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        why = str(e).splitlines()[0]
-        raise UsageError(
-            f"--model {args.model}: not a model this command can rebuild ({why}); pass the "
-            "model.npz that train wrote, with its metrics.json beside it"
-        ) from None
+    model, ds, settings = trained_model(args.model, args.data)
     if not 0 <= args.image < len(ds.x_test):
         raise UsageError(f"--image must be in [0, {len(ds.x_test)}), got {args.image}")
     if os.path.isdir(args.out):

@@ -62,6 +62,15 @@
     return box;
   }
 
+  // the one colour scale of every heatmap: x in -1 .. 1 is blue .. white .. red, as [r, g, b]
+  function colour(x) {
+    const r = x >= 0 ? 255 : Math.round(255 * (1 + x)), b = x <= 0 ? 255 : Math.round(255 * (1 - x));
+    return [r, Math.round(255 * (1 - Math.abs(x))), b];
+  }
+
+  // the tensor an op made (its output's node id)
+  const outputOf = (opId) => Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === opId);
+
   function heatmap(v, offset, h, w, lo, hi, label) {
     const canvas = document.createElement("canvas");
     canvas.width = w; canvas.height = h;
@@ -71,10 +80,7 @@
     const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
     const top = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
     for (let i = 0; i < h * w; i++) {
-      const x = v[offset + i] / top;  // -1 .. 1: blue .. white .. red
-      const r = x >= 0 ? 255 : Math.round(255 * (1 + x)), b = x <= 0 ? 255 : Math.round(255 * (1 - x));
-      const g = Math.round(255 * (1 - Math.abs(x)));
-      img.data.set([r, g, b, 255], 4 * i);
+      img.data.set([...colour(v[offset + i] / top), 255], 4 * i);
     }
     ctx.putImageData(img, 0, 0);
     const scale = Math.max(3, 48 / Math.max(h, w));
@@ -117,7 +123,7 @@
       panel.insertAdjacentHTML("beforeend",
         `<p class='vjp'><b>VJP</b> ${escape(n.vjp)}</p><p><b>inputs</b> ${ins.map(escape).join("; ")}</p>` +
         (attrs ? `<table class='attrs'>${attrs}</table>` : ""));
-      const out = Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === id);
+      const out = outputOf(id);
       if (out) panel.insertAdjacentHTML("beforeend", `<p><b>output</b> ${out} (${DATA.nodes[out].shape.join(", ")}) ${DATA.nodes[out].dtype}</p>`);
       const verdict = DATA.checks && DATA.checks[id];
       if (verdict) panel.insertAdjacentHTML("beforeend", `<p class='check ${verdict.ok ? "ok" : "bad"}'><b>check_graph</b> ${escape(verdict.text)}</p>`);
@@ -149,7 +155,7 @@
 
   function animation(opId, co, ci) {
     const op = DATA.nodes[opId], g = op.geometry;
-    const out = Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === opId);
+    const out = outputOf(opId);
     const xEnc = DATA.nodes[op.inputs[0].id].value, dyEnc = DATA.nodes[out].grad;
     const conv = op.op === "conv2d";
     const cin = xEnc.shape[1], cout = dyEnc.shape[1];
@@ -215,9 +221,7 @@
     for (const x of v) if (isFinite(x)) top = Math.max(top, Math.abs(x));
     top = top || 1;
     for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-      const x = v[i * w + j] / top;
-      const r = x >= 0 ? 255 : Math.round(255 * (1 + x)), b = x <= 0 ? 255 : Math.round(255 * (1 - x));
-      ctx.fillStyle = `rgb(${r},${Math.round(255 * (1 - Math.abs(x)))},${b})`;
+      ctx.fillStyle = `rgb(${colour(v[i * w + j] / top).join(",")})`;
       ctx.fillRect(j * s, i * s, s, s);
     }
     for (const [cells, colour] of boxes) {
@@ -232,7 +236,7 @@
 
   function animator(opId) {
     const op = DATA.nodes[opId];
-    const out = Object.keys(DATA.nodes).find((k) => DATA.nodes[k].made_by === opId);
+    const out = outputOf(opId);
     if (!out || !DATA.nodes[out].grad || !op.geometry) return null;
     const conv = op.op === "conv2d";
     if (conv && op.groups !== 1) {

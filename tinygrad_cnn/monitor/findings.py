@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_cnn.monitor.record import RELU_LIKE, Recorder
+from tinygrad_cnn.monitor.record import Recorder
 
 TITLES = {
     "dead_units": "dead units",
@@ -128,13 +128,18 @@ def findings(rec: Recorder, th: Thresholds) -> list[Finding]:
     return found
 
 
+def _dead(rec: Recorder, idx: list[int], series) -> np.ndarray:
+    """The channels of a ReLU-like layer never on in the window's recorded steps."""
+    start = rec.steps[idx[0]] - 1  # a channel active after this step is alive
+    return np.flatnonzero(series.last_active <= start)
+
+
 def _dead_units(rec: Recorder, th: Thresholds, idx: list[int]) -> list[Finding]:
     out = []
-    start = rec.steps[idx[0]] - 1  # a channel active after this step is alive
     for series in rec.layers.values():
         if series.last_active is None or all(series.zeros[i] is None for i in idx):
             continue
-        dead = np.flatnonzero(series.last_active <= start)
+        dead = _dead(rec, idx, series)
         share = len(dead) / len(series.last_active)
         if share < th.dead_share or share == 0:
             continue
@@ -312,10 +317,10 @@ def _loss(rec: Recorder, th: Thresholds) -> list[Finding]:
 
 
 def dead_channels(rec: Recorder) -> dict[str, list[int]]:
-    """Per ReLU-like layer, the channels never positive over the window."""
+    """Per ReLU-like layer (the layers that track their channels), the channels never positive
+    over the window."""
     idx = _window(rec)
     if not idx:
         return {}
-    start = rec.steps[idx[0]] - 1
-    return {s.name: np.flatnonzero(s.last_active <= start).tolist() for s in rec.layers.values()
-            if s.last_active is not None and s.kind in {c.__name__ for c in RELU_LIKE}}  # fmt: skip
+    return {s.name: _dead(rec, idx, s).tolist() for s in rec.layers.values()
+            if s.last_active is not None}  # fmt: skip

@@ -19,6 +19,7 @@ from tinygrad_cnn.backward import grad
 from tinygrad_cnn.explain import figure
 from tinygrad_cnn.io import atomic_path
 from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.training import pair
 
 
 @dataclass
@@ -73,11 +74,8 @@ class LRFinder:
         return path
 
 
-def _pair(fn: str, batch: Any) -> tuple[Tensor, Any]:
-    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise TypeError(f"{fn}: the loader must give (inputs, targets) pairs, got "
-                        f"{type(batch).__name__}")  # fmt: skip
-    x, y = batch
+def _pair(fn: str, name: str, batch: Any) -> tuple[Tensor, Any]:
+    x, y = pair(fn, name, batch)
     return (x if isinstance(x, Tensor) else Tensor(x)), y
 
 
@@ -87,7 +85,7 @@ def _batches(fn: str, loader: Iterable):
         empty = True
         for batch in loader:
             empty = False
-            yield _pair(fn, batch)
+            yield _pair(fn, "loader", batch)
         if empty:
             raise ValueError(f"{fn}: the loader gave no batches")
 
@@ -124,7 +122,7 @@ def top_hessian_eigenvalue(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("top_hessian_eigenvalue: the model has no parameter that requires grad")
-    x, y = _pair("top_hessian_eigenvalue", batch)
+    x, y = _pair("top_hessian_eigenvalue", "batch", batch)
     buffers = {n: b._data.copy() for n, b in model.named_buffers()}
     loss = loss_fn(model(x), y)
     for n, b in model.named_buffers():
