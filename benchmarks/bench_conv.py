@@ -106,14 +106,16 @@ def conv_case(xs, ws, stride, padding, torch=None):
         F.conv2d(X, W, B, stride, padding).backward(g)
 
     geo = Geometry.from_args(ws[2:], stride, padding)
-    cols, _, _, width = conv.im2col(x, geo)
-    cols = cols.copy()  # its own memory, not a workspace buffer that ours() reuses
-    g2 = conv.to_gemm_layout(g, width).copy()
+    cols, _, _, _ = conv.im2col(x, geo)  # (N, K, Ho*width), its own memory
+    k = cols.shape[1]
+    cols = np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(k, -1)  # (K, N*Ho*width)
+    w2 = w.reshape(ws[0], k)
+    g2 = rng.standard_normal((ws[0], cols.shape[1]), dtype=np.float32)
 
-    def gemms():  # the three products of the im2col formulation, nothing else
-        conv.conv_gemm(w, cols, 1)
-        conv.weight_gemm(g2, cols, ws, 1, g.shape[3], width)
-        conv.conv_gemm_t(w, g2, 1)
+    def gemms():  # the three products of the im2col formulation on the whole batch, nothing else
+        w2 @ cols
+        g2 @ cols.T
+        w2.T @ g2
 
     fns = {"ours": ours, "gemms": gemms}
     if torch is not None:

@@ -1,6 +1,7 @@
 """Every branch of the conv and pool kernels, reached on purpose: the threaded copies (which
-real runs take for buffers of 2 MB and more, and test arrays never reach by themselves), both
-column layouts and both input-gradient paths. The property checks run under each setting, and
+real runs take for buffers of 2 MB and more, and test arrays never reach by themselves), blocks of
+one image split across threads and the whole batch in one block, both column layouts and both
+input-gradient paths. The property checks run under each setting, and
 threaded results equal single-threaded ones bit for bit. One setting poisons the memory
 ``workspace.empty`` hands out (NaN, or -1 for integers): a kernel that reads an element it never
 wrote (counting on fresh memory being zero, as small allocations often are) fails there."""
@@ -18,15 +19,19 @@ from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
 
-SETTINGS = {  # name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH[, poison])
-    "one thread": (1, 0, 0.5, "auto"),
-    "two threads from 0 bytes": (2, 0, 0.5, "auto"),
-    "three threads from 0 bytes": (3, 0, 0.5, "auto"),
-    "strided columns": (1, 0, -1.0, "auto"),
-    "padded-width columns": (1, 0, float("inf"), "auto"),
-    "input gradient by full correlation": (2, 0, 0.5, "full"),
-    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose"),
-    "uninitialised memory poisoned": (1, 0, 0.5, "auto", True),
+INF = float("inf")
+# name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH, BLOCK_BYTES[, poison]);
+# BLOCK_BYTES 0 makes one block per image (test batches are small), so blocks go to the threads
+SETTINGS = {
+    "one thread": (1, 0, 0.5, "auto", 0),
+    "two threads from 0 bytes": (2, 0, 0.5, "auto", 0),
+    "three threads from 0 bytes": (3, 0, 0.5, "auto", 0),
+    "the whole batch in one block": (2, 0, 0.5, "auto", INF),
+    "strided columns": (1, 0, -1.0, "auto", 0),
+    "padded-width columns": (1, 0, INF, "auto", 0),
+    "input gradient by full correlation": (2, 0, 0.5, "full", 0),
+    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose", 0),
+    "uninitialised memory poisoned": (1, 0, 0.5, "auto", 0, True),
 }
 
 
@@ -41,19 +46,22 @@ OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread",
 
 @contextlib.contextmanager
 def branch(setting):
-    count, min_bytes, waste, path, *poison = SETTINGS[setting]
-    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, workspace.empty
-    conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH = waste, path
-    if poison:
-        workspace.empty = _poisoned  # the kernels look it up on the module at each call
+    count, min_bytes, waste, path, block, *poison = SETTINGS[setting]
+    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES
+    saved_memory = workspace.empty, workspace.scratch
+    conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = waste, path, block
+    if poison:  # the kernels look both up on the module at each call
+        workspace.empty = _poisoned
+        workspace.scratch = lambda slot, shape, dtype: _poisoned(shape, dtype)
     try:
         with workspace.threads(count, min_bytes):
             yield
     finally:
-        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, workspace.empty = saved
+        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = saved
+        workspace.empty, workspace.scratch = saved_memory
 
 
-# A third of the profile's examples per branch (10 in ci, 166 in thorough): 8 settings x 6 ops,
+# A third of the profile's examples per branch (10 in ci, 166 in thorough): 9 settings x 6 ops,
 # on top of the plain property tests' full count for each op.
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("name", OPS)
@@ -80,6 +88,7 @@ def _conv_pool_grads(x, w):
 def test_threaded_results_equal_single_threaded_ones_bit_for_bit(count, monkeypatch):
     rng = np.random.default_rng(count)
     x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((5, 4, 3, 3))
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 0)  # a block per image: conv's blocks are split too
     with workspace.threads(1, 0):
         single = _conv_pool_grads(x, w)
     splits = []
@@ -131,9 +140,9 @@ def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
     x = tensor(rng.standard_normal(x_shape), requires_grad=True)
     y = F.conv2d(x, tensor(rng.standard_normal(w_shape)), **kwargs)
     y.backward(np.ones(y.shape))
-    names = [name for name, _, _ in log]
+    names = {name for name, _, _ in log}  # col2im: once per block
     assert len(names) == 1, names
-    return {"flipped_kernel": "full", "col2im": "transpose"}[names[0]]
+    return {"flipped_kernel": "full", "col2im": "transpose"}[names.pop()]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +150,7 @@ def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
     [
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 1}, "full"),  # O < C
         ("one thread", (2, 3, 6, 5), (3, 3, 3, 3), {"padding": 1}, "full"),  # O = C
-        ("one thread", (2, 3, 6, 5), (4, 3, 3, 3), {"padding": 1}, "transpose"),  # O > C
+        ("one thread", (2, 3, 6, 5), (4, 3, 3, 3), {"padding": 1}, "full"),  # O > C
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 2}, "full"),  # padding = k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": (1, 3)}, "transpose"),  # > k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"stride": (1, 2)}, "transpose"),
@@ -179,7 +188,7 @@ def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
 ):
     # padding dY by more would only compute windows the out_hw crop then throws away
     log = []
-    _spy(monkeypatch, "conv_forward", log)
+    _spy(monkeypatch, "conv2d", log)
     rng = np.random.default_rng(1)
     x = tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=not transposed)
     w = tensor(rng.standard_normal((3, 3, 3, 3)))
@@ -207,38 +216,61 @@ def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
 )
 def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkeypatch):
     log = []
-    _spy(monkeypatch, "im2col", log)
+    _spy(monkeypatch, "windows", log)
     rng = np.random.default_rng(2)
-    x = tensor(rng.standard_normal((2, 3, 6, w)), requires_grad=True)
-    k = tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    x = tensor(rng.standard_normal((2, 3, 6, w)))
+    k = tensor(rng.standard_normal((4, 3, 3, 3)))
     with branch(setting):  # stride 1, padding 1: Wo = W, and W + 2 columns per padded row
-        y = F.conv2d(x, k, padding=1)
-        y.backward(np.ones(y.shape))
+        F.conv2d(x, k, padding=1)
     assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(w, width)}
 
 
+def test_the_weight_gradient_takes_the_strided_layout_in_every_setting(monkeypatch):
+    log = []
+    _spy(monkeypatch, "windows", log)
+    rng = np.random.default_rng(2)
+    x = tensor(rng.standard_normal((2, 3, 6, 7)))
+    k = tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    with branch("padded-width columns"):
+        y = F.conv2d(x, k, padding=1)
+        log.clear()  # the forward's padded width
+        y.backward(np.ones(y.shape))
+    assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(7, 7)}
+
+
 @pytest.mark.parametrize(
-    "need_x, need_w, path, copies",
+    "block_bytes, counts",
     [
-        (True, True, "transpose", 1),  # one copy of dY serves both gradients
-        (False, True, "transpose", 1),
-        (True, False, "transpose", 1),
-        (True, False, "full", 0),  # the full correlation reads dY as it is
-        (True, True, "full", 1),
+        (0, {5}),  # one block per image
+        (INF, {1}),  # the whole batch in one block
+        (3 * 27 * 6 * 7 * 8, {2}),  # 3 images' columns per block: 3 + 2
     ],
 )
-def test_conv2d_backward_copies_dy_to_the_gemm_layout_at_most_once(
-    need_x, need_w, path, copies, monkeypatch
-):
-    rng = np.random.default_rng(3)
-    x = tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=need_x)
-    w = tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=need_w)
-    monkeypatch.setattr(conv, "INPUT_GRAD_PATH", path)
+def test_blocks_hold_as_many_images_as_block_bytes_allows(block_bytes, counts, monkeypatch):
+    seen = []
+    original = workspace.parallel_blocks
+
+    def counting(fn, count, nbytes):
+        seen.append(count)
+        return original(fn, count, nbytes)
+
+    monkeypatch.setattr(workspace, "parallel_blocks", counting)
+    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", -1.0)  # Wo columns per row: 27 * 6 * 7 each
+    x = tensor(np.random.default_rng(5).standard_normal((5, 3, 6, 7)))
+    F.conv2d(x, tensor(np.ones((2, 3, 3, 3))), padding=1)
+    assert set(seen) == counts
+
+
+def test_conv2d_keeps_no_columns_for_its_backward():
+    # the weight gradient makes its columns again, a block at a time: a graph holds no array
+    # 9 times the input's size for each convolution in it
+    rng = np.random.default_rng(6)
+    x = tensor(rng.standard_normal((4, 3, 8, 8)), requires_grad=True)
+    w = tensor(rng.standard_normal((5, 3, 3, 3)), requires_grad=True)
     y = F.conv2d(x, w, padding=1)
-    log = []
-    _spy(monkeypatch, "to_gemm_layout", log)
-    y.backward(np.ones(y.shape))
-    assert len(log) == copies
+    kept = [v for v in vars(y.grad_fn).values() if isinstance(v, np.ndarray)]
+    assert sum(a.nbytes for a in kept) <= x.numel() * 8 + w.numel() * 8
 
 
 def _max_pool_grad_loops(x, g, k, s, p):
@@ -326,4 +358,4 @@ def test_every_strided_view_the_kernels_make_stays_inside_its_buffer(setting, na
         conv.as_strided = saved
     assert made
     # only read (the name may carry a suffix, as under mutation testing)
-    assert not any(writeable for fn, writeable in made if "im2col" in fn)
+    assert not any(writeable for fn, writeable in made if "windows" in fn)

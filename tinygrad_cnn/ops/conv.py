@@ -1,42 +1,56 @@
-"""conv2d and conv_transpose2d: one GEMM per direction, windows from strided views.
+"""conv2d and conv_transpose2d: GEMMs over blocks of images, windows from strided views.
 
 Layout: NCHW; conv2d weight (C_out, C_in/groups, kH, kW); conv_transpose2d weight
 (C_in, C_out/groups, kH, kW), as in PyTorch.
 
 Three array kernels do all the work, and the two ops share them with roles swapped:
 
-- ``im2col``: the padded input's windows, a zero-copy strided view
-  (C, kH, kW, N, Ho, Wo), copied once into a matrix (C*kH*kW, N*Ho*Wo). With stride 1 the
-  columns of each output row run over the whole padded width Wp (see ``column_width``), so the
-  copy moves long contiguous runs.
-- ``conv_gemm``: weight (O, C/G*kH*kW) @ columns -> (O, N*Ho*Wo), one GEMM per group.
-- ``col2im``: the adjoint of im2col. It scatters columns back with a loop over the kH*kW kernel
-  offsets (never over output pixels): each offset adds one strided slab.
+- ``conv2d``: for each block of images, ``im2col`` copies the padded input's windows (a
+  zero-copy strided view) into columns (C*kH*kW, Ho*width) per image, and one GEMM per image
+  and group, ``W2 @ cols``, writes the output in NCHW directly. With stride 1 the columns of each
+  output row run over the whole padded width Wp (see ``column_width``), so the copy moves long
+  contiguous runs.
+- ``conv2d_weight``: per block, ``dY2 @ cols.T`` summed over the blocks.
+- ``conv_transpose2d`` (conv2d's input gradient): with stride 1, conv2d itself on dY with the
+  flipped kernel (a "full" correlation); otherwise ``W2.T @ dY2`` per block and ``col2im``, the
+  adjoint of im2col, which adds each kernel offset's slab back (a loop over the kH*kW offsets,
+  never over output pixels).
 
-conv2d forward = im2col + GEMM; its input gradient = GEMM (W^T @ dY) + col2im, which *is*
-conv_transpose2d's forward; and conv_transpose2d's input gradient is conv2d's forward. Both
-weight gradients are :func:`conv2d_weight` (also an op), whose own gradients are conv2d and
-conv_transpose2d again. Each VJP is written once with ``ctx.xp.conv2d``,
-``ctx.xp.conv_transpose2d`` and ``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): the array
-kernels of those names on the first-order path, the ops of those names under ``create_graph``,
-so any order of derivative goes through the same three kernels.
+Blocks hold about ``BLOCK_BYTES`` of columns, so each block's columns stay in the core's cache
+between the copy that makes them and the GEMM that reads them: the whole batch's columns, 9 to 25
+times the input, would go through main memory twice. The blocks are split across the copy
+threads, with BLAS on one thread inside each (``workspace.parallel_blocks``); which block an
+image is in never depends on the thread count, so the results do not either.
+
+conv_transpose2d's input gradient is conv2d's forward; both weight gradients are
+:func:`conv2d_weight` (also an op), whose own gradients are conv2d and conv_transpose2d again.
+Each VJP is written once with ``ctx.xp.conv2d``, ``ctx.xp.conv_transpose2d`` and
+``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): the array kernels of those names on the
+first-order path, the ops of those names under ``create_graph``, so any order of derivative goes
+through the same three kernels.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
-from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, strided_slice
+from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw
 from tinygrad_cnn.ops.registry import Op, register_op
 
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
 # (tests set it to -1 or inf to force the strided or the padded-width layout).
 MAX_WIDTH_WASTE = 0.5
-# conv_transpose2d's path (conv2d's input gradient): "auto" copies less; tests force "full"
-# (where it applies) or "transpose"
+# conv_transpose2d's path (conv2d's input gradient): "auto" takes the full correlation wherever
+# it applies (measured faster than the transpose path's scatter even where it copies 8 times
+# more); tests force "full" (where it applies) or "transpose"
 INPUT_GRAD_PATH = "auto"
+# Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
+# (tests set 0 for one image per block, or inf for the whole batch in one block).
+BLOCK_BYTES = 1 << 20
 
 
 def column_width(geo: Geometry, w: int, wo: int) -> int:
@@ -44,8 +58,8 @@ def column_width(geo: Geometry, w: int, wo: int) -> int:
 
     Stride 1: the padded width Wp. Window offset (p, q) then reads one contiguous run of
     Ho*Wp elements from each padded plane (fast copies), and the Wp - Wo extra columns per row
-    are discarded from the output (their gradient is zero). That costs (Wp - Wo) / Wo more GEMM
-    work, so narrow images with wide padding use Wo, from a strided view, as other strides do.
+    are discarded from the output. That costs (Wp - Wo) / Wo more GEMM work, so narrow images
+    with wide padding use Wo, from a strided view, as other strides do.
     """
     wp = w + geo.pl + geo.pr
     if geo.sh == geo.sw == 1 and (wp - wo) <= MAX_WIDTH_WASTE * wo:
@@ -53,176 +67,134 @@ def column_width(geo: Geometry, w: int, wo: int) -> int:
     return wo
 
 
-# --8<-- [start:im2col]
-def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
-    """(N, C, H, W) -> columns (C*kH*kW, N*Ho*width), Ho, Wo, width (see :func:`column_width`).
+def block_size(n: int, image_bytes: int) -> int:
+    """Images per block: as many as keep a block's columns within ``BLOCK_BYTES``, at least 1."""
+    return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1))))
 
-    ``out_hw`` keeps only the first Ho x Wo windows.
-    """
+
+def over_blocks(fn, n: int, image_bytes: int) -> None:
+    """``fn(k, i0, i1)`` for each block k of images i0..i1 (see :func:`block_size`)."""
+    b = block_size(n, image_bytes)
+    count = -(-n // b)
+
+    def run(k0: int, k1: int) -> None:
+        for k in range(k0, k1):
+            fn(k, k * b, min(n, (k + 1) * b))
+
+    workspace.parallel_blocks(run, count, n * image_bytes)
+
+
+# --8<-- [start:im2col]
+def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
+    """x's windows as a zero-copy view (N, C, kH, kW, Ho*width), Ho, Wo and width (see
+    :func:`column_width`; ``width`` forces one). ``out_hw`` keeps only the first Ho x Wo."""
     n, c, h, w = x.shape
     ho, wo = geo.out_size(h, w)
     if out_hw is not None:
         if out_hw[0] > ho or out_hw[1] > wo:  # more windows than fit would read out of bounds
             raise RuntimeError(f"im2col: {out_hw} windows requested, only {(ho, wo)} fit")
         ho, wo = out_hw
-    width = column_width(geo, w, wo)
+    width = column_width(geo, w, wo) if width is None else width
     it = x.dtype.itemsize
     if width != wo:  # runs of Ho*Wp, reading up to (kW-1)*dW past a plane's end
         xp = pad_nchw(x, geo, tail=(geo.kw - 1) * geo.dw)
         plane = xp.shape[2] * xp.shape[3]
-        windows = as_strided(  # (C, kH, kW, N, Ho*Wp), a view: nothing copied yet
+        view = as_strided(  # (N, C, kH, kW, Ho*Wp), a view: nothing copied yet
             xp,
-            shape=(c, geo.kh, geo.kw, n, ho * width),
-            strides=(plane * it, geo.dh * width * it, geo.dw * it, c * plane * it, it),
+            shape=(n, c, geo.kh, geo.kw, ho * width),
+            strides=(c * plane * it, plane * it, geo.dh * width * it, geo.dw * it, it),
             writeable=False,
         )
     else:
         xp = pad_nchw(x, geo)
         s_n, s_c, s_h, s_w = xp.strides
-        windows = as_strided(  # (C, kH, kW, N, Ho, Wo), a view
+        view = as_strided(  # (N, C, kH, kW, Ho, Wo), a view
             xp,
-            shape=(c, geo.kh, geo.kw, n, ho, wo),
-            strides=(s_c, s_h * geo.dh, s_w * geo.dw, s_n, s_h * geo.sh, s_w * geo.sw),
+            shape=(n, c, geo.kh, geo.kw, ho, wo),
+            strides=(s_n, s_c, s_h * geo.dh, s_w * geo.dw, s_h * geo.sh, s_w * geo.sw),
             writeable=False,
         )
-    cols = workspace.empty(windows.shape, x.dtype)
+    return view, ho, wo, width
 
-    def copy(c0: int, c1: int) -> None:
-        np.copyto(cols[c0:c1], windows[c0:c1])  # the one copy, split by channels
 
-    workspace.parallel_ranges(copy, c, cols.nbytes)
-    return cols.reshape(c * geo.kh * geo.kw, n * ho * width), ho, wo, width
+def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
+    """(N, C, H, W) -> columns (N, C*kH*kW, Ho*width), Ho, Wo, width: each window one column,
+    per image. The kernels make them a block of images at a time, from :func:`windows`."""
+    view, ho, wo, width = windows(x, geo, out_hw)
+    n, k = len(x), math.prod(view.shape[1:4])
+    return np.ascontiguousarray(view).reshape(n, k, ho * width), ho, wo, width
 
 
 # --8<-- [end:im2col]
 
 
-# --8<-- [start:col2im]
-def col2im(cols: np.ndarray, shape: tuple[int, ...], geo: Geometry, ho: int, width: int):
-    """The adjoint of :func:`im2col`: columns (C*kH*kW, N*Ho*width) -> (N, C, H, W) = ``shape``.
+# --8<-- [start:conv2d]
+def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None, bias=None):
+    """conv2d on arrays: (N, C, H, W) * (O, C/G, kH, kW) -> (N, O, Ho, Wo), plus ``bias`` (O,)
+    when given; ``out_hw`` keeps only the first Ho x Wo windows."""
+    view, ho, wo, width = windows(x, geo, out_hw)
+    n, o, g = len(x), w.shape[0], groups
+    k, cols_per_image = math.prod(view.shape[1:4]), ho * width
+    wg = w.reshape(g, o // g, k // g)
+    y = np.empty((n, o, ho, wo), np.result_type(x, w))
 
-    Loops over the kH*kW kernel offsets; each adds one (C, N, ...) slab of columns into the
-    window positions it came from.
-    """
-    n, c, h, w = shape
-    hp, wp = h + geo.pt + geo.pb, w + geo.pl + geo.pr
-    plane, it = hp * wp, cols.dtype.itemsize
-    c5 = cols.reshape(c, geo.kh, geo.kw, n, ho * width)
-    size = n * c * plane
-    flat = workspace.zeros((size,), cols.dtype)
-    acc = flat.reshape(n, c, hp, wp)
-    # stride 1: a run of Ho*Wp would end up to (kW-1)*dW elements into the next plane (another
-    # thread's channel); those last elements are extra columns (zero), so the runs stop short.
-    run = ho * width - (geo.kw - 1) * geo.dw
+    def block(_, i0, i1):
+        b = i1 - i0
+        cols = workspace.scratch("columns", view[i0:i1].shape, x.dtype)
+        np.copyto(cols, view[i0:i1])  # the block's columns, (C*kH*kW, Ho*width) per image
+        cols = cols.reshape(b, g, k // g, cols_per_image)
+        if width == wo:  # one GEMM per image and group, straight into the output
+            np.matmul(wg, cols, out=y[i0:i1].reshape(b, g, o // g, cols_per_image))
+        else:  # the padded width's extra columns are dropped
+            y2 = workspace.scratch("product", (b, g, o // g, cols_per_image), y.dtype)
+            y[i0:i1] = np.matmul(wg, cols, out=y2).reshape(b, o, ho, width)[..., :wo]
+        if bias is not None:
+            y[i0:i1] += bias[:, None, None]
 
-    def scatter(c0: int, c1: int) -> None:  # channels c0..c1 (disjoint memory per thread)
-        for p in range(geo.kh):
-            for q in range(geo.kw):
-                src = c5[c0:c1, p, q]  # (C', N, Ho*width)
-                if width == wp and geo.sh == geo.sw == 1:  # one contiguous run per plane
-                    off = p * geo.dh * wp + q * geo.dw + c0 * plane
-                    shape = (c1 - c0, n, run)
-                    dst = as_strided(flat[off:], shape, (plane * it, c * plane * it, it))
-                    dst += src[:, :, :run]
-                else:
-                    h0, w0 = p * geo.dh, q * geo.dw
-                    hs = strided_slice(h0, ho, geo.sh)
-                    ws = strided_slice(w0, width, geo.sw)
-                    src4 = src.reshape(c1 - c0, n, ho, width).transpose(1, 0, 2, 3)
-                    acc[:, c0:c1, hs, ws] += src4
-
-    workspace.parallel_ranges(scatter, c, cols.nbytes)
-    return crop(acc, geo, h, w)
+    over_blocks(block, n, k * cols_per_image * x.dtype.itemsize)
+    return y
 
 
-# --8<-- [end:col2im]
+# --8<-- [end:conv2d]
 
 
-def conv_gemm(w: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
-    """weight (O, C/G, kH, kW) @ columns (C*kH*kW, M) -> (O, M), one GEMM per group."""
-    o = w.shape[0]
-    if groups == 1:
-        return np.matmul(w.reshape(o, -1), cols, out=workspace.empty((o, cols.shape[1]), w.dtype))
-    wg = w.reshape(groups, o // groups, -1)  # (G, O/G, C/G*kH*kW)
-    return (wg @ cols.reshape(groups, wg.shape[2], -1)).reshape(o, cols.shape[1])
+# --8<-- [start:conv2d_weight]
+def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> np.ndarray:
+    """conv2d's weight gradient: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
+    over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
+
+    Per block of images, one GEMM per group ``dY2 @ cols.T`` on (C*kH*kW, b*Ho*Wo) columns, and
+    the blocks' products summed in a fixed order. The columns are the strided layout's (the
+    padded width's extra GEMM work measured slower here than its faster copies gain), so no
+    extra column multiplies an Inf pixel by a zero gradient either. A non-finite result is
+    computed again: the first try is quiet, so an invalid-value flag that some OpenBLAS kernels
+    raise spuriously on finite data is not reported, and the second reports a real NaN as the
+    caller's errstate says."""
+    ho, wo = dy.shape[2:]
+    view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
+    n, c, o, g = len(x), x.shape[1], dy.shape[1], groups
+    k = c * geo.kh * geo.kw
+    image_bytes = k * ho * wo * x.dtype.itemsize
+    blocks = -(-n // block_size(n, image_bytes))
+    parts = np.empty((blocks, g, o // g, k // g), np.result_type(x, dy))
+
+    def block(j, i0, i1):
+        m = (i1 - i0) * ho * wo
+        cols = workspace.scratch("columns", (c, geo.kh, geo.kw, i1 - i0, ho, wo), x.dtype)
+        np.copyto(cols, view[i0:i1].transpose(1, 2, 3, 0, 4, 5))
+        dy2 = workspace.scratch("product", (o, i1 - i0, ho, wo), dy.dtype)
+        np.copyto(dy2, dy[i0:i1].transpose(1, 0, 2, 3))
+        cols_t = cols.reshape(g, k // g, m).transpose(0, 2, 1)
+        np.matmul(dy2.reshape(g, o // g, m), cols_t, out=parts[j])
+
+    with np.errstate(invalid="ignore"):
+        over_blocks(block, n, image_bytes)
+    if not np.isfinite(parts).all():
+        over_blocks(block, n, image_bytes)
+    return parts.sum(axis=0).reshape(o, c // g, geo.kh, geo.kw)
 
 
-def conv_gemm_t(w: np.ndarray, g2: np.ndarray, groups: int) -> np.ndarray:
-    """weight^T @ (O, M) -> columns (C*kH*kW, M): the transpose of :func:`conv_gemm`."""
-    o = w.shape[0]
-    if groups == 1:
-        w2 = w.reshape(o, -1)
-        return np.matmul(w2.T, g2, out=workspace.empty((w2.shape[1], g2.shape[1]), g2.dtype))
-    wg = w.reshape(groups, o // groups, -1)
-    gt = wg.transpose(0, 2, 1) @ g2.reshape(groups, o // groups, g2.shape[1])
-    return gt.reshape(groups * wg.shape[2], g2.shape[1])
-
-
-def weight_gemm(dy2, cols, w_shape, groups: int, wo: int, width: int) -> np.ndarray:
-    """dW = dY (O, M) @ columns^T (M, C*kH*kW), per group, reshaped to ``w_shape``.
-
-    With ``width > wo`` the extra columns hold inputs times a zero gradient: an Inf there gives
-    0 * Inf = NaN, so a non-finite result (rare) is computed again with them zeroed. The first
-    try is checked, so its invalid-value flag (that NaN, or one some OpenBLAS kernels raise
-    spuriously on finite data) is not reported; the second reports as the caller's errstate."""
-    for retry in (False, True):
-        if retry and width != wo:
-            cols.reshape(cols.shape[0], -1, width)[:, :, wo:] = 0
-        with np.errstate(invalid=np.geterr()["invalid"] if retry else "ignore"):
-            if groups == 1:
-                gw = (cols @ dy2.T).T.reshape(w_shape)  # measured faster than dy2 @ cols.T here
-            else:
-                gg = dy2.reshape(groups, w_shape[0] // groups, dy2.shape[1])  # (G, O/G, M)
-                cg = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
-                gw = (gg @ cg.transpose(0, 2, 1)).reshape(w_shape)
-        if retry or np.isfinite(gw).all():
-            return gw
-
-
-def to_gemm_layout(y: np.ndarray, width: int) -> np.ndarray:
-    """(N, O, Ho, Wo) -> (O, N*Ho*width), the GEMM layout; columns past Wo are zero."""
-    n, o, ho, wo = y.shape
-    out = workspace.empty((o, n, ho, width), y.dtype)
-
-    def copy(o0: int, o1: int) -> None:
-        if width != wo:
-            out[o0:o1, ..., wo:] = 0
-        out[o0:o1, ..., :wo] = y[:, o0:o1].transpose(1, 0, 2, 3)
-
-    workspace.parallel_ranges(copy, o, out.nbytes)
-    return out.reshape(o, n * ho * width)
-
-
-def from_gemm_layout(y2: np.ndarray, n: int, ho: int, wo: int, width: int) -> np.ndarray:
-    """(O, N*Ho*width) -> (N, O, Ho, Wo), contiguous (dropping the columns past Wo)."""
-    y4 = y2.reshape(len(y2), n, ho, width)[..., :wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo) view
-    out = np.empty(y4.shape, y2.dtype)
-
-    def copy(n0: int, n1: int) -> None:
-        out[n0:n1] = y4[n0:n1]
-
-    workspace.parallel_ranges(copy, n, out.nbytes)
-    return out
-
-
-def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
-    """im2col + GEMM: (N, C, H, W) * (O, C/G, kH, kW) -> Y (O, N*Ho*width) in the GEMM layout,
-    the columns, and (Ho, Wo, width)."""
-    cols, ho, wo, width = im2col(x, geo, out_hw)  # (C*kH*kW, N*Ho*width)
-    y2 = conv_gemm(w, cols, groups)  # (O, N*Ho*width)
-    return y2, cols, (ho, wo, width)
-
-
-# The three array kernels below are what ctx.xp's functions of the same names call on the
-# first-order path (ops/xp.py); under create_graph the same names apply the ops at the end of
-# this file, whose forwards are these kernels.
-
-
-def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None):
-    """conv2d on arrays, without bias: (N, C, H, W) -> (N, O, Ho, Wo); ``out_hw`` keeps only
-    the first Ho x Wo windows."""
-    y2, _, (ho, wo, width) = conv_forward(x, w, geo, groups, out_hw)
-    return from_gemm_layout(y2, x.shape[0], ho, wo, width)
+# --8<-- [end:conv2d_weight]
 
 
 # --8<-- [start:conv_transpose2d]
@@ -235,15 +207,12 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
     )
 
 
-def conv_transpose2d(
-    g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int, layout=None
-):
+def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int):
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
-    Stride 1, padding <= dilation*(k-1) and O <= C: a "full" correlation of dY with the flipped
-    kernel, i.e. conv2d's own forward (one im2col, one GEMM with K = O*kH*kW). Otherwise the
-    transpose of the forward: one GEMM W^T @ dY to columns, then col2im. ``layout(g, width)``
-    gives dY in that GEMM's layout (:func:`to_gemm_layout`, or a caller's cache of it).
+    Stride 1 and padding <= dilation*(k-1): a "full" correlation of dY with the flipped kernel,
+    i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per block of images: one
+    GEMM ``W2.T @ dY2`` to columns, then :func:`col2im`.
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]
@@ -252,41 +221,37 @@ def conv_transpose2d(
     # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
     top, left = eh - geo.pt, ew - geo.pl
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
-    # the full correlation copies O*kH*kW columns, the transpose path writes C*kH*kW and then
-    # scatters them: take the full correlation only where it does not copy more
-    applies = geo.sh == geo.sw == 1 and min(pads) >= 0
-    chosen = INPUT_GRAD_PATH == "full" or (INPUT_GRAD_PATH == "auto" and g.shape[1] <= c)
-    if applies and chosen:
+    if geo.sh == geo.sw == 1 and min(pads) >= 0 and INPUT_GRAD_PATH != "transpose":
         full = geo._replace(pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])  # stride 1 already
-        y2, _, (_, _, width) = conv_forward(g, flipped_kernel(w, groups), full, groups, (h, wd))
-        return from_gemm_layout(y2, n, h, wd, width)
-    width = column_width(geo, wd, wo)
-    g2 = (layout or to_gemm_layout)(g, width)  # (O, N*Ho*width)
-    return col2im(conv_gemm_t(w, g2, groups), x_shape, geo, ho, width)
+        return conv2d(g, flipped_kernel(w, groups), full, groups, (h, wd))
+    o, k = g.shape[1], c * geo.kh * geo.kw
+    wt = w.reshape(groups, o // groups, k // groups).transpose(0, 2, 1)  # (G, K/G, O/G)
+    dtype = np.result_type(g, w)
+    acc = workspace.zeros((n, c, h + geo.pt + geo.pb, wd + geo.pl + geo.pr), dtype)
+
+    def block(_, i0, i1):
+        dy2 = g[i0:i1].reshape(i1 - i0, groups, o // groups, ho * wo)
+        cols = workspace.scratch("columns", (i1 - i0, groups, k // groups, ho * wo), dtype)
+        np.matmul(wt, dy2, out=cols)
+        cols = cols.reshape(i1 - i0, c, geo.kh, geo.kw, ho, wo)
+        col2im(cols, acc[i0:i1], geo)
+
+    over_blocks(block, n, k * ho * wo * g.dtype.itemsize)
+    return crop(acc, geo, h, wd)
 
 
 # --8<-- [end:conv_transpose2d]
 
 
-# --8<-- [start:conv2d_weight]
-def conv2d_weight(
-    x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int, columns=None, layout=None
-):
-    """conv2d's weight gradient: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
-    over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
-
-    ``columns`` is :func:`im2col` of x for those windows, ``(cols, width)``, when the caller
-    has it (conv2d's forward made it); ``layout`` as in :func:`conv_transpose2d`."""
-    if columns is None:
-        cols, _, _, width = im2col(x, geo, dy.shape[2:])
-    else:
-        cols, width = columns
-    dy2 = (layout or to_gemm_layout)(dy, width)  # (O, N*Ho*width)
-    w_shape = (dy.shape[1], x.shape[1] // groups, geo.kh, geo.kw)
-    return weight_gemm(dy2, cols, w_shape, groups, dy.shape[3], width)
+# --8<-- [start:col2im]
+def col2im(cols: np.ndarray, acc: np.ndarray, geo: Geometry) -> None:
+    """The adjoint of im2col: adds columns (b, C, kH, kW, Ho, Wo) into the windows of the padded
+    (b, C, Hp, Wp) ``acc`` they came from, one kernel offset's slab at a time."""
+    for p, q, hs, ws in geo.offsets(*cols.shape[4:]):
+        acc[:, :, hs, ws] += cols[:, :, p, q]
 
 
-# --8<-- [end:conv2d_weight]
+# --8<-- [end:col2im]
 
 
 # --8<-- [start:conv2d_op]
@@ -301,20 +266,15 @@ class Conv2d(Op):
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, geometry, groups):
-        y2, cols, (ho, wo, width) = conv_forward(x, w, geometry, groups)
-        if b is not None:
-            y2 += b[:, None]
-        ctx.x, ctx.w, ctx.geo, ctx.groups, ctx.columns = x, w, geometry, groups, None
-        if ctx.needs_input_grad and ctx.needs_input_grad[1]:
-            ctx.columns = cols, width  # the weight gradient reuses them
-        return from_gemm_layout(y2, x.shape[0], ho, wo, width)
+        ctx.x, ctx.w, ctx.geo, ctx.groups = x, w, geometry, groups
+        return conv2d(x, w, geometry, groups, bias=b)
 
     @staticmethod
     def vjp(ctx, g):
         xp, need, x, w = ctx.xp, ctx.needs_input_grad, ctx.x, ctx.w
         geo, groups = ctx.geo, ctx.groups
         gx = xp.conv_transpose2d(g, w, geo, groups, x.shape[2:]) if need[0] else None
-        gw = xp.conv2d_weight(x, g, geo, groups, ctx.columns) if need[1] else None
+        gw = xp.conv2d_weight(x, g, geo, groups) if need[1] else None
         gb = xp.sum(g, axis=(0, 2, 3)) if len(need) > 2 and need[2] else None
         return (gx, gw, gb)[: len(need)]
 

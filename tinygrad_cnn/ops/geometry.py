@@ -8,6 +8,7 @@ one rule, :func:`out_size`, says how many windows fit along an axis (rounded dow
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -146,7 +147,7 @@ def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> 
         return np.ascontiguousarray(x)
     n, c, h, w = x.shape
     shape = (n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr)
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     flat = workspace.empty((size + tail,), x.dtype)
     xp = flat[:size].reshape(shape)
     flat[size:] = fill

@@ -13,6 +13,7 @@ the pool, so models in several threads never get the same buffer.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import sys
@@ -22,6 +23,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 
 import numpy as np
+
+try:  # BLAS's thread count, set to 1 inside blocks that run on several threads
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # without it, such blocks run one after another, BLAS threaded
+    ThreadpoolController = None
 
 MIN_BYTES = 1 << 20
 MAX_BUFFERS = 8
@@ -34,7 +40,7 @@ _FREE_REFCOUNT = 3  # the pool's dict, the loop variable, and getrefcount's own 
 def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialised C-contiguous array, from the pool when a free buffer fits exactly."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     with _lock:  # the view made here counts as a reference before another thread looks
@@ -48,6 +54,25 @@ def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         while len(_pool) > MAX_BUFFERS:
             _pool.popitem(last=False)
         return buf.view(dtype).reshape(shape)
+
+
+_local = threading.local()  # each thread's scratch buffers, by slot
+
+
+def scratch(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A temporary for one step of a block loop: the calling thread's buffer for ``slot``,
+    handed out again at that thread's next call with the same slot, so the array must be dead
+    by then. Fresh small arrays page-fault on every block (a 200 kB one took longer than its
+    GEMM); these stay mapped. Arrays of ``MIN_BYTES`` or more come from :func:`empty`."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes >= MIN_BYTES:
+        return empty(shape, dtype)
+    buf = getattr(_local, slot, None)
+    if buf is None:
+        buf = np.empty(MIN_BYTES, np.uint8)
+        setattr(_local, slot, buf)
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 def zeros(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -80,9 +105,10 @@ _start_lock = threading.Lock()
 def _after_fork_in_child() -> None:
     """A forked child has only the thread that forked: forget the parent's workers (the child
     would queue copies that nothing runs and wait for ever) and any lock held at the fork."""
-    global _tasks, _start_lock, _lock
+    global _tasks, _start_lock, _lock, _blas_lock
     _workers.clear()
     _tasks, _start_lock, _lock = queue.SimpleQueue(), threading.Lock(), threading.Lock()
+    _blas_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -107,10 +133,11 @@ def threads(count: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Iterator[None]:
 
 def _work() -> None:
     while True:
-        future, fn, args = _tasks.get()
+        future, fn, args, errors = _tasks.get()
         if future.set_running_or_notify_cancel():
             try:
-                future.set_result(fn(*args))
+                with np.errstate(**errors):  # the caller's: NumPy keeps it per thread
+                    future.set_result(fn(*args))
             except BaseException as e:  # handed to the caller, who re-raises it
                 future.set_exception(e)
 
@@ -133,10 +160,10 @@ def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None
     if len(_workers) < parts - 1:
         _start_workers(parts - 1)
     bounds = [n * i // parts for i in range(parts + 1)]
-    futures = []
+    futures, errors = [], np.geterr()
     for a, b in zip(bounds[1:-1], bounds[2:]):
         futures.append(Future())
-        _tasks.put((futures[-1], fn, (a, b)))
+        _tasks.put((futures[-1], fn, (a, b), errors))
     try:
         fn(bounds[0], bounds[1])
     finally:
@@ -144,3 +171,54 @@ def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None
     for f in futures:
         if f.exception() is not None:
             raise f.exception()
+
+
+# -- blocks of work with GEMMs inside ---------------------------------------------------------
+# Two threads each running a GEMM with BLAS's own two threads fight for the cores (measured
+# slower than one thread); so while blocks are split across threads, BLAS runs on one thread in
+# each. BLAS's thread count is process-wide: a count of the blocks in flight restores it when the
+# last one ends, so convolutions in several of the user's threads leave it as it was.
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: list[tuple[object, int]] = []
+_blas_libs: list | None = None
+
+
+def _blas_controllers() -> list:
+    global _blas_libs
+    if _blas_libs is None:
+        found = ThreadpoolController().select(user_api="blas") if ThreadpoolController else None
+        _blas_libs = list(found.lib_controllers) if found else []
+    return _blas_libs
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread inside the block (every BLAS library NumPy has loaded)."""
+    global _blas_users
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved[:] = [(lib, lib.get_num_threads()) for lib in _blas_controllers()]
+            for lib, _ in _blas_saved:
+                lib.set_num_threads(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, count in _blas_saved:
+                    lib.set_num_threads(count)
+
+
+def parallel_blocks(fn: Callable[[int, int], None], count: int, nbytes: int) -> None:
+    """:func:`parallel_ranges` over ``count`` blocks whose work includes GEMMs, BLAS on one
+    thread in each part. One block, or no way to set BLAS's threads: ``fn(0, count)`` here, with
+    BLAS's own threads."""
+    if count < 2 or not _blas_controllers():
+        fn(0, count)
+        return
+    with one_blas_thread():
+        parallel_ranges(fn, count, nbytes)

@@ -6,8 +6,7 @@ two namespaces with the same names and signatures (a test holds them to that):
 - :class:`ArrayOps`, on the first-order path (``ctx`` is the node, its values arrays): NumPy's
   functions, and the op names ``conv2d``, ``conv_transpose2d``, ``conv2d_weight``,
   ``pool2d_spread``, ``pool2d_gather``, ``scatter_add`` calling the fused array kernels of those
-  names. One instance serves one VJP call and shares work between its calls: the columns of an
-  input and dY's GEMM layout are made once when both gradients need them.
+  names.
 - :class:`TensorOps`, under ``create_graph`` (``ctx`` is :class:`~tinygrad_cnn.backward.Recorded`,
   whose saved inputs and output are the Tensors themselves): each name applies the registered op
   of that name (NumPy's names apply ``sum``, ``exp``, ``reshape``...), so every step is recorded.
@@ -46,8 +45,6 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 class ArrayOps:
     """The first-order ``ctx.xp``: NumPy's functions and the fused kernels, on arrays."""
 
-    __slots__ = ("_memo",)  # made on first use: most VJPs never need it
-
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sin = staticmethod(np.sin)
@@ -68,48 +65,21 @@ class ArrayOps:
     split = staticmethod(np.split)
     scatter_add = staticmethod(scatter_add)
 
-    def _once(self, key: tuple, a: np.ndarray, make: Any) -> Any:
-        """``make()``, computed once per ``key`` for this VJP call; ``key`` starts with
-        ``id(a)``, and ``a`` is kept with the value so that the id stays its own."""
-        try:
-            memo = self._memo
-        except AttributeError:
-            memo = self._memo = {}
-        hit = memo.get(key)
-        if hit is None:
-            hit = memo[key] = (a, make())
-        return hit[1]
-
-    def _layout(self, y: np.ndarray, width: int) -> np.ndarray:
-        """dY in the GEMM layout (O, N*Ho*width), made once."""
-        return self._once((id(y), width), y, lambda: conv.to_gemm_layout(y, width))
-
-    def _im2col(self, x: np.ndarray, geometry: Geometry, out_hw: tuple) -> tuple:
-        """The columns of x's first ``out_hw`` windows and their width, made once."""
-
-        def make() -> tuple:
-            cols, _, _, width = conv.im2col(x, geometry, out_hw)
-            return cols, width
-
-        return self._once((id(x), geometry, tuple(out_hw)), x, make)
-
-    def conv2d(self, x, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
+    @staticmethod
+    def conv2d(x, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
         """conv2d without bias, the first ``out_hw`` windows: (N, C, H, W) -> (N, O, *out_hw)."""
-        cols, width = self._im2col(x, geometry, out_hw)
-        y2 = conv.conv_gemm(w, cols, groups)  # (O, N*Ho*width)
-        return conv.from_gemm_layout(y2, x.shape[0], *out_hw, width)
+        return conv.conv2d(x, w, geometry, groups, out_hw)
 
-    def conv_transpose2d(self, g, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
+    @staticmethod
+    def conv_transpose2d(g, w, geometry: Geometry, groups: int, out_hw: tuple) -> np.ndarray:
         """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> (N, C, *out_hw)."""
         x_shape = (g.shape[0], w.shape[1] * groups, *out_hw)
-        return conv.conv_transpose2d(g, w, x_shape, geometry, groups, self._layout)
+        return conv.conv_transpose2d(g, w, x_shape, geometry, groups)
 
-    def conv2d_weight(self, x, dy, geometry: Geometry, groups: int, columns=None) -> np.ndarray:
-        """conv2d's weight gradient (O, C/G, kH, kW) from x and dY; ``columns``: im2col of x
-        that conv2d's forward made, ``(cols, width)``, reused here."""
-        if columns is None:
-            columns = self._im2col(x, geometry, dy.shape[2:])
-        return conv.conv2d_weight(x, dy, geometry, groups, columns, self._layout)
+    @staticmethod
+    def conv2d_weight(x, dy, geometry: Geometry, groups: int) -> np.ndarray:
+        """conv2d's weight gradient (O, C/G, kH, kW) from x and dY."""
+        return conv.conv2d_weight(x, dy, geometry, groups)
 
     @staticmethod
     def pool2d_spread(g, geometry: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
@@ -233,8 +203,7 @@ class TensorOps:
         return apply(ConvTranspose2d, (g, w), attrs)
 
     @staticmethod
-    def conv2d_weight(x, dy, geometry: Geometry, groups: int, columns=None) -> Tensor:
-        """``columns`` (an array cache of x's windows) is not used: the op rebuilds them."""
+    def conv2d_weight(x, dy, geometry: Geometry, groups: int) -> Tensor:
         return apply(Conv2dWeight, (x, dy), {"geometry": geometry, "groups": groups})
 
     @staticmethod
@@ -248,7 +217,6 @@ class TensorOps:
         return apply(Pool2dGather, (u,), attrs)
 
 
-# The two kinds of ctx: the node itself (a fresh ArrayOps for each VJP call that reads ctx.xp)
-# and the recorded view backward makes under create_graph.
-Node.xp = property(lambda node: ArrayOps())  # type: ignore[assignment]
+# The two kinds of ctx: the node itself and the recorded view backward makes under create_graph.
+Node.xp = ArrayOps  # type: ignore[assignment]
 Recorded.xp = TensorOps
