@@ -1,6 +1,6 @@
 """``linear`` and the normalisations of ``torch.nn.functional``: ``batch_norm``, ``layer_norm``,
 ``group_norm``, ``normalize``. Batch (in training), layer and group normalisation centre and
-scale with one op, ``normalize`` (:class:`tinygrad_cnn.ops.reduce.Normalize`); the rest are
+scale with one op, ``normalize`` (:class:`tinygrad_cnn.ops.norm.Normalize`); the rest are
 compositions of registered ops: their gradients, of any order, come from those ops'."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tinygrad_cnn.engine import apply, as_tensor, operands
 from tinygrad_cnn.functional.elementwise import clip, sqrt
 from tinygrad_cnn.functional.linalg import matmul
 from tinygrad_cnn.functional.reduce import norm, sum
-from tinygrad_cnn.ops.reduce import Normalize
+from tinygrad_cnn.ops.norm import Normalize, normalized
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -56,10 +56,14 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         y = apply(Normalize, (x,), {"axis": axes, "eps": eps})
         if running_mean is not None and running_var is not None:
             # the batch's statistics update the running estimates in place, in NumPy (as
-            # PyTorch's kernel does): four in-place tensor ops cost more than the normalising
-            xd = x._data
-            mu = xd.mean(axis=axes)
-            var = xd.var(axis=axes) * (n / (n - 1))  # unbiased
+            # PyTorch's kernel does); the op's forward computed them, and kept them when it
+            # was recorded
+            node = y.grad_fn
+            stats = (
+                (node.mean, node.var) if node is not None else normalized(x._data, axes, eps)[1:3]
+            )
+            mu, var = (s.reshape(-1) for s in stats)
+            var = var * (n / (n - 1))  # unbiased
             for stat, batch in ((running_mean, mu), (running_var, var)):
                 stat = as_tensor(stat)
                 data = stat._data

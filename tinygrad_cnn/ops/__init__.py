@@ -5,6 +5,7 @@ from tinygrad_cnn.ops import (  # noqa: F401
     elementwise,
     linalg,
     loss,
+    norm,
     pool,
     reduce,
     shape,

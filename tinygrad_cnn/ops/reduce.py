@@ -160,35 +160,3 @@ class Prod(Op):
             xp.prod(a, axis=axis, keepdims=True) / nonzero,
         )
         return ((g if ctx.keepdims else xp.expand_dims(g, axis)) * others,)
-
-
-@register_op(higher_order=True)
-class Normalize(Op):
-    """``(a - mean) / sqrt(var + eps)`` over ``axis`` (the biased variance): batch, layer and
-    group normalisation's core as one op, where its composition of eight ops made a third of a
-    ResNet training step.
-
-    The VJP, ``dA = (g - mean(g) - Y * mean(g * Y)) / sqrt(var + eps)``, reads the normalised
-    values from the output and recomputes the mean and variance from the input through
-    ``ctx.xp``, so under ``create_graph`` they depend on the input and the second order is
-    right (saving them from the forward would make them constants there).
-    """
-
-    name = "normalize"
-
-    @staticmethod
-    def forward(ctx, a, *, axis, eps):
-        centered = a - a.mean(axis=axis, keepdims=True)
-        var = np.mean(centered * centered, axis=axis, keepdims=True)
-        centered *= 1 / np.sqrt(var + eps)  # the output, made in place
-        ctx.a, ctx.out, ctx.axes, ctx.eps = a, centered, axis, eps
-        return centered
-
-    @staticmethod
-    def vjp(ctx, g):
-        xp, a, y, axes = ctx.xp, ctx.a, ctx.out, ctx.axes
-        centered = a - xp.mean(a, axis=axes, keepdims=True)
-        inv_std = (xp.mean(centered * centered, axis=axes, keepdims=True) + ctx.eps) ** -0.5
-        g_mean = xp.mean(g, axis=axes, keepdims=True)
-        gy_mean = xp.mean(g * y, axis=axes, keepdims=True)
-        return ((g - g_mean - y * gy_mean) * inv_std,)

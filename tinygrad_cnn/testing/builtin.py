@@ -138,6 +138,14 @@ def normalize_inputs(draw):
 
 
 @st.composite
+def normalize_grad_inputs(draw):
+    """normalize's inputs, and an upstream gradient of the same shape."""
+    case = draw(normalize_inputs())
+    (a,) = case.args
+    return OpCase((draw(floats(a.shape)), a), case.attrs)
+
+
+@st.composite
 def reshape_inputs(draw):
     shape = draw(shapes())
     new = list(draw(st.permutations(shape)))
@@ -319,6 +327,7 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "logsumexp": reduce_inputs,
     "var": var_inputs,
     "normalize": normalize_inputs,
+    "normalize_grad": normalize_grad_inputs,
     "reshape": reshape_inputs,
     "transpose": transpose_inputs,
     "broadcast_to": broadcast_inputs,

@@ -77,8 +77,10 @@ def check_adjoint(op: type[Op], case: OpCase, rtol: float = 1e-9) -> None:
         out.backward(g)
         lhs = float(np.sum((out._data - offset) * g))
         rhs = float(np.sum(case.args[i] * xs[i].grad._data))
-        # rounding scales with the terms before cancellation, not with their difference
-        scale = float(np.sum(np.abs(out._data * g)) + np.sum(np.abs(offset * g))) + 1e-300
+        # rounding scales with the terms before cancellation, not with their difference, on
+        # both sides (normalize_grad of a constant g is 0: the left side has no terms at all)
+        scale = float(np.sum(np.abs(out._data * g)) + np.sum(np.abs(offset * g)))
+        scale += float(np.sum(np.abs(case.args[i] * xs[i].grad._data))) + 1e-300
         if abs(lhs - rhs) > rtol * scale:
             raise AssertionError(
                 f"op '{op.name}': adjoint test failed for input {i}: <f(x) - f(0), g> = {lhs!r} "

@@ -1,0 +1,83 @@
+"""The normalisation kernels: sums as BLAS products on the two layouts that allow them, equal to
+NumPy's reductions on every axis set; and the property checks of ``normalize`` and
+``normalize_grad`` with that path forced (test arrays are shorter than ``MIN_RUN`` by
+themselves, so the plain property tests reach NumPy's reductions only)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_cnn import REGISTRY, tensor, testing
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.ops import norm
+
+SHAPES = [(1, 4, 4), (2, 3, 5), (3, 2), (2, 3, 4, 5), (1, 1, 1), (4,), (2, 1, 6)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sums_and_dot_sums_equal_numpys_over_every_axis_set(shape, dtype, monkeypatch):
+    monkeypatch.setattr(norm, "MIN_RUN", 1)  # rows of any length take the BLAS path
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for k in range(1, len(shape) + 1):
+        for axes in itertools.combinations(range(len(shape)), k):
+            want = a.sum(axis=axes, keepdims=True)
+            np.testing.assert_allclose(norm.sums(a, axes), want, rtol=rtol, atol=rtol)
+            want = (a * b).sum(axis=axes, keepdims=True)
+            np.testing.assert_allclose(norm.dot_sums(a, b, axes), want, rtol=rtol, atol=rtol)
+
+
+def test_the_blas_path_is_taken_on_exactly_the_two_layouts(monkeypatch):
+    monkeypatch.setattr(norm, "MIN_RUN", 1)
+    a = np.zeros((2, 3, 4, 5))
+    assert norm._rows(a, (0, 2, 3))[0].shape == (6, 20)  # batch norm: every C-th row
+    assert norm._rows(a, (2, 3))[0].shape == (6, 20)  # layer norm: the last dims
+    assert norm._rows(a, (1, 2, 3))[0].shape == (2, 60)
+    assert norm._rows(a, (0, 1)) is None  # other axis sets: NumPy
+    assert norm._rows(a[:, :, :, ::2], (2, 3)) is None  # not contiguous
+    assert norm._rows(a.astype(np.float16), (2, 3)) is None  # no BLAS for float16
+    monkeypatch.setattr(norm, "MIN_RUN", 21)
+    assert norm._rows(a, (2, 3)) is None  # rows shorter than MIN_RUN
+
+
+@pytest.mark.parametrize("name", ["normalize", "normalize_grad"])
+@settings(max_examples=max(10, settings().max_examples // 2))
+@given(data=st.data())
+def test_the_property_checks_hold_with_the_blas_sums(name, data):
+    op = REGISTRY[name]
+    case = data.draw(testing.strategy_for(op), label="case")
+    saved, norm.MIN_RUN = norm.MIN_RUN, 1
+    try:
+        testing.check_vjp(op, case)
+        testing.check_double_vjp(op, case)
+        testing.check_invariants(op, case)
+    finally:
+        norm.MIN_RUN = saved
+
+
+def test_the_first_order_vjp_reads_what_the_forward_saved(monkeypatch):
+    # only normalize_grad's kernel runs in backward, handed the output and 1 / std
+    calls = []
+    original = norm.normalized
+    monkeypatch.setattr(norm, "normalized", lambda *a: calls.append(a) or original(*a))
+    x = tensor(np.random.default_rng(1).standard_normal((4, 3, 5, 5)), requires_grad=True)
+    y = F.batch_norm(x, None, None, training=True)
+    assert len(calls) == 1
+    y.backward(np.ones(y.shape))
+    assert len(calls) == 1
+
+
+def test_batch_norm_updates_the_running_estimates_from_the_forwards_statistics():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 3, 4, 4)) * 2 + 1
+    for requires_grad in (True, False):  # recorded, or not: the same estimates
+        mean, var = tensor(np.zeros(3)), tensor(np.ones(3))
+        F.batch_norm(tensor(x, requires_grad=requires_grad), mean, var, training=True)
+        np.testing.assert_allclose(mean.numpy(), 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-12)
+        want = 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1)
+        np.testing.assert_allclose(var.numpy(), want, rtol=1e-12)

@@ -1,0 +1,155 @@
+"""Normalisation: ``normalize`` (centre and scale over ``axis``) and its VJP as an op,
+``normalize_grad``, with the array kernels both run on the first-order path.
+
+Batch, layer and group normalisation are memory-bound: each pass over an activation costs about
+as much as the arithmetic. The kernels keep the passes few: sums over the normalised axes are
+products with a vector of ones and sums of products are batched dot products (BLAS reads memory
+faster than NumPy's reductions, and makes no temporary), and the first-order VJP reads the
+normalised values and ``1 / std`` the forward saved instead of computing them again.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinygrad_cnn.ops import workspace
+from tinygrad_cnn.ops.registry import Op, register_op
+
+MIN_RUN = 16  # shorter rows than this are summed by NumPy (one BLAS call per row costs more)
+
+
+def _rows(a: np.ndarray, axes: tuple[int, ...]):
+    """``a`` as rows (R, L) whose sums, added over ``lead`` groups of rows, are the sums over
+    ``axes``; None where that takes a copy or BLAS does not apply. Two layouts have it: ``axes``
+    the last dims (layer and group norm), and (0, 2, 3, ...) (batch norm: the rows of one
+    channel are every C-th)."""
+    if a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous or a.ndim == 0:
+        return None
+    k = len(axes)
+    if axes == tuple(range(a.ndim - k, a.ndim)):
+        lead, length = 1, math.prod(a.shape[a.ndim - k :])
+    elif a.ndim >= 2 and axes == (0, *range(2, a.ndim)):
+        lead, length = a.shape[0], math.prod(a.shape[2:])
+    else:
+        return None
+    if length < MIN_RUN or a.size == 0:
+        return None
+    return a.reshape(-1, length), lead
+
+
+def _kept_shape(a: np.ndarray, axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(a.shape))
+
+
+def sums(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``a.sum(axis=axes, keepdims=True)``, as a product with ones where the layout allows."""
+    rows = _rows(a, axes)
+    if rows is None:
+        return a.sum(axis=axes, keepdims=True)
+    a2, lead = rows
+    s = a2 @ np.ones(a2.shape[1], a.dtype)
+    return s.reshape(lead, -1).sum(axis=0).reshape(_kept_shape(a, axes))
+
+
+def dot_sums(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``(a * b).sum(axis=axes, keepdims=True)`` without the product array, where it can."""
+    rows = _rows(a, axes)
+    if rows is None or b.dtype != a.dtype or not b.flags.c_contiguous:
+        return (a * b).sum(axis=axes, keepdims=True)
+    a2, lead = rows
+    b2 = b.reshape(a2.shape)
+    s = np.matmul(a2[:, None, :], b2[:, :, None]).reshape(lead, -1)
+    return s.sum(axis=0).reshape(_kept_shape(a, axes))
+
+
+def normalized(a: np.ndarray, axes: tuple[int, ...], eps: float):
+    """``(a - mean) / sqrt(var + eps)`` over ``axes`` (the biased variance): the values, and the
+    mean, variance and ``1 / sqrt(var + eps)`` with the reduced axes kept."""
+    n = math.prod(a.shape[i] for i in axes)
+    mean = sums(a, axes) / n
+    out = a - mean
+    var = dot_sums(out, out, axes) / n
+    inv_std = 1 / np.sqrt(var + eps)
+    out *= inv_std
+    return out, mean, var, inv_std
+
+
+def normalize_grad(g, a, axes: tuple[int, ...], eps: float, y=None, inv_std=None) -> np.ndarray:
+    """normalize's VJP on arrays: ``(g - mean(g) - y * mean(g * y)) * inv_std``. ``y`` and
+    ``inv_std`` are the forward's (computed from ``a`` when not given)."""
+    if y is None:
+        y, _, _, inv_std = normalized(a, axes, eps)
+    n = math.prod(a.shape[i] for i in axes)
+    g = np.ascontiguousarray(g)
+    out = g - sums(g, axes) / n
+    along = workspace.empty(y.shape, out.dtype)
+    np.multiply(y, dot_sums(g, y, axes) / n, out=along)
+    out -= along
+    out *= inv_std
+    return out
+
+
+@register_op(higher_order=True)
+class Normalize(Op):
+    """``(a - mean) / sqrt(var + eps)`` over ``axis`` (the biased variance): batch, layer and
+    group normalisation's core as one op, where its composition of eight ops made a third of a
+    ResNet training step.
+
+    The VJP is ``normalize_grad`` (``ctx.xp``): on the first-order path the kernel, reading the
+    normalised values (the output) and ``1 / std`` saved here; under ``create_graph`` the
+    ``normalize_grad`` op, which computes them from the input again, so that they depend on it
+    and the second order is right. The forward also keeps the batch's mean and variance on
+    ``ctx`` (``ctx.mean``, ``ctx.var``), which batch norm's running estimates read.
+    """
+
+    name = "normalize"
+
+    @staticmethod
+    def forward(ctx, a, *, axis, eps):
+        out, mean, var, inv_std = normalized(a, axis, eps)
+        ctx.a, ctx.out, ctx.axes, ctx.eps = a, out, axis, eps
+        ctx.mean, ctx.var, ctx.inv_std = mean, var, inv_std
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (ctx.xp.normalize_grad(g, ctx.a, ctx.axes, ctx.eps, ctx.out, ctx.inv_std),)
+
+
+@register_op(linear_in=(0,), higher_order=True)
+class NormalizeGrad(Op):
+    """normalize's VJP as an op: ``(g - mean(g) - y * mean(g * y)) * s``, where
+    ``y = normalize(a)`` and ``s = 1 / sqrt(var(a) + eps)``.
+
+    Its VJP gives normalize's second derivatives. In ``g`` it is linear and symmetric, so the
+    VJP is ``normalize_grad(u, a)`` again; in ``a``, with ``gc = g - mean(g)``, ``uc`` likewise,
+    ``m_uy = mean(u * y)`` and ``m_gy = mean(g * y)``:
+    ``s**2 * ((3 * m_uy * m_gy - mean(gc * u)) * y - m_gy * uc - m_uy * gc)``.
+    """
+
+    name = "normalize_grad"
+
+    @staticmethod
+    def forward(ctx, g, a, *, axis, eps):
+        ctx.g, ctx.a, ctx.axes, ctx.eps = g, a, axis, eps
+        return normalize_grad(g, a, axis, eps)
+
+    @staticmethod
+    def vjp(ctx, u):
+        xp, (need_g, need_a), g, a, axes = ctx.xp, ctx.needs_input_grad, ctx.g, ctx.a, ctx.axes
+        gg = xp.normalize_grad(u, a, axes, ctx.eps) if need_g else None
+        ga = None
+        if need_a:
+
+            def mean(t):
+                return xp.mean(t, axis=axes, keepdims=True)
+
+            centered = a - mean(a)
+            s2 = 1 / (mean(centered * centered) + ctx.eps)
+            y = centered * s2**0.5
+            gc, uc = g - mean(g), u - mean(u)
+            m_uy, m_gy = mean(u * y), mean(g * y)
+            ga = s2 * ((3 * m_uy * m_gy - mean(gc * u)) * y - m_gy * uc - m_uy * gc)
+        return gg, ga
