@@ -13,19 +13,27 @@ Everything is float32 and measured in one run, side by side:
   with ``torch.set_num_threads`` matching NumPy's threads; our runs and its alternate, so machine
   noise hits both alike;
 - the training step against the :mod:`tinygrad_cnn.reference` loops, timed on a reduced batch
-  and scaled per sample.
+  and scaled per sample;
+- a training step of the small ResNet (batch 64, 3x32x32, Adam), a LeNet step with an
+  input-gradient penalty (a ``create_graph`` backward), and the peak memory of the ResNet step:
+  how much the resident set grows over a few steps, each framework in its own process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from tinygrad_cnn import Tensor, reference
+import tinygrad_cnn as tg
+from tinygrad_cnn import Tensor, models, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv
 from tinygrad_cnn.ops.geometry import Geometry
@@ -257,6 +265,134 @@ def lenet_case(torch=None, batch=64):
     return fns, flops, (init, x, y)
 
 
+def logits(fn, p, x):
+    """The LeNet of :func:`lenet_step` up to its logits, in ``fn`` (ours or torch's functional)."""
+    h = fn.max_pool2d(fn.relu(fn.conv2d(x, p["w1"], p["b1"], padding=2)), 2)
+    h = fn.max_pool2d(fn.relu(fn.conv2d(h, p["w2"], p["b2"], padding=2)), 2)
+    return h.flatten(1) @ p["w3"] + p["b3"]
+
+
+def penalty_steps(init, x0, y, torch=None):
+    """Forward + backward of the LeNet, plain and with the input-gradient penalty
+    ``0.1 * |d loss / d x|^2`` (a recorded backward, then backward through both): ours, and
+    torch's when it is given."""
+    p = {k: Tensor(v.copy(), requires_grad=True) for k, v in init.items()}
+
+    def plain():
+        F.cross_entropy(logits(F, p, Tensor(x0)), y).backward()
+
+    def penalty():
+        x = Tensor(x0, requires_grad=True)
+        loss = F.cross_entropy(logits(F, p, x), y)
+        (gx,) = tg.grad(loss, x, create_graph=True)
+        (loss + 0.1 * (gx * gx).sum()).backward()
+
+    fns = {"ours plain": plain, "ours penalty": penalty}
+    if torch is not None:
+        tf = torch.nn.functional
+        tp = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in init.items()}
+        ty = torch.tensor(y)
+
+        def torch_plain():
+            tf.cross_entropy(logits(tf, tp, torch.tensor(x0)), ty).backward()
+
+        def torch_penalty():
+            x = torch.tensor(x0, requires_grad=True)
+            loss = tf.cross_entropy(logits(tf, tp, x), ty)
+            (gx,) = torch.autograd.grad(loss, x, create_graph=True)
+            (loss + 0.1 * (gx * gx).sum()).backward()
+
+        fns.update({"torch plain": torch_plain, "torch penalty": torch_penalty})
+    return fns
+
+
+def penalty_case(torch=None, batch=64):
+    rng = np.random.default_rng(0)
+    init = lenet_params(rng)
+    x0 = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+    fns = penalty_steps(init, x0, rng.integers(0, 10, batch), torch)
+    return {k.split()[0]: f for k, f in fns.items() if k.endswith("penalty")}, 0
+
+
+def _torch_resnet(torch):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_models import torch_resnet  # the same architecture, written with torch.nn
+
+    return torch_resnet(torch, 3, 10)
+
+
+def resnet_steps(torch=None, batch=64):
+    """One training step of the small ResNet (cross-entropy, Adam) on a fixed batch: ours, and
+    torch's on the same architecture when it is given."""
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 3, 32, 32), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    tg.manual_seed(0)
+    model = models.resnet(3)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+
+    def ours():
+        loss = F.cross_entropy(model(Tensor(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    fns = {"ours": ours}
+    if torch is not None:
+        torch.manual_seed(0)
+        tmodel = _torch_resnet(torch)
+        topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def theirs():
+            loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        fns["torch"] = theirs
+    return fns, 0
+
+
+def _status_mb(field: str) -> float:
+    """A size from /proc/self/status in MB (Linux): VmRSS now, VmHWM the peak of this process
+    (getrusage's peak would be the parent's: it survives fork and exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"bench: no {field} in /proc/self/status")
+
+
+def peak_memory(who: str, steps: int = 3) -> dict:
+    """In this process: the resident set before the first ResNet step and its peak after
+    ``steps`` steps, in MB (``who``: "ours" or "torch")."""
+    torch = _torch() if who == "torch" else None
+    step = resnet_steps(torch)[0][who]
+    before = _status_mb("VmRSS")
+    for _ in range(steps):
+        step()
+    peak = _status_mb("VmHWM")
+    return {"before_mb": before, "peak_mb": peak, "growth_mb": peak - before}
+
+
+def peak_memory_in_subprocess(who: str) -> dict:
+    """:func:`peak_memory` in a fresh process, so that neither framework's peak is the other's."""
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's tinygrad_cnn first
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run(
+        [sys.executable, __file__, "--peak-memory", who],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
 def reference_seconds_per_sample(init, x, y, samples: int = 2) -> float:
     params = {k: v.copy() for k, v in init.items()}
     t0 = time.perf_counter()
@@ -286,6 +422,9 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
     cases.append(("LeNet training step, batch 64", (lenet_fns, lenet_flops)))
     if quick:
         cases = cases[:1] + cases[-1:]
+    else:
+        cases.append(("LeNet step, input-gradient penalty (create_graph)", penalty_case(torch)))
+        cases.append(("ResNet training step, batch 64 (Adam)", resnet_steps(torch)))
     head = (
         f"{'workload (forward + backward)':<52}{'median ms':>10}{'min ms':>9}{'GFLOP/s':>9}"
         f"{'roof':>6}{'GEMMs ms':>9}{'roof':>6}"
@@ -311,8 +450,21 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
             + (f"{gemm:>9.2f}{row['gemms_roof_fraction']:>6.0%}" if gemm else f"{'':>9}{'':>6}")
             + (f"{row['torch_ms']:>10.2f}{row['vs_torch']:>7.2f}x" if "torch_ms" in row else "")
         )
+    if not quick:
+        memory = {"ours": peak_memory_in_subprocess("ours")}
+        if torch is not None:
+            memory["torch"] = peak_memory_in_subprocess("torch")
+        line = "ResNet step, resident set growth over 3 steps: " + ", ".join(
+            f"{who} {m['growth_mb']:.0f} MB (peak {m['peak_mb']:.0f} MB)"
+            for who, m in memory.items()
+        )
+        if "torch" in memory:
+            line += f": {memory['ours']['growth_mb'] / memory['torch']['growth_mb']:.2f}x torch"
+        print(line)
+        rows.append({"name": "ResNet step memory", **{k: v for k, v in memory.items()}})
+    lenet = next(r for r in rows if r["name"].startswith("LeNet training step"))
     per_sample_ref = reference_seconds_per_sample(*ref_args)
-    per_sample_ours = rows[-1]["median_ms"] / 1e3 / 64
+    per_sample_ours = lenet["median_ms"] / 1e3 / 64
     speedup = per_sample_ref / per_sample_ours
     print(
         f"reference loops: {per_sample_ref * 1e3:.0f} ms per sample for the training step; "
@@ -326,5 +478,9 @@ if __name__ == "__main__":  # the same options as `python -m tinygrad_cnn bench`
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per workload")
     parser.add_argument("--quick", action="store_true", help="two workloads only (a smoke test)")
+    parser.add_argument("--peak-memory", choices=["ours", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    run(args.repeat, args.quick)
+    if args.peak_memory:  # the child process of peak_memory_in_subprocess
+        print(json.dumps(peak_memory(args.peak_memory)))
+    else:
+        run(args.repeat, args.quick)

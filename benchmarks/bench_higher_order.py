@@ -15,50 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from bench_conv import _torch, lenet_params, measure
-
-import tinygrad_cnn as tg
-from tinygrad_cnn import Tensor
-from tinygrad_cnn import functional as F
-
-
-def logits(fn, p, x):
-    h = fn.max_pool2d(fn.relu(fn.conv2d(x, p["w1"], p["b1"], padding=2)), 2)
-    h = fn.max_pool2d(fn.relu(fn.conv2d(h, p["w2"], p["b2"], padding=2)), 2)
-    return h.flatten(1) @ p["w3"] + p["b3"]
-
-
-def ours(init, x0, y):
-    p = {k: Tensor(v.copy(), requires_grad=True) for k, v in init.items()}
-
-    def plain():
-        loss = F.cross_entropy(logits(F, p, Tensor(x0)), y)
-        loss.backward()
-
-    def penalty():
-        x = Tensor(x0, requires_grad=True)
-        loss = F.cross_entropy(logits(F, p, x), y)
-        (gx,) = tg.grad(loss, x, create_graph=True)
-        (loss + 0.1 * (gx * gx).sum()).backward()
-
-    return plain, penalty
-
-
-def theirs(torch, init, x0, y):
-    tf = torch.nn.functional
-    p = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in init.items()}
-    ty = torch.tensor(y)
-
-    def plain():
-        tf.cross_entropy(logits(tf, p, torch.tensor(x0)), ty).backward()
-
-    def penalty():
-        x = torch.tensor(x0, requires_grad=True)
-        loss = tf.cross_entropy(logits(tf, p, x), ty)
-        (gx,) = torch.autograd.grad(loss, x, create_graph=True)
-        (loss + 0.1 * (gx * gx).sum()).backward()
-
-    return plain, penalty
+from bench_conv import _torch, lenet_params, measure, penalty_steps
 
 
 def main() -> None:
@@ -69,11 +26,7 @@ def main() -> None:
     init = lenet_params(rng)
     x0 = rng.standard_normal((64, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 64)
-    fns = dict(zip(("ours plain", "ours penalty"), ours(init, x0, y)))
-    torch = _torch()
-    if torch is not None:
-        fns.update(zip(("torch plain", "torch penalty"), theirs(torch, init, x0, y)))
-    times = measure(fns, args.repeat)
+    times = measure(penalty_steps(init, x0, y, _torch()), args.repeat)
     print(f"{'step, LeNet batch 64':<24}{'min ms':>9}{'median ms':>11}")
     for name, t in times.items():
         print(f"{name:<24}{1e3 * min(t):>9.2f}{1e3 * np.median(t):>11.2f}")

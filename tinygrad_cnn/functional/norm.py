@@ -53,7 +53,12 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
             )
-        y = apply(Normalize, (x,), {"axis": axes, "eps": eps})
+        # weight and bias in the op (without a weight, the bias is added after it)
+        affine = [as_tensor(p).reshape(shape) for p in (weight, bias) if p is not None]
+        fused = affine if weight is not None else []
+        y = apply(Normalize, (x, *fused), {"axis": axes, "eps": eps})
+        if weight is None and bias is not None:
+            y = y + affine[0]
         if running_mean is not None and running_var is not None:
             # the batch's statistics update the running estimates in place, in NumPy (as
             # PyTorch's kernel does); the op's forward computed them, and kept them when it
@@ -76,10 +81,10 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         mu = as_tensor(running_mean).reshape(shape)
         var = as_tensor(running_var).reshape(shape)
         y = (x - mu) / sqrt(var + eps)
-    if weight is not None:
-        y = y * as_tensor(weight).reshape(shape)
-    if bias is not None:
-        y = y + as_tensor(bias).reshape(shape)
+        if weight is not None:
+            y = y * as_tensor(weight).reshape(shape)
+        if bias is not None:
+            y = y + as_tensor(bias).reshape(shape)
     return y
 
 

@@ -53,6 +53,15 @@ def sums(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return s.reshape(lead, -1).sum(axis=0).reshape(_kept_shape(a, axes))
 
 
+def fast_sum(a, axis=None, keepdims: bool = False):
+    """``np.sum(a, axis, keepdims=keepdims)``, by :func:`sums` where the layout allows (the
+    first-order ``ctx.xp.sum``: a conv bias's gradient, the normalisations' weights')."""
+    if type(axis) is tuple and type(a) is np.ndarray and _rows(a, axis) is not None:
+        s = sums(a, axis)
+        return s if keepdims else s.reshape([n for i, n in enumerate(a.shape) if i not in axis])
+    return np.sum(a, axis=axis, keepdims=keepdims)
+
+
 def dot_sums(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """``(a * b).sum(axis=axes, keepdims=True)`` without the product array, where it can."""
     rows = _rows(a, axes)
@@ -76,6 +85,15 @@ def normalized(a: np.ndarray, axes: tuple[int, ...], eps: float):
     return out, mean, var, inv_std
 
 
+def normalize(a, axes: tuple[int, ...], eps: float, mean=None, inv_std=None) -> np.ndarray:
+    """``(a - mean) * inv_std``; ``mean`` and ``inv_std`` computed when not given."""
+    if mean is None:
+        return normalized(a, axes, eps)[0]
+    out = a - mean
+    out *= inv_std
+    return out
+
+
 def normalize_grad(g, a, axes: tuple[int, ...], eps: float, y=None, inv_std=None) -> np.ndarray:
     """normalize's VJP on arrays: ``(g - mean(g) - y * mean(g * y)) * inv_std``. ``y`` and
     ``inv_std`` are the forward's (computed from ``a`` when not given)."""
@@ -93,29 +111,48 @@ def normalize_grad(g, a, axes: tuple[int, ...], eps: float, y=None, inv_std=None
 
 @register_op(higher_order=True)
 class Normalize(Op):
-    """``(a - mean) / sqrt(var + eps)`` over ``axis`` (the biased variance): batch, layer and
-    group normalisation's core as one op, where its composition of eight ops made a third of a
-    ResNet training step.
+    """``(a - mean) / sqrt(var + eps)`` over ``axis`` (the biased variance), then ``* weight``
+    and ``+ bias`` when given (broadcast against ``a``): batch, layer and group normalisation's
+    core as one op, where its composition of eight ops made a third of a ResNet training step.
 
-    The VJP is ``normalize_grad`` (``ctx.xp``): on the first-order path the kernel, reading the
-    normalised values (the output) and ``1 / std`` saved here; under ``create_graph`` the
-    ``normalize_grad`` op, which computes them from the input again, so that they depend on it
-    and the second order is right. The forward also keeps the batch's mean and variance on
+    The VJP in ``a`` is ``normalize_grad`` of ``g * weight`` (``ctx.xp``): on the first-order
+    path the kernel, reading ``1 / std`` saved here and the normalised values (the output, or
+    with weight and bias the input normalised again with the saved statistics); under
+    ``create_graph`` the ``normalize_grad`` op, which computes them from the input again, so that
+    they depend on it and the second order is right. The weight's gradient is ``g`` times the
+    normalised values, the bias's ``g``. The forward also keeps the batch's mean and variance on
     ``ctx`` (``ctx.mean``, ``ctx.var``), which batch norm's running estimates read.
     """
 
     name = "normalize"
 
     @staticmethod
-    def forward(ctx, a, *, axis, eps):
+    def forward(ctx, a, weight=None, bias=None, *, axis, eps):
         out, mean, var, inv_std = normalized(a, axis, eps)
-        ctx.a, ctx.out, ctx.axes, ctx.eps = a, out, axis, eps
+        ctx.a, ctx.axes, ctx.eps, ctx.weight = a, axis, eps, weight
         ctx.mean, ctx.var, ctx.inv_std = mean, var, inv_std
+        if weight is None and bias is None:
+            ctx.out = out  # the normalised values: the VJP reads them
+        if weight is not None:
+            out *= weight
+        if bias is not None:
+            out += bias
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        return (ctx.xp.normalize_grad(g, ctx.a, ctx.axes, ctx.eps, ctx.out, ctx.inv_std),)
+        xp, need, a, axes, eps = ctx.xp, ctx.needs_input_grad, ctx.a, ctx.axes, ctx.eps
+        if len(need) == 1:
+            return (xp.normalize_grad(g, a, axes, eps, ctx.out, ctx.inv_std),)
+        y = xp.normalize(a, axes, eps, ctx.mean, ctx.inv_std)
+        w = ctx.weight
+        ga = xp.normalize_grad(g * w, a, axes, eps, y, ctx.inv_std) if need[0] else None
+        # summed here over the axes the weight is broadcast along (the engine sums the rest)
+        lead = a.ndim - w.ndim
+        along = [i for i in range(a.ndim) if i < lead or w.shape[i - lead] < a.shape[i]]
+        gw = xp.sum(g * y, axis=tuple(along), keepdims=True) if need[1] else None
+        gb = xp.sum(g, axis=tuple(along), keepdims=True) if len(need) > 2 and need[2] else None
+        return (ga, gw, gb)[: len(need)]
 
 
 @register_op(linear_in=(0,), higher_order=True)

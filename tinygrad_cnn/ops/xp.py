@@ -5,8 +5,8 @@ two namespaces with the same names and signatures (a test holds them to that):
 
 - :class:`ArrayOps`, on the first-order path (``ctx`` is the node, its values arrays): NumPy's
   functions, and the op names ``conv2d``, ``conv_transpose2d``, ``conv2d_weight``,
-  ``normalize_grad``, ``pool2d_spread``, ``pool2d_gather``, ``scatter_add`` calling the fused
-  array kernels of those names.
+  ``normalize``, ``normalize_grad``, ``pool2d_spread``, ``pool2d_gather``, ``scatter_add``
+  calling the fused array kernels of those names.
 - :class:`TensorOps`, under ``create_graph`` (``ctx`` is :class:`~tinygrad_cnn.backward.Recorded`,
   whose saved inputs and output are the Tensors themselves): each name applies the registered op
   of that name (NumPy's names apply ``sum``, ``exp``, ``reshape``...), so every step is recorded.
@@ -31,7 +31,7 @@ from tinygrad_cnn.ops.conv import Conv2d, Conv2dWeight, ConvTranspose2d
 from tinygrad_cnn.ops.elementwise import Exp, Log, Where
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.ops.linalg import Einsum
-from tinygrad_cnn.ops.norm import NormalizeGrad
+from tinygrad_cnn.ops.norm import Normalize, NormalizeGrad
 from tinygrad_cnn.ops.pool import Pool2dGather, Pool2dSpread
 from tinygrad_cnn.ops.reduce import Cumsum, Max, Mean, Prod, Sum
 from tinygrad_cnn.ops.shape import BroadcastTo, GetItem, Reshape, ScatterAdd, Transpose, scatter_add
@@ -55,7 +55,7 @@ class ArrayOps:
     flip = staticmethod(np.flip)
     sign = staticmethod(np.sign)
     where = staticmethod(np.where)
-    sum = staticmethod(np.sum)
+    sum = staticmethod(norm.fast_sum)
     mean = staticmethod(np.mean)
     max = staticmethod(np.max)
     broadcast_to = staticmethod(np.broadcast_to)
@@ -81,6 +81,11 @@ class ArrayOps:
     def conv2d_weight(x, dy, geometry: Geometry, groups: int) -> np.ndarray:
         """conv2d's weight gradient (O, C/G, kH, kW) from x and dY."""
         return conv.conv2d_weight(x, dy, geometry, groups)
+
+    @staticmethod
+    def normalize(a, axes, eps: float, mean=None, inv_std=None) -> np.ndarray:
+        """``(a - mean) / sqrt(var + eps)``; ``mean`` and ``inv_std``: the forward's, if given."""
+        return norm.normalize(a, axes, eps, mean, inv_std)
 
     @staticmethod
     def normalize_grad(g, a, axes, eps: float, y=None, inv_std=None) -> np.ndarray:
@@ -211,6 +216,11 @@ class TensorOps:
     @staticmethod
     def conv2d_weight(x, dy, geometry: Geometry, groups: int) -> Tensor:
         return apply(Conv2dWeight, (x, dy), {"geometry": geometry, "groups": groups})
+
+    @staticmethod
+    def normalize(a, axes, eps: float, mean=None, inv_std=None) -> Tensor:
+        """The forward's statistics (arrays) are not used: the op computes them from ``a``."""
+        return apply(Normalize, (a,), {"axis": tuple(axes), "eps": eps})
 
     @staticmethod
     def normalize_grad(g, a, axes, eps: float, y=None, inv_std=None) -> Tensor:

@@ -134,14 +134,19 @@ def normalize_inputs(draw):
         shape = (*shape[:-1], 3) if shape else (3,)
         axis = (len(shape) - 1,)
     eps = draw(st.sampled_from([1e-5, 0.1, 1.0]))
-    return OpCase((draw(distinct(shape)),), {"axis": axis, "eps": eps})
+    a = draw(distinct(shape))
+    # weight, or weight and bias: one value per position the normalisation keeps (batch norm's
+    # channels), broadcast over the normalised axes
+    kept = tuple(1 if i in axis else n for i, n in enumerate(shape))
+    affine = [draw(floats(kept)) for _ in range(draw(st.integers(0, 2)))]
+    return OpCase((a, *affine), {"axis": axis, "eps": eps})
 
 
 @st.composite
 def normalize_grad_inputs(draw):
     """normalize's inputs, and an upstream gradient of the same shape."""
     case = draw(normalize_inputs())
-    (a,) = case.args
+    a = case.args[0]
     return OpCase((draw(floats(a.shape)), a), case.attrs)
 
 
