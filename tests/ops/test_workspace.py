@@ -346,3 +346,25 @@ def test_zeros_are_zero_in_a_reused_buffer_and_clear_keeps_handed_out_arrays(emp
     workspace.clear()
     assert len(workspace._pool) == 0 and (z == 3.0).all()
     assert not np.shares_memory(workspace.empty(z.shape, z.dtype), z)
+
+
+def test_the_allocator_is_tuned_on_linux_unless_the_environment_tunes_it():
+    assert workspace.malloc_settings({}, "linux") == workspace.MALLOPT
+    assert dict(workspace.MALLOPT)[workspace.M_MMAP_THRESHOLD] == 32 << 20
+    assert workspace.malloc_settings({}, "darwin") == ()
+    for variable in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"):
+        assert workspace.malloc_settings({variable: "1"}, "linux") == ()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
+def test_a_freed_activation_is_handed_out_again_from_the_same_pages():
+    # with arrays below 32 MB from the heap, a 4 MB array freed and made again reuses its pages
+    # (glibc's default would map fresh ones for it, the first time at least)
+    code = (
+        "import tinygrad_cnn, numpy as np\n"
+        "a = np.ones(1 << 20, np.float32); p = a.ctypes.data; del a\n"
+        "b = np.ones(1 << 20, np.float32); print(b.ctypes.data == p)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUN"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "True", out.stderr

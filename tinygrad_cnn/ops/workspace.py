@@ -13,6 +13,7 @@ the pool, so models in several threads never get the same buffer.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import queue
@@ -28,6 +29,36 @@ try:  # BLAS's thread count, set to 1 inside blocks that run on several threads
     from threadpoolctl import ThreadpoolController
 except ImportError:  # without it, such blocks run one after another, BLAS threaded
     ThreadpoolController = None
+
+# -- the C allocator --------------------------------------------------------------------------
+# glibc gives each array of 128 kB or more its own fresh pages (mmap) until frees raise that
+# threshold, and returns freed memory at the heap's top to the system: a model's activations, a
+# few hundred kB to a few MB each and made anew at every op, then page-fault at every step. The
+# LeNet step's median fell from 23-28 ms to 20-22 ms with arrays below 32 MB taken from the
+# heap and 64 MB of free heap kept (its minimum and the ResNet step's peak memory unchanged).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+MALLOPT = ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, 64 << 20))
+_MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+def malloc_settings(environ, platform: str) -> tuple:
+    """The (parameter, value) pairs to give glibc's mallopt: none off Linux, and none when
+    the environment already sets the allocator's thresholds (yours win)."""
+    if platform != "linux" or any(environ.get(v) for v in _MALLOC_VARIABLES):
+        return ()
+    return MALLOPT
+
+
+def _tune_malloc() -> None:
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; other C libraries may not have it
+    except (OSError, AttributeError):
+        return
+    for parameter, value in malloc_settings(os.environ, sys.platform):
+        mallopt(parameter, value)
+
+
+_tune_malloc()
 
 MIN_BYTES = 1 << 20
 MAX_BUFFERS = 8
