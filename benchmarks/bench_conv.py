@@ -88,6 +88,18 @@ def matmul_roof(n: int = 2048, repeat: int = 5) -> float:
     return 2 * n**3 / min(t) / 1e9
 
 
+def blas_kernel() -> str:
+    """NumPy's BLAS and the kernel it picked for this CPU, as threadpoolctl reports them."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: unknown (no threadpoolctl)"
+    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return ", ".join(
+        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')} kernels)" for i in libs
+    )
+
+
 def _torch():
     try:
         import torch
@@ -407,7 +419,7 @@ def run(repeat: int = 15, quick: bool = False) -> list[dict]:
     torch = _torch()
     roof = matmul_roof(1024 if quick else 2048)
     threads = numpy_threads()
-    print(f"float32, {threads} thread(s); NumPy matmul roof {roof:.0f} GFLOP/s")
+    print(f"float32, {threads} thread(s); NumPy matmul roof {roof:.0f} GFLOP/s; {blas_kernel()}")
     print("PyTorch: " + (f"{torch.__version__}" if torch else "not installed (no comparison)"))
     rows = []
     cases = [
