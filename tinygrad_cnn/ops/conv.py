@@ -44,9 +44,8 @@ from tinygrad_cnn.ops.registry import Op, register_op
 # Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
 # (tests set it to -1 or inf to force the strided or the padded-width layout).
 MAX_WIDTH_WASTE = 0.5
-# conv_transpose2d's path (conv2d's input gradient): "auto" takes the full correlation wherever
-# it applies (measured faster than the transpose path's scatter even where it copies 8 times
-# more); tests force "full" (where it applies) or "transpose"
+# conv_transpose2d's path (conv2d's input gradient): "auto" takes the full correlation where it
+# applies and O <= 4C (see conv_transpose2d); tests force "full" (where it applies) or "transpose"
 INPUT_GRAD_PATH = "auto"
 # Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
 # (tests set 0 for one image per block, or inf for the whole batch in one block).
@@ -210,8 +209,8 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
 def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int):
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
-    Stride 1 and padding <= dilation*(k-1): a "full" correlation of dY with the flipped kernel,
-    i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per block of images: one
+    Stride 1, padding <= dilation*(k-1) and O <= 4C: a "full" correlation of dY with the
+    flipped kernel, i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per block of images: one
     GEMM ``W2.T @ dY2`` to columns, then :func:`col2im`.
     """
     n, c, h, wd = x_shape
@@ -221,7 +220,12 @@ def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, group
     # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
     top, left = eh - geo.pt, ew - geo.pl
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
-    if geo.sh == geo.sw == 1 and min(pads) >= 0 and INPUT_GRAD_PATH != "transpose":
+    # the full correlation copies O*kH*kW columns per pixel; the transpose path writes C*kH*kW
+    # and then scatters them, a Python loop over the kernel offsets per block. Measured: the
+    # full correlation twice as fast at O = 2C, 1.3 times slower at O = 8C
+    applies = geo.sh == geo.sw == 1 and min(pads) >= 0
+    chosen = INPUT_GRAD_PATH == "full" or (INPUT_GRAD_PATH == "auto" and g.shape[1] <= 4 * c)
+    if applies and chosen:
         full = geo._replace(pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])  # stride 1 already
         return conv2d(g, flipped_kernel(w, groups), full, groups, (h, wd))
     o, k = g.shape[1], c * geo.kh * geo.kw
