@@ -47,9 +47,10 @@ OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread",
 @contextlib.contextmanager
 def branch(setting):
     count, min_bytes, waste, path, block, *poison = SETTINGS[setting]
-    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES
+    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS
     saved_memory = workspace.empty, workspace.scratch
     conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = waste, path, block
+    conv.MIN_BLOCKS = 1 if block == INF else 2
     if poison:  # the kernels look both up on the module at each call
         workspace.empty = _poisoned
         workspace.scratch = lambda slot, shape, dtype: _poisoned(shape, dtype)
@@ -57,7 +58,7 @@ def branch(setting):
         with workspace.threads(count, min_bytes):
             yield
     finally:
-        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = saved
+        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS = saved
         workspace.empty, workspace.scratch = saved_memory
 
 
@@ -241,14 +242,18 @@ def test_the_weight_gradient_takes_the_strided_layout_in_every_setting(monkeypat
 
 
 @pytest.mark.parametrize(
-    "block_bytes, counts",
+    "block_bytes, min_blocks, counts",
     [
-        (0, {5}),  # one block per image
-        (INF, {1}),  # the whole batch in one block
-        (3 * 27 * 6 * 7 * 8, {2}),  # 3 images' columns per block: 3 + 2
+        (0, 2, {5}),  # one block per image
+        (INF, 1, {1}),  # the whole batch in one block
+        (INF, 2, {2}),  # at least MIN_BLOCKS: 3 + 2
+        (3 * 27 * 6 * 7 * 8, 2, {2}),  # 3 images' columns per block: 3 + 2
+        (4 * 27 * 6 * 7 * 8, 1, {2}),  # 4 + 1
     ],
 )
-def test_blocks_hold_as_many_images_as_block_bytes_allows(block_bytes, counts, monkeypatch):
+def test_blocks_hold_as_many_images_as_block_bytes_allows(
+    block_bytes, min_blocks, counts, monkeypatch
+):
     seen = []
     original = workspace.parallel_blocks
 
@@ -258,6 +263,7 @@ def test_blocks_hold_as_many_images_as_block_bytes_allows(block_bytes, counts, m
 
     monkeypatch.setattr(workspace, "parallel_blocks", counting)
     monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv, "MIN_BLOCKS", min_blocks)
     monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", -1.0)  # Wo columns per row: 27 * 6 * 7 each
     x = tensor(np.random.default_rng(5).standard_normal((5, 3, 6, 7)))
     F.conv2d(x, tensor(np.ones((2, 3, 3, 3))), padding=1)

@@ -50,6 +50,10 @@ INPUT_GRAD_PATH = "auto"
 # Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
 # (tests set 0 for one image per block, or inf for the whole batch in one block).
 BLOCK_BYTES = 1 << 20
+# At least this many blocks where the batch allows (tests set 1 with BLOCK_BYTES = inf): blocks
+# run with one BLAS thread, and a small convolution in one block would wake BLAS's threads,
+# which then spin on the core the next convolution's blocks need (workspace.SMALL_BLAS_WORK).
+MIN_BLOCKS = 2
 
 
 def column_width(geo: Geometry, w: int, wo: int) -> int:
@@ -67,8 +71,9 @@ def column_width(geo: Geometry, w: int, wo: int) -> int:
 
 
 def block_size(n: int, image_bytes: int) -> int:
-    """Images per block: as many as keep a block's columns within ``BLOCK_BYTES``, at least 1."""
-    return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1))))
+    """Images per block: as many as keep a block's columns within ``BLOCK_BYTES``, at least 1,
+    and few enough for ``MIN_BLOCKS`` blocks where the batch has that many images."""
+    return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1), -(-n // MIN_BLOCKS))))
 
 
 def over_blocks(fn, n: int, image_bytes: int) -> None:
@@ -210,8 +215,8 @@ def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, group
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
     Stride 1, padding <= dilation*(k-1) and O <= 4C: a "full" correlation of dY with the
-    flipped kernel, i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per block of images: one
-    GEMM ``W2.T @ dY2`` to columns, then :func:`col2im`.
+    flipped kernel, i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per
+    block of images: one GEMM ``W2.T @ dY2`` to columns, then :func:`col2im`.
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]

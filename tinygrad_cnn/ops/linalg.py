@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.registry import Op, register_op
+
+
+def _work(a, b) -> int:
+    """Multiply-adds of ``a @ b``: for :func:`workspace.blas_scope`."""
+    rows = math.prod(a.shape[:-1]) if a.ndim > 1 else 1
+    return rows * a.shape[-1] * (b.shape[-1] if b.ndim > 1 else 1)
 
 
 @register_op(linear_in=(0, 1), higher_order=True)
@@ -17,10 +26,16 @@ class MatMul(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = a, b
-        return a @ b
+        with workspace.blas_scope(_work(a, b)):
+            return a @ b
 
     @staticmethod
     def vjp(ctx, g):
+        with workspace.blas_scope(_work(ctx.a, ctx.b)):
+            return MatMul._vjp(ctx, g)
+
+    @staticmethod
+    def _vjp(ctx, g):
         a, b = ctx.a, ctx.b
         a2 = a[None, :] if a.ndim == 1 else a  # (k,) -> (1, k)
         b2 = b[:, None] if b.ndim == 1 else b  # (k,) -> (k, 1)

@@ -49,7 +49,8 @@ def sums(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     if rows is None:
         return a.sum(axis=axes, keepdims=True)
     a2, lead = rows
-    s = a2 @ np.ones(a2.shape[1], a.dtype)
+    with workspace.one_blas_thread():  # see workspace.SMALL_BLAS_WORK
+        s = a2 @ np.ones(a2.shape[1], a.dtype)
     return s.reshape(lead, -1).sum(axis=0).reshape(_kept_shape(a, axes))
 
 
@@ -69,7 +70,8 @@ def dot_sums(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         return (a * b).sum(axis=axes, keepdims=True)
     a2, lead = rows
     b2 = b.reshape(a2.shape)
-    s = np.matmul(a2[:, None, :], b2[:, :, None]).reshape(lead, -1)
+    with workspace.one_blas_thread():
+        s = np.matmul(a2[:, None, :], b2[:, :, None]).reshape(lead, -1)
     return s.sum(axis=0).reshape(_kept_shape(a, axes))
 
 

@@ -244,6 +244,21 @@ def one_blas_thread() -> Iterator[None]:
                     lib.set_num_threads(count)
 
 
+# OpenBLAS's threads spin for a while after each call that used them (2**28 cycles unless
+# OPENBLAS_THREAD_TIMEOUT was set before NumPy loaded it, which an import of NumPy before
+# tinygrad_cnn prevents): one spinning thread takes the core the blocks' second thread needs. A
+# ResNet step took 200-218 ms with the blocks on one thread and 223-244 ms on two while the
+# normalisations' BLAS sums and the small matmuls woke BLAS's threads; 164-180 ms on two with
+# those on one BLAS thread. Products smaller than this run on one BLAS thread.
+SMALL_BLAS_WORK = 1 << 24
+
+
+def blas_scope(work: int) -> contextlib.AbstractContextManager:
+    """One BLAS thread for a product of ``work`` multiply-adds below ``SMALL_BLAS_WORK``
+    (where BLAS's threads gain less than their spinning afterwards costs); else BLAS's own."""
+    return one_blas_thread() if work < SMALL_BLAS_WORK else contextlib.nullcontext()
+
+
 def parallel_blocks(fn: Callable[[int, int], None], count: int, nbytes: int) -> None:
     """:func:`parallel_ranges` over ``count`` blocks whose work includes GEMMs, BLAS on one
     thread in each part. One block, or no way to set BLAS's threads: ``fn(0, count)`` here, with
