@@ -37,7 +37,9 @@ VJPS = {
     "sum": "dX = dY broadcast back over the summed dims",
     "mean": "dX = dY / n broadcast back over the averaged dims",
     "var": "dX = dY * 2 (X - mean(X)) / (n - correction)",
-    "normalize": "dX = (dY - mean(dY) - Y * mean(dY * Y)) / sqrt(var(X) + eps)",
+    "normalize": "Z = (X - mean(X)) / sqrt(var(X) + eps), Y = Z * W + B; "
+    "dX = (dY W - mean(dY W) - Z * mean(dY W Z)) / sqrt(var(X) + eps), dW = dY * Z, dB = dY",
+    "normalize_grad": "Y = normalize_grad(G, X); dG = normalize_grad(dY, X), dX: see ops/norm.py",
     "max": "dX = dY at the maximum (shared equally by ties), 0 elsewhere",
     "min": "dX = dY at the minimum (shared equally by ties), 0 elsewhere",
     "prod": "dX = dY * Y / X (exact at zeros)",
