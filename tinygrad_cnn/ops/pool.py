@@ -80,13 +80,19 @@ class Pool2d(Op):
         if mode == "max":
             xp = pad_nchw(x, geo, fill=-np.inf)
             views = [xp[:, :, hs, ws] for _, _, hs, ws in geo.offsets(ho, wo)]  # (N, C, Ho, Wo)
-            out = views[0].copy()
+            out = np.empty((n, c, ho, wo), x.dtype)
             argmax = np.zeros(out.shape, dtype=np.uint8 if len(views) <= 256 else np.int32)
-            for k, v in enumerate(views[1:], start=1):
-                better = v > out  # strict: a tie keeps the earlier (row-major first) maximum
-                np.maximum(out, v, out=out)
-                # argmax = k where better: arithmetic, since masked writes are ~6x slower here
-                argmax += better * (k - argmax)
+
+            def part(n0: int, n1: int) -> None:  # images n0..n1, split across the copy threads
+                o, am = out[n0:n1], argmax[n0:n1]
+                np.copyto(o, views[0][n0:n1])
+                for k, v in enumerate(views[1:], start=1):
+                    better = v[n0:n1] > o  # strict: a tie keeps the earlier (row-major first)
+                    np.maximum(o, v[n0:n1], out=o)
+                    # argmax = k where better: arithmetic, since masked writes are ~6x slower
+                    am += better * (k - am)
+
+            workspace.parallel_ranges(part, n, x.nbytes)
             if out.dtype.kind == "f" and np.isnan(out).any():
                 argmax = _first_nan(views, argmax)
             ctx.argmax = argmax
@@ -115,11 +121,17 @@ def pool2d_spread(g, geo: Geometry, x_shape, argmax=None, scale=None) -> np.ndar
     alloc = workspace.empty if argmax is not None and tiles else workspace.zeros
     acc = alloc((n, c, hp, wp), g.dtype)
     if argmax is not None:
-        for k, (_, _, hs, ws) in enumerate(geo.offsets(ho, wo)):
-            if overlap:
-                acc[:, :, hs, ws] += g * (argmax == k)
-            else:  # each input element is in at most one window: write, do not add
-                np.multiply(g, argmax == k, out=acc[:, :, hs, ws])
+        offsets = list(geo.offsets(ho, wo))
+
+        def part(n0: int, n1: int) -> None:  # images n0..n1, split across the copy threads
+            gi, am = g[n0:n1], argmax[n0:n1]
+            for k, (_, _, hs, ws) in enumerate(offsets):
+                if overlap:
+                    acc[n0:n1, :, hs, ws] += gi * (am == k)
+                else:  # each input element is in at most one window: write, do not add
+                    np.multiply(gi, am == k, out=acc[n0:n1, :, hs, ws])
+
+        workspace.parallel_ranges(part, n, acc.nbytes)
     else:  # the transpose of the separable sum: spread over columns, then over rows
         gs = g * scale.astype(g.dtype)
         cols = np.zeros((n, c, ho, wp), g.dtype)
