@@ -11,8 +11,9 @@ Three array kernels do all the work, and the two ops share them with roles swapp
   output row run over the whole padded width Wp (see ``column_width``), so the copy moves long
   contiguous runs.
 - ``conv2d_weight``: per block, ``dY2 @ cols.T`` summed over the blocks.
-- ``conv_transpose2d`` (conv2d's input gradient): with stride 1, conv2d itself on dY with the
-  flipped kernel (a "full" correlation); otherwise ``W2.T @ dY2`` per block and ``col2im``, the
+- ``conv_transpose2d`` (conv2d's input gradient): with stride 1 and at most 4 times as many
+  output as input channels, conv2d itself on dY with the flipped kernel (a "full" correlation);
+  otherwise ``W2.T @ dY2`` per block and ``col2im``, the
   adjoint of im2col, which adds each kernel offset's slab back (a loop over the kH*kW offsets,
   never over output pixels).
 
@@ -20,7 +21,8 @@ Blocks hold about ``BLOCK_BYTES`` of columns, so each block's columns stay in th
 between the copy that makes them and the GEMM that reads them: the whole batch's columns, 9 to 25
 times the input, would go through main memory twice. The blocks are split across the copy
 threads, with BLAS on one thread inside each (``workspace.parallel_blocks``); which block an
-image is in never depends on the thread count, so the results do not either.
+image is in never depends on the thread count, so the results do not either. The forward keeps
+no columns for backward: the weight gradient makes them again, a block at a time.
 
 conv_transpose2d's input gradient is conv2d's forward; both weight gradients are
 :func:`conv2d_weight` (also an op), whose own gradients are conv2d and conv_transpose2d again.
@@ -90,8 +92,9 @@ def over_blocks(fn, n: int, image_bytes: int) -> None:
 
 # --8<-- [start:im2col]
 def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
-    """x's windows as a zero-copy view (N, C, kH, kW, Ho*width), Ho, Wo and width (see
-    :func:`column_width`; ``width`` forces one). ``out_hw`` keeps only the first Ho x Wo."""
+    """x's windows as a zero-copy view, Ho, Wo and width (see :func:`column_width`; ``width``
+    forces one): (N, C, kH, kW, Ho*width) with the padded width, (N, C, kH, kW, Ho, Wo) with
+    Wo. ``out_hw`` keeps only the first Ho x Wo windows."""
     n, c, h, w = x.shape
     ho, wo = geo.out_size(h, w)
     if out_hw is not None:
