@@ -21,7 +21,6 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, wait
 
 import numpy as np
 
@@ -162,15 +161,28 @@ def threads(count: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Iterator[None]:
         _THREADS, PARALLEL_MIN_BYTES = saved
 
 
+class _Part:
+    """One part of a :func:`parallel_ranges` call, run by a copy thread: ``done`` is held until
+    it has run, and ``error`` is what it raised (handed to the caller, who re-raises it)."""
+
+    __slots__ = ("fn", "args", "errors", "done", "error")
+
+    def __init__(self, fn: Callable, args: tuple, errors: dict) -> None:
+        self.fn, self.args, self.errors, self.error = fn, args, errors, None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
 def _work() -> None:
     while True:
-        future, fn, args, errors = _tasks.get()
-        if future.set_running_or_notify_cancel():
-            try:
-                with np.errstate(**errors):  # the caller's: NumPy keeps it per thread
-                    future.set_result(fn(*args))
-            except BaseException as e:  # handed to the caller, who re-raises it
-                future.set_exception(e)
+        part = _tasks.get()
+        try:
+            with np.errstate(**part.errors):  # the caller's: NumPy keeps it per thread
+                part.fn(*part.args)
+        except BaseException as e:
+            part.error = e
+        finally:
+            part.done.release()
 
 
 def _start_workers(count: int) -> None:
@@ -191,17 +203,18 @@ def parallel_ranges(fn: Callable[[int, int], None], n: int, nbytes: int) -> None
     if len(_workers) < parts - 1:
         _start_workers(parts - 1)
     bounds = [n * i // parts for i in range(parts + 1)]
-    futures, errors = [], np.geterr()
-    for a, b in zip(bounds[1:-1], bounds[2:]):
-        futures.append(Future())
-        _tasks.put((futures[-1], fn, (a, b), errors))
+    errors = np.geterr()
+    others = [_Part(fn, (a, b), errors) for a, b in zip(bounds[1:-1], bounds[2:])]
+    for part in others:
+        _tasks.put(part)
     try:
         fn(bounds[0], bounds[1])
     finally:
-        wait(futures)  # the others write into the same arrays: never leave them running
-    for f in futures:
-        if f.exception() is not None:
-            raise f.exception()
+        for part in others:  # the others write into the same arrays: never leave them running
+            part.done.acquire()
+    for part in others:
+        if part.error is not None:
+            raise part.error
 
 
 # -- blocks of work with GEMMs inside ---------------------------------------------------------
