@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tinygrad_cnn as tg
 from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import norm
@@ -81,3 +82,25 @@ def test_batch_norm_updates_the_running_estimates_from_the_forwards_statistics()
         np.testing.assert_allclose(mean.numpy(), 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-12)
         want = 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1)
         np.testing.assert_allclose(var.numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weight", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_batch_norm_with_or_without_weight_and_bias_matches_pytorch(weight, bias, requires_grad):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+    w, b = (rng.standard_normal(3).astype(np.float32) for _ in range(2))
+    ours, theirs = [], []
+    for m, out in ((tg, ours), (torch, theirs)):
+        mean, var = m.zeros(3), m.ones(3)
+        xt = m.tensor(x, requires_grad=requires_grad)
+        args = (m.tensor(w) if weight else None, m.tensor(b) if bias else None)
+        y = m.nn.functional.batch_norm(xt, mean, var, *args, training=True)
+        if requires_grad:
+            y.backward(m.tensor(x * 2))
+        out += [y.detach().numpy(), mean.numpy(), var.numpy()]
+        out += [xt.grad.numpy()] if requires_grad else []
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a, t, rtol=1e-4, atol=1e-5)

@@ -53,12 +53,12 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
             )
-        # weight and bias in the op (without a weight, the bias is added after it)
+        # weight and bias in the op (a bias alone with a weight of ones), so that the op's
+        # node is y's, whose statistics the running estimates read
         affine = [as_tensor(p).reshape(shape) for p in (weight, bias) if p is not None]
-        fused = affine if weight is not None else []
-        y = apply(Normalize, (x, *fused), {"axis": axes, "eps": eps})
         if weight is None and bias is not None:
-            y = y + affine[0]
+            affine.insert(0, as_tensor(np.ones(shape, x.dtype)))
+        y = apply(Normalize, (x, *affine), {"axis": axes, "eps": eps})
         if running_mean is not None and running_var is not None:
             # the batch's statistics update the running estimates in place, in NumPy (as
             # PyTorch's kernel does); the op's forward computed them, and kept them when it
