@@ -78,10 +78,14 @@ def block_size(n: int, image_bytes: int) -> int:
     return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1), -(-n // MIN_BLOCKS))))
 
 
+def block_count(n: int, image_bytes: int) -> int:
+    """How many blocks :func:`over_blocks` makes of ``n`` images."""
+    return -(-n // block_size(n, image_bytes))
+
+
 def over_blocks(fn, n: int, image_bytes: int) -> None:
     """``fn(k, i0, i1)`` for each block k of images i0..i1 (see :func:`block_size`)."""
-    b = block_size(n, image_bytes)
-    count = -(-n // b)
+    b, count = block_size(n, image_bytes), block_count(n, image_bytes)
 
     def run(k0: int, k1: int) -> None:
         for k in range(k0, k1):
@@ -182,8 +186,7 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
     n, c, o, g = len(x), x.shape[1], dy.shape[1], groups
     k = c * geo.kh * geo.kw
     image_bytes = k * ho * wo * x.dtype.itemsize
-    blocks = -(-n // block_size(n, image_bytes))
-    parts = np.empty((blocks, g, o // g, k // g), np.result_type(x, dy))
+    parts = np.empty((block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy))
 
     def block(j, i0, i1):
         m = (i1 - i0) * ho * wo

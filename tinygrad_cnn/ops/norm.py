@@ -43,24 +43,28 @@ def _kept_shape(a: np.ndarray, axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(a.shape))
 
 
-def sums(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """``a.sum(axis=axes, keepdims=True)``, as a product with ones where the layout allows."""
-    rows = _rows(a, axes)
-    if rows is None:
-        return a.sum(axis=axes, keepdims=True)
+def _row_sums(a: np.ndarray, axes: tuple[int, ...], rows) -> np.ndarray:
+    """:func:`sums` on ``rows``, the ``_rows`` of ``a`` (not None)."""
     a2, lead = rows
     with workspace.one_blas_thread():  # see workspace.SMALL_BLAS_WORK
         s = a2 @ np.ones(a2.shape[1], a.dtype)
     return s.reshape(lead, -1).sum(axis=0).reshape(_kept_shape(a, axes))
 
 
+def sums(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``a.sum(axis=axes, keepdims=True)``, as a product with ones where the layout allows."""
+    rows = _rows(a, axes)
+    return a.sum(axis=axes, keepdims=True) if rows is None else _row_sums(a, axes, rows)
+
+
 def fast_sum(a, axis=None, keepdims: bool = False):
     """``np.sum(a, axis, keepdims=keepdims)``, by :func:`sums` where the layout allows (the
     first-order ``ctx.xp.sum``: a conv bias's gradient, the normalisations' weights')."""
-    if type(axis) is tuple and type(a) is np.ndarray and _rows(a, axis) is not None:
-        s = sums(a, axis)
-        return s if keepdims else s.reshape([n for i, n in enumerate(a.shape) if i not in axis])
-    return np.sum(a, axis=axis, keepdims=keepdims)
+    rows = _rows(a, axis) if type(axis) is tuple and type(a) is np.ndarray else None
+    if rows is None:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    s = _row_sums(a, axis, rows)
+    return s if keepdims else s.reshape([n for i, n in enumerate(a.shape) if i not in axis])
 
 
 def dot_sums(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
