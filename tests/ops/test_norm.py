@@ -14,6 +14,7 @@ import tinygrad_cnn as tg
 from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import norm
+from tinygrad_cnn.ops.xp import ArrayOps
 
 SHAPES = [(1, 4, 4), (2, 3, 5), (3, 2), (2, 3, 4, 5), (1, 1, 1), (4,), (2, 1, 6)]
 
@@ -96,11 +97,53 @@ def test_batch_norm_with_or_without_weight_and_bias_matches_pytorch(weight, bias
     for m, out in ((tg, ours), (torch, theirs)):
         mean, var = m.zeros(3), m.ones(3)
         xt = m.tensor(x, requires_grad=requires_grad)
-        args = (m.tensor(w) if weight else None, m.tensor(b) if bias else None)
+        args = [m.tensor(p, requires_grad=requires_grad) if on else None
+                for p, on in ((w, weight), (b, bias))]  # fmt: skip
         y = m.nn.functional.batch_norm(xt, mean, var, *args, training=True)
         if requires_grad:
-            y.backward(m.tensor(x * 2))
+            y.backward(m.tensor(x * 2 - 1))
         out += [y.detach().numpy(), mean.numpy(), var.numpy()]
-        out += [xt.grad.numpy()] if requires_grad else []
+        out += [t.grad.numpy() for t in (xt, *args) if t is not None] if requires_grad else []
     for a, t in zip(ours, theirs):
         np.testing.assert_allclose(a, t, rtol=1e-4, atol=1e-5)
+
+
+def composed(g, a, weight, axes, need):
+    """normalize's affine VJP as the composition of kernels (ArrayOps), never fused."""
+    _, mean, _, inv_std = norm.normalized(a, axes, 1e-5)
+    return norm.affine_grad(ArrayOps, g, a, weight, axes, 1e-5, need, mean, inv_std)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (6, 2, 7), (3, 5), (2, 4, 16, 16)])
+@pytest.mark.parametrize("need", [(True, True, True), (False, True, True), (True, False),
+                                  (True, True, False), (False, False, True)])  # fmt: skip
+@pytest.mark.parametrize("strided_g", [False, True])
+def test_the_fused_batch_norm_vjp_equals_the_composition(shape, need, strided_g, monkeypatch):
+    monkeypatch.setattr(norm, "MIN_RUN", 1)  # the BLAS sums where the layout allows
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal(shape) * 3 + 2
+    g = rng.standard_normal(shape)
+    if strided_g:  # an upstream gradient that is a view (broadcast, or every other element)
+        g = np.broadcast_to(g[:1], shape) if len(shape) == 2 else g[..., ::-1]
+    axes = (0, *range(2, len(shape)))
+    weight = rng.standard_normal((shape[1],) + (1,) * (len(shape) - 2))
+    _, mean, _, inv_std = norm.normalized(a, axes, 1e-5)
+    fused = norm.fused_affine_grad(g, a, weight, axes, need, mean, inv_std)
+    assert fused is not None
+    for got, want in zip(fused, composed(g, a, weight, axes, need), strict=True):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_the_fused_vjp_leaves_other_weights_and_mixed_dtypes_to_the_composition():
+    a, axes, need = np.ones((4, 3, 2)), (0, 2), (True, True)
+    stats = norm.normalized(a + np.arange(2), axes, 1e-5)
+    mean, inv_std = stats[1], stats[3]
+    fused = norm.fused_affine_grad
+    assert fused(a, a, np.ones((3, 1)), axes, need, mean, inv_std) is not None
+    assert fused(a, a, np.ones((3, 2)), axes, need, mean, inv_std) is None  # varies along 2
+    assert fused(a, a, np.ones((3, 1), np.float32), axes, need, mean, inv_std) is None
+    one = np.ones((4, 1, 2))  # one channel: the weight is constant along axis 1 too
+    assert fused(one, one, np.ones((1, 1)), axes, need, mean[:, :1], inv_std[:, :1]) is None

@@ -6,12 +6,14 @@ two namespaces with the same names and signatures (a test holds them to that):
 - :class:`ArrayOps`, on the first-order path (``ctx`` is the node, its values arrays): NumPy's
   functions, and the op names ``conv2d``, ``conv_transpose2d``, ``conv2d_weight``,
   ``normalize``, ``normalize_grad``, ``pool2d_spread``, ``pool2d_gather``, ``scatter_add``
-  calling the fused array kernels of those names.
+  calling the fused array kernels of those names; ``normalize_affine_grad`` (normalize's VJP
+  with a weight) is one kernel where the weight is per channel.
 - :class:`TensorOps`, under ``create_graph`` (``ctx`` is :class:`~tinygrad_cnn.backward.Recorded`,
   whose saved inputs and output are the Tensors themselves): each name applies the registered op
   of that name (NumPy's names apply ``sum``, ``exp``, ``reshape``...), so every step is recorded.
-  Values the op saved that are neither input nor output (masks, indices, counts, columns) stay
-  arrays: constants of the derivative, or caches the recorded ops rebuild from their inputs.
+  ``normalize_affine_grad`` is a composition of such ops. Values the op saved that are neither
+  input nor output (masks, indices, counts, columns) stay arrays: constants of the derivative,
+  or caches the recorded ops rebuild from their inputs.
 
 The engine sits below the ops and cannot import them: the end of this module installs the two
 namespaces on the engine's two kinds of ``ctx``.
@@ -91,6 +93,14 @@ class ArrayOps:
     def normalize_grad(g, a, axes, eps: float, y=None, inv_std=None) -> np.ndarray:
         """normalize's VJP; ``y`` and ``inv_std``: the forward's, read instead of recomputed."""
         return norm.normalize_grad(g, a, axes, eps, y, inv_std)
+
+    @staticmethod
+    def normalize_affine_grad(g, a, weight, axes, eps: float, need, mean=None, inv_std=None):
+        """normalize's VJP with a weight (and bias): fused where the weight is per channel."""
+        fused = norm.fused_affine_grad(g, a, weight, axes, need, mean, inv_std)
+        if fused is not None:
+            return fused
+        return norm.affine_grad(ArrayOps, g, a, weight, axes, eps, need, mean, inv_std)
 
     @staticmethod
     def pool2d_spread(g, geometry: Geometry, x_shape, argmax=None, scale=None) -> np.ndarray:
@@ -227,6 +237,12 @@ class TensorOps:
         """``y`` and ``inv_std`` (the forward's arrays) are not used: the op computes them from
         ``a``, so that they depend on it."""
         return apply(NormalizeGrad, (g, a), {"axis": tuple(axes), "eps": eps})
+
+    @staticmethod
+    def normalize_affine_grad(g, a, weight, axes, eps: float, need, mean=None, inv_std=None):
+        """The composition of normalize, normalize_grad, mul and sum ops (see
+        :func:`~tinygrad_cnn.ops.norm.affine_grad`); the forward's statistics are not used."""
+        return norm.affine_grad(TensorOps, g, a, weight, axes, eps, need)
 
     @staticmethod
     def pool2d_spread(g, geometry: Geometry, x_shape, argmax=None, scale=None) -> Tensor:
