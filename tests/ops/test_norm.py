@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tg
 from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.ops import norm
+from tinygrad_cnn.ops import norm, workspace
 from tinygrad_cnn.ops.xp import ArrayOps
 
 SHAPES = [(1, 4, 4), (2, 3, 5), (3, 2), (2, 3, 4, 5), (1, 1, 1), (4,), (2, 1, 6)]
@@ -147,3 +147,31 @@ def test_the_fused_vjp_leaves_other_weights_and_mixed_dtypes_to_the_composition(
     assert fused(a, a, np.ones((3, 1), np.float32), axes, need, mean, inv_std) is None
     one = np.ones((4, 1, 2))  # one channel: the weight is constant along axis 1 too
     assert fused(one, one, np.ones((1, 1)), axes, need, mean[:, :1], inv_std[:, :1]) is None
+
+
+@pytest.mark.parametrize("layer", ["batch", "batch_affine", "layer", "group"])
+def test_the_passes_split_across_threads_give_the_same_bits(layer):
+    rng = np.random.default_rng(5)
+    x0, g = rng.standard_normal((2, 5, 4, 3, 3)) * 2 + 1  # 5 images: uneven parts
+    w0, b0 = rng.standard_normal((2, 4))
+
+    def run():
+        x, w, b = (tensor(v, requires_grad=True) for v in (x0, w0, b0))
+        if layer.startswith("batch"):
+            affine = (w, b) if layer == "batch_affine" else (None, None)
+            y = F.batch_norm(x, None, None, *affine, training=True)
+        elif layer == "layer":
+            y = F.layer_norm(x, (3, 3))
+        else:
+            y = F.group_norm(x, 2)
+        y.backward(g)
+        grads = [t.grad.numpy() for t in (x, w, b) if t.grad is not None]
+        return [y.numpy(), *grads]
+
+    with workspace.threads(1):
+        one = run()
+    with workspace.threads(3, 0):  # every pass split, even of these small arrays
+        three = run()
+    assert len(one) == (4 if layer == "batch_affine" else 2)
+    for a, b in zip(one, three, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -79,16 +79,35 @@ def dot_sums(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return s.sum(axis=0).reshape(_kept_shape(a, axes))
 
 
-def normalized(a: np.ndarray, axes: tuple[int, ...], eps: float, scale=None):
+def _part(x, a: np.ndarray, i: int, j: int):
+    """Rows i..j of ``x`` where it runs along ``a``'s first axis, else ``x`` (broadcast)."""
+    return x[i:j] if np.ndim(x) == a.ndim and x.shape[0] == a.shape[0] else x
+
+
+def _in_parts(fn, a: np.ndarray) -> None:
+    """``fn(i, j)`` over parts of ``a``'s first axis, split across the copy threads for large
+    arrays (each pass is elementwise, so the split does not change a bit of the result)."""
+    workspace.parallel_ranges(fn, a.shape[0], a.nbytes)
+
+
+def normalized(a: np.ndarray, axes: tuple[int, ...], eps: float, scale=None, shift=None):
     """``(a - mean) / sqrt(var + eps)`` over ``axes`` (the biased variance), times ``scale``
-    when given (constant along ``axes``, so it joins ``1 / std`` in the same pass): the values,
-    and the mean, variance and ``1 / sqrt(var + eps)`` with the reduced axes kept."""
+    (constant along ``axes``, so it joins ``1 / std``) and plus ``shift`` when given: the
+    values, and the mean, variance and ``1 / sqrt(var + eps)`` with the reduced axes kept."""
     n = math.prod(a.shape[i] for i in axes)
     mean = sums(a, axes) / n
-    out = a - mean
+    out = np.empty(a.shape, np.result_type(a, mean))
+    _in_parts(lambda i, j: np.subtract(a[i:j], _part(mean, a, i, j), out=out[i:j]), a)
     var = dot_sums(out, out, axes) / n
     inv_std = 1 / np.sqrt(var + eps)
-    out *= inv_std if scale is None else inv_std * scale
+    factor = inv_std if scale is None else inv_std * scale
+
+    def finish(i: int, j: int) -> None:
+        np.multiply(out[i:j], _part(factor, a, i, j), out=out[i:j])
+        if shift is not None:
+            np.add(out[i:j], _part(shift, a, i, j), out=out[i:j])
+
+    _in_parts(finish, a)
     return out, mean, var, inv_std
 
 
@@ -108,11 +127,18 @@ def normalize_grad(g, a, axes: tuple[int, ...], eps: float, y=None, inv_std=None
         y, _, _, inv_std = normalized(a, axes, eps)
     n = math.prod(a.shape[i] for i in axes)
     g = np.ascontiguousarray(g)
-    out = g - sums(g, axes) / n
-    along = workspace.empty(y.shape, out.dtype)
-    np.multiply(y, dot_sums(g, y, axes) / n, out=along)
-    out -= along
-    out *= inv_std
+    mean_g, mean_gy = sums(g, axes) / n, dot_sums(g, y, axes) / n
+    out = np.empty(g.shape, np.result_type(g, mean_g))
+
+    def part(i: int, j: int) -> None:
+        o = out[i:j]
+        np.subtract(g[i:j], _part(mean_g, a, i, j), out=o)
+        along = np.empty(o.shape, o.dtype)
+        np.multiply(y[i:j], _part(mean_gy, a, i, j), out=along)
+        o -= along
+        o *= _part(inv_std, a, i, j)
+
+    _in_parts(part, a)
     return out
 
 
@@ -151,15 +177,24 @@ def fused_affine_grad(g, a, weight, axes, need, mean, inv_std):
         return None
     n = math.prod(a.shape[i] for i in axes)
     sg = sums(g, axes)
-    centered = a - mean
+    centered = np.empty(a.shape, a.dtype)
+    _in_parts(lambda i, j: np.subtract(a[i:j], _part(mean, a, i, j), out=centered[i:j]), a)
     sgy = dot_sums(g, centered, axes) * inv_std
     ga = None
     if need[0]:
         k = weight * inv_std
-        ga = g * k
-        centered *= k * inv_std * (sgy / n)  # y * Sgy / n, times the weight / std
-        centered += k * (sg / n)
-        ga -= centered
+        along = k * inv_std * (sgy / n)  # y * Sgy / n, times the weight / std, is centered * this
+        shift = k * (sg / n)
+        ga = np.empty(a.shape, a.dtype)
+
+        def part(i: int, j: int) -> None:
+            c = centered[i:j]
+            np.multiply(g[i:j], _part(k, a, i, j), out=ga[i:j])
+            c *= _part(along, a, i, j)
+            c += _part(shift, a, i, j)
+            ga[i:j] -= c
+
+        _in_parts(part, a)
     grads = (ga, sgy if need[1] else None, sg if len(need) > 2 and need[2] else None)
     return grads[: len(need)]
 
@@ -183,17 +218,19 @@ class Normalize(Op):
 
     @staticmethod
     def forward(ctx, a, weight=None, bias=None, *, axis, eps):
-        # a weight constant along the normalised axes joins 1 / std (one pass less)
-        joined = weight is not None and weight_axes(a.ndim, weight.shape) == tuple(axis)
-        out, mean, var, inv_std = normalized(a, axis, eps, weight if joined else None)
+        # a weight constant along the normalised axes joins 1 / std, and the bias the same pass
+        joined = weight is None or weight_axes(a.ndim, weight.shape) == tuple(axis)
+        if joined:
+            out, mean, var, inv_std = normalized(a, axis, eps, weight, bias)
+        else:
+            out, mean, var, inv_std = normalized(a, axis, eps)
+            out *= weight
+            if bias is not None:
+                out += bias
         ctx.a, ctx.axes, ctx.eps, ctx.weight = a, axis, eps, weight
         ctx.mean, ctx.var, ctx.inv_std = mean, var, inv_std
         if weight is None and bias is None:
             ctx.out = out  # the normalised values: the VJP reads them
-        if weight is not None and not joined:
-            out *= weight
-        if bias is not None:
-            out += bias
         return out
 
     @staticmethod
