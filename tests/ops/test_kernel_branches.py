@@ -20,18 +20,22 @@ from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
 
 INF = float("inf")
-# name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH, BLOCK_BYTES[, poison]);
-# BLOCK_BYTES 0 makes one block per image (test batches are small), so blocks go to the threads
+# name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH, WEIGHT_GRAD_PATH,
+# BLOCK_BYTES[, poison]); BLOCK_BYTES 0 makes one block per image (test batches are small), so
+# blocks go to the threads. The weight gradient's "auto" takes the per-image GEMMs on test
+# kernels of up to 32 elements per group, one GEMM per block on larger ones.
 SETTINGS = {
-    "one thread": (1, 0, 0.5, "auto", 0),
-    "two threads from 0 bytes": (2, 0, 0.5, "auto", 0),
-    "three threads from 0 bytes": (3, 0, 0.5, "auto", 0),
-    "the whole batch in one block": (2, 0, 0.5, "auto", INF),
-    "strided columns": (1, 0, -1.0, "auto", 0),
-    "padded-width columns": (1, 0, INF, "auto", 0),
-    "input gradient by full correlation": (2, 0, 0.5, "full", 0),
-    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose", 0),
-    "uninitialised memory poisoned": (1, 0, 0.5, "auto", 0, True),
+    "one thread": (1, 0, 0.5, "auto", "auto", 0),
+    "two threads from 0 bytes": (2, 0, 0.5, "auto", "auto", 0),
+    "three threads from 0 bytes": (3, 0, 0.5, "auto", "auto", 0),
+    "the whole batch in one block": (2, 0, 0.5, "auto", "auto", INF),
+    "strided columns": (1, 0, -1.0, "auto", "auto", 0),
+    "padded-width columns": (1, 0, INF, "auto", "auto", 0),
+    "input gradient by full correlation": (2, 0, 0.5, "full", "auto", 0),
+    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose", "auto", 0),
+    "weight gradient per image": (2, 0, 0.5, "auto", "image", 0),
+    "weight gradient one GEMM per block, whole batch": (2, 0, 0.5, "auto", "block", INF),
+    "uninitialised memory poisoned": (1, 0, 0.5, "auto", "auto", 0, True),
 }
 
 
@@ -46,10 +50,12 @@ OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread",
 
 @contextlib.contextmanager
 def branch(setting):
-    count, min_bytes, waste, path, block, *poison = SETTINGS[setting]
+    count, min_bytes, waste, path, weight_path, block, *poison = SETTINGS[setting]
     saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS
+    saved_path = conv.WEIGHT_GRAD_PATH
     saved_memory = workspace.empty, workspace.scratch
     conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = waste, path, block
+    conv.WEIGHT_GRAD_PATH = weight_path
     conv.MIN_BLOCKS = 1 if block == INF else 2
     if poison:  # the kernels look both up on the module at each call
         workspace.empty = _poisoned
@@ -59,10 +65,11 @@ def branch(setting):
             yield
     finally:
         conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS = saved
+        conv.WEIGHT_GRAD_PATH = saved_path
         workspace.empty, workspace.scratch = saved_memory
 
 
-# A third of the profile's examples per branch (10 in ci, 166 in thorough): 9 settings x 6 ops,
+# A third of the profile's examples per branch (10 in ci, 166 in thorough): 11 settings x 6 ops,
 # on top of the plain property tests' full count for each op.
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("name", OPS)
@@ -174,6 +181,49 @@ def test_each_setting_takes_the_input_gradient_path_it_names(
 ):
     with branch(setting):
         assert _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs) == path
+
+
+@pytest.mark.parametrize(
+    "setting, w_shape, groups, per_image",
+    [
+        ("one thread", (4, 1, 5, 5), 1, True),  # 25 elements per window
+        ("one thread", (4, 3, 3, 3), 1, True),  # 27
+        ("one thread", (4, 2, 4, 4), 1, True),  # 32: the largest per image
+        ("one thread", (4, 4, 3, 3), 1, False),  # 36
+        ("one thread", (4, 1, 5, 5), 2, True),  # 25 per group of the 50
+        ("weight gradient per image", (4, 4, 3, 3), 1, True),
+        ("weight gradient one GEMM per block, whole batch", (4, 1, 5, 5), 1, False),
+    ],
+)
+def test_each_setting_takes_the_weight_gradient_path_it_names(
+    setting, w_shape, groups, per_image, monkeypatch
+):
+    log = []
+    _spy(monkeypatch, "weight_grad_per_image", log)
+    rng = np.random.default_rng(0)
+    c = w_shape[1] * groups
+    w = tensor(rng.standard_normal(w_shape), requires_grad=True)
+    with branch(setting):
+        y = F.conv2d(tensor(rng.standard_normal((3, c, 6, 5))), w, padding=1, groups=groups)
+        y.backward(np.ones(y.shape))
+    assert [out for _, _, out in log] == [per_image]
+
+
+@pytest.mark.parametrize(
+    "w_shape, groups", [((4, 3, 3, 3), 1), ((6, 2, 3, 3), 3), ((5, 1, 5, 5), 1)]
+)
+def test_both_weight_gradient_paths_give_the_same_gradient(w_shape, groups):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, w_shape[1] * groups, 7, 6))
+    w = rng.standard_normal(w_shape)
+    grads = []
+    for setting in ("weight gradient per image", "weight gradient one GEMM per block, whole batch"):
+        wt = tensor(w, requires_grad=True)
+        with branch(setting):
+            y = F.conv2d(tensor(x), wt, padding=(1, 2), groups=groups)
+            y.backward(np.cos(np.arange(y.numel()).reshape(y.shape)))
+        grads.append(wt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,13 @@ MAX_WIDTH_WASTE = 0.5
 # conv_transpose2d's path (conv2d's input gradient): "auto" takes the full correlation where it
 # applies and O <= 4C (see conv_transpose2d); tests force "full" (where it applies) or "transpose"
 INPUT_GRAD_PATH = "auto"
+# conv2d_weight's path: "auto" takes one GEMM per image where a window holds at most
+# PER_IMAGE_MAX_K elements per group (few input channels), else one per block (tests force
+# "image" or "block"). Measured, weight gradient of a batch of 64: one input channel 28x28 5x5,
+# 1.2 ms against 1.7; three 32x32 3x3, 2.3 against 3.0; a tie at 16 channels 32x32, and
+# slower at 8 channels 14x14 (2.6 against 2.5) and 64 channels (4.7 against 4.4).
+WEIGHT_GRAD_PATH = "auto"
+PER_IMAGE_MAX_K = 32
 # Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
 # (tests set 0 for one image per block, or inf for the whole batch in one block).
 BLOCK_BYTES = 1 << 20
@@ -169,30 +176,48 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None
 # --8<-- [end:conv2d]
 
 
+def weight_grad_per_image(k: int) -> bool:
+    """Whether :func:`conv2d_weight` takes one GEMM per image for windows of ``k`` elements
+    per group (else one per block): see ``WEIGHT_GRAD_PATH``."""
+    path = WEIGHT_GRAD_PATH
+    return path == "image" or (path == "auto" and k <= PER_IMAGE_MAX_K)
+
+
 # --8<-- [start:conv2d_weight]
 def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> np.ndarray:
     """conv2d's weight gradient: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
     over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
 
-    Per block of images, one GEMM per group ``dY2 @ cols.T`` on (C*kH*kW, b*Ho*Wo) columns, and
-    the blocks' products summed in a fixed order. The columns are the strided layout's (the
-    padded width's extra GEMM work measured slower here than its faster copies gain), so no
-    extra column multiplies an Inf pixel by a zero gradient either. A non-finite result is
-    computed again: the first try is quiet, so an invalid-value flag that some OpenBLAS kernels
-    raise spuriously on finite data is not reported, and the second reports a real NaN as the
-    caller's errstate says."""
+    Per block of images, one GEMM per group ``dY2 @ cols.T`` on (C*kH*kW, b*Ho*Wo) columns; or,
+    with few input channels (``WEIGHT_GRAD_PATH``), one per image on dY as it is and the
+    block's products summed. The blocks' products are summed in a fixed order. The columns are
+    the strided layout's (the padded width's extra GEMM work measured slower here than its
+    faster copies gain), so no extra column multiplies an Inf pixel by a zero gradient either.
+    A non-finite result is computed again: the first try is quiet, so an invalid-value flag
+    that some OpenBLAS kernels raise spuriously on finite data is not reported, and the second
+    reports a real NaN as the caller's errstate says."""
     ho, wo = dy.shape[2:]
     view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
     n, c, o, g = len(x), x.shape[1], dy.shape[1], groups
     k = c * geo.kh * geo.kw
     image_bytes = k * ho * wo * x.dtype.itemsize
     parts = np.empty((block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy))
+    per_image = weight_grad_per_image(k // g)
 
     def block(j, i0, i1):
-        m = (i1 - i0) * ho * wo
-        cols = workspace.scratch("columns", (c, geo.kh, geo.kw, i1 - i0, ho, wo), x.dtype)
+        b = i1 - i0
+        if per_image:
+            cols = workspace.scratch("columns", view[i0:i1].shape, x.dtype)
+            np.copyto(cols, view[i0:i1])  # (b, C, kH, kW, Ho, Wo)
+            cols_t = cols.reshape(b, g, k // g, ho * wo).transpose(0, 1, 3, 2)
+            products = workspace.scratch("product", (b, *parts.shape[1:]), parts.dtype)
+            np.matmul(dy[i0:i1].reshape(b, g, o // g, ho * wo), cols_t, out=products)
+            np.sum(products, axis=0, out=parts[j])
+            return
+        m = b * ho * wo
+        cols = workspace.scratch("columns", (c, geo.kh, geo.kw, b, ho, wo), x.dtype)
         np.copyto(cols, view[i0:i1].transpose(1, 2, 3, 0, 4, 5))
-        dy2 = workspace.scratch("product", (o, i1 - i0, ho, wo), dy.dtype)
+        dy2 = workspace.scratch("product", (o, b, ho, wo), dy.dtype)
         np.copyto(dy2, dy[i0:i1].transpose(1, 0, 2, 3))
         cols_t = cols.reshape(g, k // g, m).transpose(0, 2, 1)
         np.matmul(dy2.reshape(g, o // g, m), cols_t, out=parts[j])
