@@ -16,3 +16,24 @@ def test_the_benchmark_file_runs_on_its_own(capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", [str(BENCH_FILE), "--quick", "--repeat", "1"])
     runpy.run_path(str(BENCH_FILE), run_name="__main__")
     assert "LeNet training step" in capsys.readouterr().out
+
+
+def _op_methods():
+    from tinygrad_cnn import REGISTRY
+
+    return {
+        name: (op.__dict__.get("forward"), op.__dict__.get("vjp")) for name, op in REGISTRY.items()
+    }
+
+
+def test_op_times_reports_the_ops_of_a_step_and_restores_them(capsys):
+    before = _op_methods()
+    op_times = runpy.run_path(str(BENCH_FILE.parent / "op_times.py"))
+    assert (
+        op_times["main"](["--model", "lenet", "--steps", "1", "--rounds", "1", "--top", "3"]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("lenet step: ") and "in ops" in out[0]
+    rows = [line.split()[0] for line in out[2:]]
+    assert len(rows) == 3 and rows[0] in {"conv2d.vjp", "conv2d.forward"}  # convolutions lead
+    assert _op_methods() == before  # the timers are gone
