@@ -11,31 +11,58 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn import REGISTRY, tensor, testing
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
+from tinygrad_cnn.ops.geometry import Geometry
+from tinygrad_cnn.testing.checks import OpCase
+from tinygrad_cnn.testing.conv_pool import _axis_geometry, _conv_arrays
 
 INF = float("inf")
-# name -> (threads, min_bytes, MAX_WIDTH_WASTE, INPUT_GRAD_PATH, WEIGHT_GRAD_PATH,
-# BLOCK_BYTES[, poison]); BLOCK_BYTES 0 makes one block per image (test batches are small), so
-# blocks go to the threads. The weight gradient's "auto" takes the per-image GEMMs on test
-# kernels of up to 32 elements per group, one GEMM per block on larger ones.
+# name -> what differs from DEFAULTS. BLOCK_BYTES 0 makes one block per image (test batches are
+# small), so blocks go to the threads. The "auto" paths: conv2d by kernel rows where a test
+# case has fewer output than input channels, the weight gradient per image on test kernels of
+# up to 32 elements per group.
+DEFAULTS = {
+    "threads": 1,
+    "min_bytes": 0,
+    "MAX_WIDTH_WASTE": 0.5,
+    "FORWARD_PATH": "auto",
+    "INPUT_GRAD_PATH": "auto",
+    "WEIGHT_GRAD_PATH": "auto",
+    "BLOCK_BYTES": 0,
+    "poison": False,
+}
 SETTINGS = {
-    "one thread": (1, 0, 0.5, "auto", "auto", 0),
-    "two threads from 0 bytes": (2, 0, 0.5, "auto", "auto", 0),
-    "three threads from 0 bytes": (3, 0, 0.5, "auto", "auto", 0),
-    "the whole batch in one block": (2, 0, 0.5, "auto", "auto", INF),
-    "strided columns": (1, 0, -1.0, "auto", "auto", 0),
-    "padded-width columns": (1, 0, INF, "auto", "auto", 0),
-    "input gradient by full correlation": (2, 0, 0.5, "full", "auto", 0),
-    "input gradient by transpose and col2im": (2, 0, 0.5, "transpose", "auto", 0),
-    "weight gradient per image": (2, 0, 0.5, "auto", "image", 0),
-    "weight gradient one GEMM per block, whole batch": (2, 0, 0.5, "auto", "block", INF),
-    "uninitialised memory poisoned": (1, 0, 0.5, "auto", "auto", 0, True),
+    "one thread": {},
+    "two threads from 0 bytes": {"threads": 2},
+    "three threads from 0 bytes": {"threads": 3},
+    "the whole batch in one block": {"threads": 2, "BLOCK_BYTES": INF},
+    "strided columns": {"MAX_WIDTH_WASTE": -1.0},
+    "padded-width columns": {"MAX_WIDTH_WASTE": INF},
+    "conv2d by kernel rows": {"threads": 2, "FORWARD_PATH": "rows", "MAX_WIDTH_WASTE": INF},
+    "conv2d by columns": {"threads": 2, "FORWARD_PATH": "columns", "MAX_WIDTH_WASTE": INF},
+    "input gradient by full correlation": {"threads": 2, "INPUT_GRAD_PATH": "full"},
+    "input gradient by transpose and col2im": {"threads": 2, "INPUT_GRAD_PATH": "transpose"},
+    "weight gradient per image": {"threads": 2, "WEIGHT_GRAD_PATH": "image"},
+    "weight gradient one GEMM per block, whole batch": {
+        "threads": 2,
+        "WEIGHT_GRAD_PATH": "block",
+        "BLOCK_BYTES": INF,
+    },
+    "uninitialised memory poisoned": {"poison": True},
+}
+CONSTANTS = {  # the module each setting lives on
+    "MAX_WIDTH_WASTE": conv,
+    "FORWARD_PATH": conv,
+    "INPUT_GRAD_PATH": conv,
+    "WEIGHT_GRAD_PATH": conv,
+    "BLOCK_BYTES": workspace,
+    "MIN_BLOCKS": workspace,
 }
 
 
@@ -50,26 +77,25 @@ OPS = ["conv2d", "conv_transpose2d", "conv2d_weight", "pool2d", "pool2d_spread",
 
 @contextlib.contextmanager
 def branch(setting):
-    count, min_bytes, waste, path, weight_path, block, *poison = SETTINGS[setting]
-    saved = conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS
-    saved_path = conv.WEIGHT_GRAD_PATH
+    values = {**DEFAULTS, **SETTINGS[setting]}
+    values["MIN_BLOCKS"] = 1 if values["BLOCK_BYTES"] == INF else 2
+    saved = {name: getattr(module, name) for name, module in CONSTANTS.items()}
     saved_memory = workspace.empty, workspace.scratch
-    conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES = waste, path, block
-    conv.WEIGHT_GRAD_PATH = weight_path
-    conv.MIN_BLOCKS = 1 if block == INF else 2
-    if poison:  # the kernels look both up on the module at each call
+    for name, module in CONSTANTS.items():
+        setattr(module, name, values[name])
+    if values["poison"]:  # the kernels look both up on the module at each call
         workspace.empty = _poisoned
         workspace.scratch = lambda slot, shape, dtype: _poisoned(shape, dtype)
     try:
-        with workspace.threads(count, min_bytes):
+        with workspace.threads(values["threads"], values["min_bytes"]):
             yield
     finally:
-        conv.MAX_WIDTH_WASTE, conv.INPUT_GRAD_PATH, conv.BLOCK_BYTES, conv.MIN_BLOCKS = saved
-        conv.WEIGHT_GRAD_PATH = saved_path
+        for name, value in saved.items():
+            setattr(CONSTANTS[name], name, value)
         workspace.empty, workspace.scratch = saved_memory
 
 
-# A third of the profile's examples per branch (10 in ci, 166 in thorough): 11 settings x 6 ops,
+# A third of the profile's examples per branch (10 in ci, 166 in thorough): 13 settings x 6 ops,
 # on top of the plain property tests' full count for each op.
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("name", OPS)
@@ -96,7 +122,9 @@ def _conv_pool_grads(x, w):
 def test_threaded_results_equal_single_threaded_ones_bit_for_bit(count, monkeypatch):
     rng = np.random.default_rng(count)
     x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((5, 4, 3, 3))
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 0)  # a block per image: conv's blocks are split too
+    monkeypatch.setattr(
+        workspace, "BLOCK_BYTES", 0
+    )  # a block per image: conv's blocks are split too
     with workspace.threads(1, 0):
         single = _conv_pool_grads(x, w)
     splits = []
@@ -181,6 +209,102 @@ def test_each_setting_takes_the_input_gradient_path_it_names(
 ):
     with branch(setting):
         assert _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs) == path
+
+
+@pytest.mark.parametrize(
+    "setting, x_shape, w_shape, kwargs, rows",
+    [
+        ("one thread", (2, 16, 10, 10), (8, 16, 5, 5), {"padding": 2}, True),  # O*kW < C*kH
+        ("one thread", (2, 8, 10, 10), (16, 8, 5, 5), {"padding": 2}, False),  # more out than in
+        ("one thread", (2, 6, 7, 7), (6, 6, 3, 3), {"padding": 1}, False),  # as many
+        ("one thread", (2, 6, 7, 7), (4, 6, 3, 1), {"padding": 1}, False),  # kernel width 1
+        ("one thread", (2, 6, 7, 7), (4, 6, 3, 3), {"stride": (1, 2)}, False),
+        ("one thread", (2, 6, 7, 7), (4, 6, 3, 3), {"dilation": (2, 1)}, False),
+        ("one thread", (2, 6, 7, 7), (4, 3, 3, 3), {"groups": 2}, False),
+        ("strided columns", (2, 16, 10, 10), (8, 16, 5, 5), {"padding": 2}, False),
+        ("conv2d by kernel rows", (2, 8, 10, 10), (16, 8, 5, 5), {"padding": 2}, True),
+        ("conv2d by columns", (2, 16, 10, 10), (8, 16, 5, 5), {"padding": 2}, False),
+    ],
+)
+def test_each_setting_takes_the_forward_path_it_names(
+    setting, x_shape, w_shape, kwargs, rows, monkeypatch
+):
+    log = []
+    _spy(monkeypatch, "conv2d_rows", log)
+    rng = np.random.default_rng(0)
+    with branch(setting):
+        F.conv2d(
+            tensor(rng.standard_normal(x_shape)), tensor(rng.standard_normal(w_shape)), **kwargs
+        )
+    assert len(log) == rows
+
+
+@st.composite
+def _stride_one_conv(draw):
+    """conv2d cases the kernel-row path applies to (stride and dilation 1, one group, a kernel
+    at least 2 wide), which the generic strategy draws about once in a hundred."""
+    kh, _, _, pt, pb, h, _ = draw(_axis_geometry(max_stride=1, max_dilation=1))
+    kw, _, _, pl, pr, w, _ = draw(_axis_geometry(max_stride=1, max_dilation=1))
+    assume(kw > 1)
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    args = draw(_conv_arrays((n, c, h, w), (o, c, kh, kw), o))
+    geo = Geometry.from_args((kh, kw), 1, (pt, pb, pl, pr))
+    return OpCase(args, {"geometry": geo, "groups": 1})
+
+
+@pytest.mark.parametrize("name", ["conv2d", "conv2d_weight"])
+@settings(max_examples=max(10, settings().max_examples // 3))
+@given(case=_stride_one_conv())
+def test_the_property_checks_hold_by_kernel_rows(name, case):
+    op = REGISTRY[name]
+    if name == "conv2d_weight":  # x and an upstream gradient; its VJP's dY part is conv2d
+        x, w = case.args[:2]
+        dy = np.cos(np.arange(x.shape[0] * w.shape[0] * 9)).reshape(x.shape[0], w.shape[0], 3, 3)
+        geo = case.attrs["geometry"]
+        dy = np.resize(dy, (x.shape[0], w.shape[0], *geo.out_size(*x.shape[2:])))
+        case = OpCase((x, dy), case.attrs)
+    calls, original = [], conv.conv2d_rows
+
+    def counted(*args, **kwargs):
+        calls.append(args[3])
+        return original(*args, **kwargs)
+
+    conv.conv2d_rows = counted  # conv2d looks it up on the module at each call
+    try:
+        with branch("conv2d by kernel rows"):
+            testing.check_vjp(op, case)
+            testing.check_adjoint(op, case)
+            testing.check_invariants(op, case)
+    finally:
+        conv.conv2d_rows = original
+    assert calls  # the forward (conv2d) or the VJP's dY part (conv2d_weight) took the path
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, out_hw",
+    [
+        ((3, 16, 9, 7), (8, 16, 5, 5), (2, 2), None),
+        ((3, 5, 6, 9), (2, 5, 3, 4), (1, 3), None),  # a wide kernel, uneven padding
+        ((2, 7, 8, 8), (3, 7, 2, 3), (0, 0), None),  # no padding
+        ((2, 6, 9, 9), (4, 6, 3, 3), (1, 1), (7, 8)),  # only the first windows
+    ],
+)
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv2d_by_kernel_rows_equals_conv2d_by_columns(x_shape, w_shape, padding, out_hw, bias):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(x_shape)
+    x[0, 0, 3, 2] = np.inf  # an Inf reaches only the outputs whose windows hold it
+    w, b = rng.standard_normal(w_shape), rng.standard_normal(w_shape[0]) if bias else None
+    geo = Geometry.from_args(w_shape[2:], 1, padding)
+    results = []
+    for setting in ("conv2d by kernel rows", "conv2d by columns"):
+        with branch(setting), np.errstate(invalid="ignore"):
+            results.append(conv.conv2d(x, w, geo, 1, out_hw, b))
+    rows, columns = results
+    np.testing.assert_array_equal(np.isfinite(rows), np.isfinite(columns))
+    finite = np.isfinite(columns)
+    assert not finite.all() and finite.any()
+    np.testing.assert_allclose(rows[finite], columns[finite], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -312,8 +436,8 @@ def test_blocks_hold_as_many_images_as_block_bytes_allows(
         return original(fn, count, nbytes)
 
     monkeypatch.setattr(workspace, "parallel_blocks", counting)
-    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(conv, "MIN_BLOCKS", min_blocks)
+    monkeypatch.setattr(workspace, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(workspace, "MIN_BLOCKS", min_blocks)
     monkeypatch.setattr(conv, "MAX_WIDTH_WASTE", -1.0)  # Wo columns per row: 27 * 6 * 7 each
     x = tensor(np.random.default_rng(5).standard_normal((5, 3, 6, 7)))
     F.conv2d(x, tensor(np.ones((2, 3, 3, 3))), padding=1)

@@ -1,35 +1,29 @@
 """conv2d and conv_transpose2d: GEMMs over blocks of images, windows from strided views.
 
 Layout: NCHW; conv2d weight (C_out, C_in/groups, kH, kW); conv_transpose2d weight
-(C_in, C_out/groups, kH, kW), as in PyTorch.
+(C_in, C_out/groups, kH, kW), as in PyTorch. Three array kernels do all the work, and the two
+ops share them with roles swapped:
 
-Three array kernels do all the work, and the two ops share them with roles swapped:
+- ``conv2d``: per block of images, ``im2col`` copies the padded input's windows (a strided
+  view) into columns (C*kH*kW, Ho*width) per image, and one GEMM per image and group writes the
+  output in NCHW. With stride 1 the columns run over the padded width Wp (``column_width``), so
+  the copy moves long runs. With fewer output than input channels, :func:`conv2d_rows`.
+- ``conv2d_weight``: per block, ``dY2 @ cols.T``, the blocks' products summed.
+- ``conv_transpose2d`` (conv2d's input gradient): with stride 1 and O <= 4C, conv2d itself on
+  dY with the flipped kernel (a "full" correlation); else ``W2.T @ dY2`` per block and
+  ``col2im``, which adds each kernel offset's slab back (a loop over offsets, never pixels).
 
-- ``conv2d``: for each block of images, ``im2col`` copies the padded input's windows (a
-  zero-copy strided view) into columns (C*kH*kW, Ho*width) per image, and one GEMM per image
-  and group, ``W2 @ cols``, writes the output in NCHW directly. With stride 1 the columns of each
-  output row run over the whole padded width Wp (see ``column_width``), so the copy moves long
-  contiguous runs.
-- ``conv2d_weight``: per block, ``dY2 @ cols.T`` summed over the blocks.
-- ``conv_transpose2d`` (conv2d's input gradient): with stride 1 and at most 4 times as many
-  output as input channels, conv2d itself on dY with the flipped kernel (a "full" correlation);
-  otherwise ``W2.T @ dY2`` per block and ``col2im``, the
-  adjoint of im2col, which adds each kernel offset's slab back (a loop over the kH*kW offsets,
-  never over output pixels).
-
-Blocks hold about ``BLOCK_BYTES`` of columns, so each block's columns stay in the core's cache
-between the copy that makes them and the GEMM that reads them: the whole batch's columns, 9 to 25
-times the input, would go through main memory twice. The blocks are split across the copy
-threads, with BLAS on one thread inside each (``workspace.parallel_blocks``); which block an
-image is in never depends on the thread count, so the results do not either. The forward keeps
-no columns for backward: the weight gradient makes them again, a block at a time.
+Blocks hold about ``workspace.BLOCK_BYTES`` of columns, which stay in the core's cache between
+the copy that makes them and the GEMM that reads them. They are split across the copy threads,
+BLAS on one thread in each (``workspace.parallel_blocks``); which block an image is in never
+depends on the thread count, so the results do not either. The forward keeps no columns: the
+weight gradient makes them again, a block at a time.
 
 conv_transpose2d's input gradient is conv2d's forward; both weight gradients are
 :func:`conv2d_weight` (also an op), whose own gradients are conv2d and conv_transpose2d again.
 Each VJP is written once with ``ctx.xp.conv2d``, ``ctx.xp.conv_transpose2d`` and
-``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): the array kernels of those names on the
-first-order path, the ops of those names under ``create_graph``, so any order of derivative goes
-through the same three kernels.
+``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): these kernels on the first-order path,
+the ops of those names under ``create_graph``.
 """
 
 from __future__ import annotations
@@ -43,26 +37,19 @@ from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw
 from tinygrad_cnn.ops.registry import Op, register_op
 
-# Use the padded-width layout while it wastes at most this fraction of the GEMM's columns
-# (tests set it to -1 or inf to force the strided or the padded-width layout).
+# Tests force each path: MAX_WIDTH_WASTE -1 or inf (strided or padded-width columns);
+# FORWARD_PATH "rows" or "columns"; INPUT_GRAD_PATH "full" or "transpose"; WEIGHT_GRAD_PATH
+# "image" or "block" ("rows" and "full" only where they apply).
+# The padded-width layout while it wastes at most this fraction of the GEMM's columns.
 MAX_WIDTH_WASTE = 0.5
-# conv_transpose2d's path (conv2d's input gradient): "auto" takes the full correlation where it
-# applies and O <= 4C (see conv_transpose2d); tests force "full" (where it applies) or "transpose"
+# conv2d by kernel rows where it applies and O*kW < C*kH (see by_kernel_rows).
+FORWARD_PATH = "auto"
+# the input gradient by full correlation where it applies and O <= 4C (see conv_transpose2d).
 INPUT_GRAD_PATH = "auto"
-# conv2d_weight's path: "auto" takes one GEMM per image where a window holds at most
-# PER_IMAGE_MAX_K elements per group (few input channels), else one per block (tests force
-# "image" or "block"). Measured, weight gradient of a batch of 64: one input channel 28x28 5x5,
-# 1.2 ms against 1.7; three 32x32 3x3, 2.3 against 3.0; a tie at 16 channels 32x32, and
-# slower at 8 channels 14x14 (2.6 against 2.5) and 64 channels (4.7 against 4.4).
+# the weight gradient per image where a window holds at most PER_IMAGE_MAX_K elements per group
+# (see weight_grad_per_image; docs/architecture.md has the figures), else per block.
 WEIGHT_GRAD_PATH = "auto"
 PER_IMAGE_MAX_K = 32
-# Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
-# (tests set 0 for one image per block, or inf for the whole batch in one block).
-BLOCK_BYTES = 1 << 20
-# At least this many blocks where the batch allows (tests set 1 with BLOCK_BYTES = inf): blocks
-# run with one BLAS thread, and a small convolution in one block would wake BLAS's threads,
-# which then spin on the core the next convolution's blocks need (workspace.SMALL_BLAS_WORK).
-MIN_BLOCKS = 2
 
 
 def column_width(geo: Geometry, w: int, wo: int) -> int:
@@ -77,28 +64,6 @@ def column_width(geo: Geometry, w: int, wo: int) -> int:
     if geo.sh == geo.sw == 1 and (wp - wo) <= MAX_WIDTH_WASTE * wo:
         return wp
     return wo
-
-
-def block_size(n: int, image_bytes: int) -> int:
-    """Images per block: as many as keep a block's columns within ``BLOCK_BYTES``, at least 1,
-    and few enough for ``MIN_BLOCKS`` blocks where the batch has that many images."""
-    return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1), -(-n // MIN_BLOCKS))))
-
-
-def block_count(n: int, image_bytes: int) -> int:
-    """How many blocks :func:`over_blocks` makes of ``n`` images."""
-    return -(-n // block_size(n, image_bytes))
-
-
-def over_blocks(fn, n: int, image_bytes: int) -> None:
-    """``fn(k, i0, i1)`` for each block k of images i0..i1 (see :func:`block_size`)."""
-    b, count = block_size(n, image_bytes), block_count(n, image_bytes)
-
-    def run(k0: int, k1: int) -> None:
-        for k in range(k0, k1):
-            fn(k, k * b, min(n, (k + 1) * b))
-
-    workspace.parallel_blocks(run, count, n * image_bytes)
 
 
 # --8<-- [start:im2col]
@@ -146,10 +111,24 @@ def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
 # --8<-- [end:im2col]
 
 
+def by_kernel_rows(x_shape, o: int, geo: Geometry, groups: int, out_hw) -> bool:
+    """Whether :func:`conv2d` takes :func:`conv2d_rows` (``FORWARD_PATH``): stride and dilation
+    1, one group, a kernel wider than 1, the padded-width layout and windows that fit."""
+    (ho, wo), fits = out_hw, geo.out_size(*x_shape[2:])
+    applies = groups == 1 and geo.sh == geo.sw == geo.dh == geo.dw == 1 and geo.kw > 1
+    applies = applies and ho <= fits[0] and wo <= fits[1]
+    if not applies or column_width(geo, x_shape[3], wo) == wo or FORWARD_PATH == "columns":
+        return False
+    return FORWARD_PATH == "rows" or o * geo.kw < x_shape[1] * geo.kh
+
+
 # --8<-- [start:conv2d]
 def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None, bias=None):
     """conv2d on arrays: (N, C, H, W) * (O, C/G, kH, kW) -> (N, O, Ho, Wo), plus ``bias`` (O,)
     when given; ``out_hw`` keeps only the first Ho x Wo windows."""
+    ho, wo = out_hw if out_hw is not None else geo.out_size(*x.shape[2:])
+    if by_kernel_rows(x.shape, w.shape[0], geo, groups, (ho, wo)):
+        return conv2d_rows(x, w, geo, (ho, wo), bias)
     view, ho, wo, width = windows(x, geo, out_hw)
     n, o, g = len(x), w.shape[0], groups
     k, cols_per_image = math.prod(view.shape[1:4]), ho * width
@@ -169,11 +148,50 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None
         if bias is not None:
             y[i0:i1] += bias[:, None, None]
 
-    over_blocks(block, n, k * cols_per_image * x.dtype.itemsize)
+    workspace.over_blocks(block, n, k * cols_per_image * x.dtype.itemsize)
     return y
 
 
 # --8<-- [end:conv2d]
+
+
+def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
+    """conv2d (stride and dilation 1, one group; the first ``out_hw`` windows, plus ``bias``)
+    as one GEMM over kernel rows and kW shifted sums. The columns hold C*kH taps (a copy kW
+    times smaller) and the GEMM has O*kW rows, not O (few output rows leave OpenBLAS packing
+    each column to multiply it by a handful of weights): with flat padded-width index j,
+    ``T[o, q, j] = sum_{c, p} W[o, c, p, q] * xpad[c, j + p*Wp]``, and output (i, j') is
+    ``sum_q T[o, q, i*Wp + j' + q]``, which never reads past its row."""
+    n, c = x.shape[:2]
+    o, kh, kw = w.shape[0], geo.kh, geo.kw
+    ho, wo = out_hw
+    xp = pad_nchw(x, geo)  # (N, C, Hp, Wp)
+    wp, it = xp.shape[3], xp.dtype.itemsize
+    length = ho * wp  # columns per image: Ho rows of the padded width
+    rows = as_strided(  # (N, C, kH, Ho*Wp): kernel row p starts p rows down; a view
+        xp, shape=(n, c, kh, length), strides=(*xp.strides[:2], wp * it, it), writeable=False
+    )
+    wr = np.ascontiguousarray(w.transpose(0, 3, 1, 2)).reshape(o * kw, c * kh)  # (O*kW, C*kH)
+    dtype = np.result_type(x, w)
+    y = np.empty((n, o, ho, wo), dtype)
+    span = length - (kw - 1)  # the positions every shift can reach (the rest is not output)
+
+    def block(_, i0, i1):
+        b = i1 - i0
+        cols = workspace.scratch("columns", (b, c, kh, length), x.dtype)
+        np.copyto(cols, rows[i0:i1])
+        t = workspace.scratch("product", (b, o, kw, length), dtype)
+        np.matmul(wr, cols.reshape(b, c * kh, length), out=t.reshape(b, o * kw, length))
+        total = workspace.scratch("sums", (b, o, length), dtype)
+        np.add(t[:, :, 0, :span], t[:, :, 1, 1 : 1 + span], out=total[..., :span])
+        for q in range(2, kw):
+            total[..., :span] += t[:, :, q, q : q + span]
+        y[i0:i1] = total.reshape(b, o, ho, wp)[..., :wo]
+        if bias is not None:
+            y[i0:i1] += bias[:, None, None]
+
+    workspace.over_blocks(block, n, (c * kh + o * kw) * length * it)
+    return y
 
 
 def weight_grad_per_image(k: int) -> bool:
@@ -188,20 +206,19 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
     """conv2d's weight gradient: x (N, C, H, W), dY (N, O, Ho, Wo) -> (O, C/G, kH, kW), the sum
     over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
 
-    Per block of images, one GEMM per group ``dY2 @ cols.T`` on (C*kH*kW, b*Ho*Wo) columns; or,
-    with few input channels (``WEIGHT_GRAD_PATH``), one per image on dY as it is and the
-    block's products summed. The blocks' products are summed in a fixed order. The columns are
-    the strided layout's (the padded width's extra GEMM work measured slower here than its
-    faster copies gain), so no extra column multiplies an Inf pixel by a zero gradient either.
-    A non-finite result is computed again: the first try is quiet, so an invalid-value flag
-    that some OpenBLAS kernels raise spuriously on finite data is not reported, and the second
-    reports a real NaN as the caller's errstate says."""
+    Per block, one GEMM per group ``dY2 @ cols.T``, or with few input channels one per image
+    (``WEIGHT_GRAD_PATH``); the blocks' products summed in a fixed order. Strided columns (the
+    padded width measured slower here), so no extra column multiplies an Inf pixel by a zero.
+    A non-finite result is computed again: the first try is quiet, as some OpenBLAS kernels
+    raise the invalid flag spuriously, and the second reports a real NaN per the errstate."""
     ho, wo = dy.shape[2:]
     view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
     n, c, o, g = len(x), x.shape[1], dy.shape[1], groups
     k = c * geo.kh * geo.kw
     image_bytes = k * ho * wo * x.dtype.itemsize
-    parts = np.empty((block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy))
+    parts = np.empty(
+        (workspace.block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy)
+    )
     per_image = weight_grad_per_image(k // g)
 
     def block(j, i0, i1):
@@ -223,9 +240,9 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
         np.matmul(dy2.reshape(g, o // g, m), cols_t, out=parts[j])
 
     with np.errstate(invalid="ignore"):
-        over_blocks(block, n, image_bytes)
+        workspace.over_blocks(block, n, image_bytes)
     if not np.isfinite(parts).all():
-        over_blocks(block, n, image_bytes)
+        workspace.over_blocks(block, n, image_bytes)
     return parts.sum(axis=0).reshape(o, c // g, geo.kh, geo.kw)
 
 
@@ -276,7 +293,7 @@ def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, group
         cols = cols.reshape(i1 - i0, c, geo.kh, geo.kw, ho, wo)
         col2im(cols, acc[i0:i1], geo)
 
-    over_blocks(block, n, k * ho * wo * g.dtype.itemsize)
+    workspace.over_blocks(block, n, k * ho * wo * g.dtype.itemsize)
     return crop(acc, geo, h, wd)
 
 

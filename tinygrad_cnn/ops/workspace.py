@@ -281,3 +281,35 @@ def parallel_blocks(fn: Callable[[int, int], None], count: int, nbytes: int) -> 
         return
     with one_blas_thread():
         parallel_ranges(fn, count, nbytes)
+
+
+# -- blocks of images (the convolutions' unit of work) -------------------------------------------
+# Columns per block of images: half of a core's 1 MB L2 here, with room for the block's output
+# (tests set 0 for one image per block, or inf for the whole batch in one block).
+BLOCK_BYTES = 1 << 20
+# At least this many blocks where the batch allows (tests set 1 with BLOCK_BYTES = inf): blocks
+# run with one BLAS thread, and a small convolution in one block would wake BLAS's threads,
+# which then spin on the core the next convolution's blocks need (SMALL_BLAS_WORK).
+MIN_BLOCKS = 2
+
+
+def block_size(n: int, image_bytes: int) -> int:
+    """Images per block: as many as keep a block's columns within ``BLOCK_BYTES``, at least 1,
+    and few enough for ``MIN_BLOCKS`` blocks where the batch has that many images."""
+    return int(max(1, min(n, BLOCK_BYTES // max(image_bytes, 1), -(-n // MIN_BLOCKS))))
+
+
+def block_count(n: int, image_bytes: int) -> int:
+    """How many blocks :func:`over_blocks` makes of ``n`` images."""
+    return -(-n // block_size(n, image_bytes))
+
+
+def over_blocks(fn, n: int, image_bytes: int) -> None:
+    """``fn(k, i0, i1)`` for each block k of images i0..i1 (see :func:`block_size`)."""
+    b, count = block_size(n, image_bytes), block_count(n, image_bytes)
+
+    def run(k0: int, k1: int) -> None:
+        for k in range(k0, k1):
+            fn(k, k * b, min(n, (k + 1) * b))
+
+    parallel_blocks(run, count, n * image_bytes)
