@@ -44,13 +44,19 @@ SETTINGS = {
     "the whole batch in one block": {"threads": 2, "BLOCK_BYTES": INF},
     "strided columns": {"MAX_WIDTH_WASTE": -1.0},
     "padded-width columns": {"MAX_WIDTH_WASTE": INF},
-    "conv2d by kernel rows": {"threads": 2, "FORWARD_PATH": "rows", "MAX_WIDTH_WASTE": INF},
+    "conv2d by kernel rows": {  # and its weight gradient where no window is per image
+        "threads": 2,
+        "FORWARD_PATH": "rows",
+        "WEIGHT_GRAD_PATH": "block",
+        "MAX_WIDTH_WASTE": INF,
+    },
     "conv2d by columns": {"threads": 2, "FORWARD_PATH": "columns", "MAX_WIDTH_WASTE": INF},
     "input gradient by full correlation": {"threads": 2, "INPUT_GRAD_PATH": "full"},
     "input gradient by transpose and col2im": {"threads": 2, "INPUT_GRAD_PATH": "transpose"},
     "weight gradient per image": {"threads": 2, "WEIGHT_GRAD_PATH": "image"},
     "weight gradient one GEMM per block, whole batch": {
         "threads": 2,
+        "FORWARD_PATH": "columns",
         "WEIGHT_GRAD_PATH": "block",
         "BLOCK_BYTES": INF,
     },
@@ -239,6 +245,9 @@ def test_each_setting_takes_the_forward_path_it_names(
     assert len(log) == rows
 
 
+KERNEL_ROWS = ["conv2d_rows", "conv2d_weight_rows"]
+
+
 @st.composite
 def _stride_one_conv(draw):
     """conv2d cases the kernel-row path applies to (stride and dilation 1, one group, a kernel
@@ -263,21 +272,26 @@ def test_the_property_checks_hold_by_kernel_rows(name, case):
         geo = case.attrs["geometry"]
         dy = np.resize(dy, (x.shape[0], w.shape[0], *geo.out_size(*x.shape[2:])))
         case = OpCase((x, dy), case.attrs)
-    calls, original = [], conv.conv2d_rows
+    calls, originals = [], {name: getattr(conv, name) for name in KERNEL_ROWS}
 
-    def counted(*args, **kwargs):
-        calls.append(args[3])
-        return original(*args, **kwargs)
+    def counting(name):
+        def counted(*args, **kwargs):
+            calls.append(name)
+            return originals[name](*args, **kwargs)
 
-    conv.conv2d_rows = counted  # conv2d looks it up on the module at each call
+        return counted
+
+    for name in KERNEL_ROWS:  # conv looks them up on the module at each call
+        setattr(conv, name, counting(name))
     try:
         with branch("conv2d by kernel rows"):
             testing.check_vjp(op, case)
             testing.check_adjoint(op, case)
             testing.check_invariants(op, case)
     finally:
-        conv.conv2d_rows = original
-    assert calls  # the forward (conv2d) or the VJP's dY part (conv2d_weight) took the path
+        for name, original in originals.items():
+            setattr(conv, name, original)
+    assert set(calls) == set(KERNEL_ROWS)  # conv2d, and the weight gradient, by kernel rows
 
 
 @pytest.mark.parametrize(
@@ -305,6 +319,42 @@ def test_conv2d_by_kernel_rows_equals_conv2d_by_columns(x_shape, w_shape, paddin
     finite = np.isfinite(columns)
     assert not finite.all() and finite.any()
     np.testing.assert_allclose(rows[finite], columns[finite], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, dy_hw",
+    [
+        ((3, 4, 9, 7), (5, 4, 5, 5), (2, 2), None),
+        ((3, 5, 6, 9), (2, 5, 3, 4), (1, 3), None),  # a wide kernel, uneven padding
+        ((2, 7, 8, 8), (3, 7, 2, 3), (0, 0), None),  # no padding
+        ((2, 6, 9, 9), (4, 6, 3, 3), (1, 1), (7, 8)),  # only the first windows
+    ],
+)
+def test_the_weight_gradient_by_kernel_rows_equals_the_columns(x_shape, w_shape, padding, dy_hw):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape)
+    geo = Geometry.from_args(w_shape[2:], 1, padding)
+    dy = rng.standard_normal((x_shape[0], w_shape[0], *(dy_hw or geo.out_size(*x_shape[2:]))))
+    results, log = [], []
+    original = conv.conv2d_weight_rows
+    conv.conv2d_weight_rows = lambda *a: log.append(a) or original(*a)
+    try:
+        for setting in ("conv2d by kernel rows", "weight gradient one GEMM per block, whole batch"):
+            with branch(setting):
+                results.append(conv.conv2d_weight(x, dy, geo, 1))
+        x[0, 1, 2, 3] = np.inf  # a pixel times the rows' zero gradients: NaN, so by columns
+        with branch("conv2d by kernel rows"), np.errstate(invalid="ignore"):
+            with_inf = conv.conv2d_weight(x, dy, geo, 1)
+        with (
+            branch("weight gradient one GEMM per block, whole batch"),
+            np.errstate(invalid="ignore"),
+        ):
+            want = conv.conv2d_weight(x, dy, geo, 1)
+    finally:
+        conv.conv2d_weight_rows = original
+    assert len(log) == 1  # the finite x only
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(with_inf, want, rtol=1e-12, atol=1e-12)  # NaN where it is NaN
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ ops share them with roles swapped:
 - ``conv2d``: per block of images, ``im2col`` copies the padded input's windows (a strided
   view) into columns (C*kH*kW, Ho*width) per image, and one GEMM per image and group writes the
   output in NCHW. With stride 1 the columns run over the padded width Wp (``column_width``), so
-  the copy moves long runs. With fewer output than input channels, :func:`conv2d_rows`.
+  the copy moves long runs. With fewer output than input channels, by kernel rows instead
+  (:mod:`~tinygrad_cnn.ops.conv_rows`), as the weight gradient with stride 1.
 - ``conv2d_weight``: per block, ``dY2 @ cols.T``, the blocks' products summed.
 - ``conv_transpose2d`` (conv2d's input gradient): with stride 1 and O <= 4C, conv2d itself on
   dY with the flipped kernel (a "full" correlation); else ``W2.T @ dY2`` per block and
@@ -34,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
+from tinygrad_cnn.ops.conv_rows import conv2d_rows, conv2d_weight_rows
 from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw
 from tinygrad_cnn.ops.registry import Op, register_op
 
@@ -111,15 +113,17 @@ def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
 # --8<-- [end:im2col]
 
 
-def by_kernel_rows(x_shape, o: int, geo: Geometry, groups: int, out_hw) -> bool:
-    """Whether :func:`conv2d` takes :func:`conv2d_rows` (``FORWARD_PATH``): stride and dilation
-    1, one group, a kernel wider than 1, the padded-width layout and windows that fit."""
+def by_kernel_rows(x_shape, o: int, geo: Geometry, groups: int, out_hw, weight=False) -> bool:
+    """Whether conv2d (or with ``weight`` its weight gradient) goes by kernel rows
+    (:mod:`~tinygrad_cnn.ops.conv_rows`; ``FORWARD_PATH``): stride and dilation 1, one group, a
+    kernel wider than 1, the padded-width layout and windows that fit; conv2d itself only with
+    fewer output than input channels (O*kW < C*kH)."""
     (ho, wo), fits = out_hw, geo.out_size(*x_shape[2:])
     applies = groups == 1 and geo.sh == geo.sw == geo.dh == geo.dw == 1 and geo.kw > 1
     applies = applies and ho <= fits[0] and wo <= fits[1]
     if not applies or column_width(geo, x_shape[3], wo) == wo or FORWARD_PATH == "columns":
         return False
-    return FORWARD_PATH == "rows" or o * geo.kw < x_shape[1] * geo.kh
+    return FORWARD_PATH == "rows" or weight or o * geo.kw < x_shape[1] * geo.kh
 
 
 # --8<-- [start:conv2d]
@@ -155,45 +159,6 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None
 # --8<-- [end:conv2d]
 
 
-def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
-    """conv2d (stride and dilation 1, one group; the first ``out_hw`` windows, plus ``bias``)
-    as one GEMM over kernel rows and kW shifted sums. The columns hold C*kH taps (a copy kW
-    times smaller) and the GEMM has O*kW rows, not O (few output rows leave OpenBLAS packing
-    each column to multiply it by a handful of weights): with flat padded-width index j,
-    ``T[o, q, j] = sum_{c, p} W[o, c, p, q] * xpad[c, j + p*Wp]``, and output (i, j') is
-    ``sum_q T[o, q, i*Wp + j' + q]``, which never reads past its row."""
-    n, c = x.shape[:2]
-    o, kh, kw = w.shape[0], geo.kh, geo.kw
-    ho, wo = out_hw
-    xp = pad_nchw(x, geo)  # (N, C, Hp, Wp)
-    wp, it = xp.shape[3], xp.dtype.itemsize
-    length = ho * wp  # columns per image: Ho rows of the padded width
-    rows = as_strided(  # (N, C, kH, Ho*Wp): kernel row p starts p rows down; a view
-        xp, shape=(n, c, kh, length), strides=(*xp.strides[:2], wp * it, it), writeable=False
-    )
-    wr = np.ascontiguousarray(w.transpose(0, 3, 1, 2)).reshape(o * kw, c * kh)  # (O*kW, C*kH)
-    dtype = np.result_type(x, w)
-    y = np.empty((n, o, ho, wo), dtype)
-    span = length - (kw - 1)  # the positions every shift can reach (the rest is not output)
-
-    def block(_, i0, i1):
-        b = i1 - i0
-        cols = workspace.scratch("columns", (b, c, kh, length), x.dtype)
-        np.copyto(cols, rows[i0:i1])
-        t = workspace.scratch("product", (b, o, kw, length), dtype)
-        np.matmul(wr, cols.reshape(b, c * kh, length), out=t.reshape(b, o * kw, length))
-        total = workspace.scratch("sums", (b, o, length), dtype)
-        np.add(t[:, :, 0, :span], t[:, :, 1, 1 : 1 + span], out=total[..., :span])
-        for q in range(2, kw):
-            total[..., :span] += t[:, :, q, q : q + span]
-        y[i0:i1] = total.reshape(b, o, ho, wp)[..., :wo]
-        if bias is not None:
-            y[i0:i1] += bias[:, None, None]
-
-    workspace.over_blocks(block, n, (c * kh + o * kw) * length * it)
-    return y
-
-
 def weight_grad_per_image(k: int) -> bool:
     """Whether :func:`conv2d_weight` takes one GEMM per image for windows of ``k`` elements
     per group (else one per block): see ``WEIGHT_GRAD_PATH``."""
@@ -212,14 +177,17 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
     A non-finite result is computed again: the first try is quiet, as some OpenBLAS kernels
     raise the invalid flag spuriously, and the second reports a real NaN per the errstate."""
     ho, wo = dy.shape[2:]
-    view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
     n, c, o, g = len(x), x.shape[1], dy.shape[1], groups
     k = c * geo.kh * geo.kw
+    per_image = weight_grad_per_image(k // g)
+    if not per_image and by_kernel_rows(x.shape, c, geo, g, (ho, wo), weight=True):
+        if np.isfinite(x).all():  # its extra columns multiply pixels by zero gradients
+            return conv2d_weight_rows(x, dy, geo)
+    view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
     image_bytes = k * ho * wo * x.dtype.itemsize
     parts = np.empty(
         (workspace.block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy)
     )
-    per_image = weight_grad_per_image(k // g)
 
     def block(j, i0, i1):
         b = i1 - i0
@@ -239,10 +207,7 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
         cols_t = cols.reshape(g, k // g, m).transpose(0, 2, 1)
         np.matmul(dy2.reshape(g, o // g, m), cols_t, out=parts[j])
 
-    with np.errstate(invalid="ignore"):
-        workspace.over_blocks(block, n, image_bytes)
-    if not np.isfinite(parts).all():
-        workspace.over_blocks(block, n, image_bytes)
+    workspace.over_blocks_quietly(block, n, image_bytes, parts)
     return parts.sum(axis=0).reshape(o, c // g, geo.kh, geo.kw)
 
 

@@ -313,3 +313,13 @@ def over_blocks(fn, n: int, image_bytes: int) -> None:
             fn(k, k * b, min(n, (k + 1) * b))
 
     parallel_blocks(run, count, n * image_bytes)
+
+
+def over_blocks_quietly(fn, n: int, image_bytes: int, out: np.ndarray) -> None:
+    """:func:`over_blocks` for blocks whose GEMMs write ``out``: quietly first, then again if
+    ``out`` is not finite. Some OpenBLAS kernels raise the invalid-value flag on finite data;
+    the second run reports a real NaN as the caller's errstate says."""
+    with np.errstate(invalid="ignore"):
+        over_blocks(fn, n, image_bytes)
+    if not np.isfinite(out).all():
+        over_blocks(fn, n, image_bytes)
