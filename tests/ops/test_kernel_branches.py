@@ -294,15 +294,17 @@ def test_the_property_checks_hold_by_kernel_rows(name, case):
     assert set(calls) == set(KERNEL_ROWS)  # conv2d, and the weight gradient, by kernel rows
 
 
-@pytest.mark.parametrize(
-    "x_shape, w_shape, padding, out_hw",
-    [
-        ((3, 16, 9, 7), (8, 16, 5, 5), (2, 2), None),
-        ((3, 5, 6, 9), (2, 5, 3, 4), (1, 3), None),  # a wide kernel, uneven padding
-        ((2, 7, 8, 8), (3, 7, 2, 3), (0, 0), None),  # no padding
-        ((2, 6, 9, 9), (4, 6, 3, 3), (1, 1), (7, 8)),  # only the first windows
-    ],
-)
+# (x shape, weight shape, padding, windows kept): the kernel-row kernels against the columns
+ROW_CASES = [
+    ((3, 16, 9, 7), (8, 16, 5, 5), (2, 2), None),
+    ((3, 4, 9, 7), (5, 4, 5, 5), (2, 2), None),
+    ((3, 5, 6, 9), (2, 5, 3, 4), (1, 3), None),  # a wide kernel, uneven padding
+    ((2, 7, 8, 8), (3, 7, 2, 3), (0, 0), None),  # no padding
+    ((2, 6, 9, 9), (4, 6, 3, 3), (1, 1), (7, 8)),  # only the first windows
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, out_hw", ROW_CASES)
 @pytest.mark.parametrize("bias", [False, True])
 def test_conv2d_by_kernel_rows_equals_conv2d_by_columns(x_shape, w_shape, padding, out_hw, bias):
     rng = np.random.default_rng(2)
@@ -321,15 +323,7 @@ def test_conv2d_by_kernel_rows_equals_conv2d_by_columns(x_shape, w_shape, paddin
     np.testing.assert_allclose(rows[finite], columns[finite], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "x_shape, w_shape, padding, dy_hw",
-    [
-        ((3, 4, 9, 7), (5, 4, 5, 5), (2, 2), None),
-        ((3, 5, 6, 9), (2, 5, 3, 4), (1, 3), None),  # a wide kernel, uneven padding
-        ((2, 7, 8, 8), (3, 7, 2, 3), (0, 0), None),  # no padding
-        ((2, 6, 9, 9), (4, 6, 3, 3), (1, 1), (7, 8)),  # only the first windows
-    ],
-)
+@pytest.mark.parametrize("x_shape, w_shape, padding, dy_hw", ROW_CASES)
 def test_the_weight_gradient_by_kernel_rows_equals_the_columns(x_shape, w_shape, padding, dy_hw):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape)
