@@ -194,7 +194,10 @@ def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
         ("one thread", (2, 3, 6, 5), (3, 3, 3, 3), {"padding": 1}, "full"),  # O = C
         ("one thread", (2, 3, 6, 5), (4, 3, 3, 3), {"padding": 1}, "full"),  # O > C
         ("one thread", (2, 3, 6, 5), (12, 3, 3, 3), {"padding": 1}, "full"),  # O = 4C
-        ("one thread", (2, 3, 6, 5), (13, 3, 3, 3), {"padding": 1}, "transpose"),  # O > 4C
+        ("one thread", (2, 3, 6, 5), (13, 3, 3, 3), {"padding": 1}, "full"),  # by kernel rows
+        ("one thread", (2, 3, 6, 5), (18, 3, 3, 3), {"padding": 1}, "transpose"),  # O = 2*C*kW
+        ("conv2d by columns", (2, 3, 6, 5), (13, 3, 3, 3), {"padding": 1}, "transpose"),
+        ("one thread", (2, 3, 6, 2), (13, 3, 3, 3), {"padding": 1}, "transpose"),  # too narrow
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 2}, "full"),  # padding = k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": (1, 3)}, "transpose"),  # > k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"stride": (1, 2)}, "transpose"),

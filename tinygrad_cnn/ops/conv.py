@@ -227,9 +227,10 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
 def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, groups: int):
     """The adjoint of conv2d in its input: dY (N, O, Ho, Wo) -> dX (N, C, H, W) = ``x_shape``.
 
-    Stride 1, padding <= dilation*(k-1) and O <= 4C: a "full" correlation of dY with the
-    flipped kernel, i.e. :func:`conv2d` itself. Otherwise the transpose of the forward, per
-    block of images: one GEMM ``W2.T @ dY2`` to columns, then :func:`col2im`.
+    Stride 1, padding <= dilation*(k-1) and O <= 4C (or O < 2*C*kW where that conv2d goes by
+    kernel rows): a "full" correlation of dY with the flipped kernel, i.e. :func:`conv2d`
+    itself. Otherwise the transpose of the forward, per block of images: one GEMM
+    ``W2.T @ dY2`` to columns, then :func:`col2im`.
     """
     n, c, h, wd = x_shape
     ho, wo = g.shape[2:]
@@ -238,15 +239,19 @@ def conv_transpose2d(g: np.ndarray, w: np.ndarray, x_shape, geo: Geometry, group
     # whatever remains (eh - pb, plus conv_transpose2d's output_padding when there is one)
     top, left = eh - geo.pt, ew - geo.pl
     pads = (top, h + eh - ho - top, left, wd + ew - wo - left)
-    # the full correlation copies O*kH*kW columns per pixel; the transpose path writes C*kH*kW
-    # and then scatters them, a Python loop over the kernel offsets per block. Measured: the
-    # full correlation twice as fast at O = 2C, 1.3 times slower at O = 8C
+    # the full correlation copies O*kH*kW columns per pixel (O*kH by kernel rows); the
+    # transpose path writes C*kH*kW and then scatters them, a loop over the kernel offsets per
+    # block. Measured: by columns twice as fast at O = 2C, 1.3 times slower at O = 8C; by
+    # kernel rows faster while O < 2*C*kW (0.74 of the time at O = 8C 5x5, 2.1 times at 32C 3x3)
     applies = geo.sh == geo.sw == 1 and min(pads) >= 0
-    chosen = INPUT_GRAD_PATH == "full" or (INPUT_GRAD_PATH == "auto" and g.shape[1] <= 4 * c)
-    if applies and chosen:
-        full = geo._replace(pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])  # stride 1 already
+    full = geo._replace(pt=pads[0], pb=pads[1], pl=pads[2], pr=pads[3])  # stride 1 already
+    o = g.shape[1]
+    if applies and INPUT_GRAD_PATH == "auto" and o > 4 * c:
+        rows = by_kernel_rows(g.shape, c, full, groups, (h, wd))
+        applies = rows and o < 2 * c * geo.kw
+    if applies and INPUT_GRAD_PATH != "transpose":
         return conv2d(g, flipped_kernel(w, groups), full, groups, (h, wd))
-    o, k = g.shape[1], c * geo.kh * geo.kw
+    k = c * geo.kh * geo.kw
     wt = w.reshape(groups, o // groups, k // groups).transpose(0, 2, 1)  # (G, K/G, O/G)
     dtype = np.result_type(g, w)
     acc = workspace.zeros((n, c, h + geo.pt + geo.pb, wd + geo.pl + geo.pr), dtype)
