@@ -20,7 +20,7 @@ from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv, workspace
 from tinygrad_cnn.ops.geometry import Geometry
 from tinygrad_cnn.testing.checks import OpCase
-from tinygrad_cnn.testing.conv_pool import _axis_geometry, _conv_arrays
+from tinygrad_cnn.testing.conv_pool import _axis_geometry, _conv_arrays, conv2d_weight_inputs
 
 INF = float("inf")
 # name -> what differs from DEFAULTS. BLOCK_BYTES 0 makes one block per image (test batches are
@@ -128,9 +128,8 @@ def _conv_pool_grads(x, w):
 def test_threaded_results_equal_single_threaded_ones_bit_for_bit(count, monkeypatch):
     rng = np.random.default_rng(count)
     x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((5, 4, 3, 3))
-    monkeypatch.setattr(
-        workspace, "BLOCK_BYTES", 0
-    )  # a block per image: conv's blocks are split too
+    # a block per image: conv's blocks are split too
+    monkeypatch.setattr(workspace, "BLOCK_BYTES", 0)
     with workspace.threads(1, 0):
         single = _conv_pool_grads(x, w)
     splits = []
@@ -266,35 +265,20 @@ def _stride_one_conv(draw):
 
 @pytest.mark.parametrize("name", ["conv2d", "conv2d_weight"])
 @settings(max_examples=max(10, settings().max_examples // 3))
-@given(case=_stride_one_conv())
-def test_the_property_checks_hold_by_kernel_rows(name, case):
+@given(data=st.data())
+def test_the_property_checks_hold_by_kernel_rows(name, data):
     op = REGISTRY[name]
-    if name == "conv2d_weight":  # x and an upstream gradient; its VJP's dY part is conv2d
-        x, w = case.args[:2]
-        dy = np.cos(np.arange(x.shape[0] * w.shape[0] * 9)).reshape(x.shape[0], w.shape[0], 3, 3)
-        geo = case.attrs["geometry"]
-        dy = np.resize(dy, (x.shape[0], w.shape[0], *geo.out_size(*x.shape[2:])))
-        case = OpCase((x, dy), case.attrs)
-    calls, originals = [], {name: getattr(conv, name) for name in KERNEL_ROWS}
-
-    def counting(name):
-        def counted(*args, **kwargs):
-            calls.append(name)
-            return originals[name](*args, **kwargs)
-
-        return counted
-
-    for name in KERNEL_ROWS:  # conv looks them up on the module at each call
-        setattr(conv, name, counting(name))
-    try:
-        with branch("conv2d by kernel rows"):
-            testing.check_vjp(op, case)
-            testing.check_adjoint(op, case)
-            testing.check_invariants(op, case)
-    finally:
-        for name, original in originals.items():
-            setattr(conv, name, original)
-    assert set(calls) == set(KERNEL_ROWS)  # conv2d, and the weight gradient, by kernel rows
+    cases = _stride_one_conv()
+    case = data.draw(cases if name == "conv2d" else conv2d_weight_inputs(cases), label="case")
+    log = []
+    with pytest.MonkeyPatch.context() as patch, branch("conv2d by kernel rows"):
+        for kernel in KERNEL_ROWS:
+            _spy(patch, kernel, log)
+        testing.check_vjp(op, case)
+        testing.check_adjoint(op, case)
+        testing.check_invariants(op, case)
+    # conv2d and its weight gradient (conv2d_weight's forward and its VJP's dY part) by rows
+    assert {kernel for kernel, _, _ in log} == set(KERNEL_ROWS)
 
 
 # (x shape, weight shape, padding, windows kept): the kernel-row kernels against the columns
@@ -327,28 +311,23 @@ def test_conv2d_by_kernel_rows_equals_conv2d_by_columns(x_shape, w_shape, paddin
 
 
 @pytest.mark.parametrize("x_shape, w_shape, padding, dy_hw", ROW_CASES)
-def test_the_weight_gradient_by_kernel_rows_equals_the_columns(x_shape, w_shape, padding, dy_hw):
+def test_the_weight_gradient_by_kernel_rows_equals_the_columns(
+    x_shape, w_shape, padding, dy_hw, monkeypatch
+):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape)
     geo = Geometry.from_args(w_shape[2:], 1, padding)
     dy = rng.standard_normal((x_shape[0], w_shape[0], *(dy_hw or geo.out_size(*x_shape[2:]))))
     results, log = [], []
-    original = conv.conv2d_weight_rows
-    conv.conv2d_weight_rows = lambda *a: log.append(a) or original(*a)
-    try:
-        for setting in ("conv2d by kernel rows", "weight gradient one GEMM per block, whole batch"):
-            with branch(setting):
-                results.append(conv.conv2d_weight(x, dy, geo, 1))
-        x[0, 1, 2, 3] = np.inf  # a pixel times the rows' zero gradients: NaN, so by columns
-        with branch("conv2d by kernel rows"), np.errstate(invalid="ignore"):
-            with_inf = conv.conv2d_weight(x, dy, geo, 1)
-        with (
-            branch("weight gradient one GEMM per block, whole batch"),
-            np.errstate(invalid="ignore"),
-        ):
-            want = conv.conv2d_weight(x, dy, geo, 1)
-    finally:
-        conv.conv2d_weight_rows = original
+    _spy(monkeypatch, "conv2d_weight_rows", log)
+    for setting in ("conv2d by kernel rows", "weight gradient one GEMM per block, whole batch"):
+        with branch(setting):
+            results.append(conv.conv2d_weight(x, dy, geo, 1))
+    x[0, 1, 2, 3] = np.inf  # a pixel times the rows' zero gradients: NaN, so by columns
+    with branch("conv2d by kernel rows"), np.errstate(invalid="ignore"):
+        with_inf = conv.conv2d_weight(x, dy, geo, 1)
+    with branch("weight gradient one GEMM per block, whole batch"), np.errstate(invalid="ignore"):
+        want = conv.conv2d_weight(x, dy, geo, 1)
     assert len(log) == 1  # the finite x only
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(with_inf, want, rtol=1e-12, atol=1e-12)  # NaN where it is NaN

@@ -172,8 +172,9 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
     over n, i, j of dY[n, o, i, j] times window (i, j) of x (only the first Ho x Wo windows).
 
     Per block, one GEMM per group ``dY2 @ cols.T``, or with few input channels one per image
-    (``WEIGHT_GRAD_PATH``); the blocks' products summed in a fixed order. Strided columns (the
-    padded width measured slower here), so no extra column multiplies an Inf pixel by a zero.
+    (``WEIGHT_GRAD_PATH``), or with stride 1 and a finite x by kernel rows (``by_kernel_rows``);
+    the blocks' products summed in a fixed order. Here the columns are strided (the padded width
+    measured slower), so no extra column multiplies an Inf pixel by a zero.
     A non-finite result is computed again: the first try is quiet, as some OpenBLAS kernels
     raise the invalid flag spuriously, and the second reports a real NaN per the errstate."""
     ho, wo = dy.shape[2:]

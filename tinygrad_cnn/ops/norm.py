@@ -133,7 +133,7 @@ def normalize_grad(g, a, axes: tuple[int, ...], eps: float, y=None, inv_std=None
     def part(i: int, j: int) -> None:
         o = out[i:j]
         np.subtract(g[i:j], _part(mean_g, a, i, j), out=o)
-        along = np.empty(o.shape, o.dtype)
+        along = workspace.empty(o.shape, o.dtype)
         np.multiply(y[i:j], _part(mean_gy, a, i, j), out=along)
         o -= along
         o *= _part(inv_std, a, i, j)

@@ -55,9 +55,10 @@ def conv2d_inputs(draw):
 
 
 @st.composite
-def conv2d_weight_inputs(draw):
-    """conv2d's cases turned into its weight gradient's: x and an upstream gradient dY."""
-    case = draw(conv2d_inputs())
+def conv2d_weight_inputs(draw, conv_cases=None):
+    """conv2d's cases (``conv_cases``, by default :func:`conv2d_inputs`) turned into its weight
+    gradient's: x and an upstream gradient dY."""
+    case = draw(conv2d_inputs() if conv_cases is None else conv_cases)
     x, w = case.args[:2]
     geo = case.attrs["geometry"]
     dy = draw(floats((x.shape[0], w.shape[0], *geo.out_size(*x.shape[2:])), -1.0, 1.0))
