@@ -19,10 +19,12 @@ def _copy_weights(theirs, ours):
 
 def _compare(build, shape, loss=None, target=None, train=True):
     torch = pytest.importorskip("torch")
-    # its own generator: with the suite split across workers, a shared one would give each
-    # test inputs that depend on which tests ran before it in the same worker
+    # its own generator, and torch's initial weights from a fixed seed: with the suite split
+    # across workers, a shared generator would give each test inputs and weights that depend on
+    # which tests ran before it in the same worker
     x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
     results = []
+    torch.manual_seed(sum(shape))
     theirs, ours = build(torch), build(tg)
     _copy_weights(theirs, ours)
     for m, model in ((torch, theirs), (tg, ours)):
