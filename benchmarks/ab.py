@@ -5,9 +5,11 @@ Run: python benchmarks/ab.py --a DIR --b DIR [--rounds 5] [--repeat 15]
 On a shared machine identical runs differ by 20% or more, so one run of each tells little. This
 runs ``benchmarks/bench_conv.py`` of each tree in a fresh process, A then B, ``--rounds`` times,
 and reports for each workload the minimum over all rounds of each tree's per-run minimum, and
-B / A. Each tree imports its own ``tinygrad_cnn``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
-unset in the child processes (a user's machine sets neither; with them NumPy's BLAS runs older
-kernels on some CPUs). Do not run it while tests run: the machine has two cores.
+B / A; then the median over rounds of each run's median, and B / A of those (the bench's ratio to
+torch is one of medians, and a change can move the median and not the minimum). Each tree
+imports its own ``tinygrad_cnn``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in the child
+processes (a user's machine sets neither; with them NumPy's BLAS runs older kernels on some
+CPUs). Do not run it while tests run: the machine has two cores.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +25,8 @@ from pathlib import Path
 ROW = re.compile(r"^(?P<name>\S.*?)\s{2,}(?P<median>[\d.]+)\s+(?P<min>[\d.]+)\b")
 
 
-def run_tree(tree: Path, repeat: int) -> dict[str, float]:
-    """One bench_conv.py run in ``tree``: workload name -> its minimum time (ms)."""
+def run_tree(tree: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """One bench_conv.py run in ``tree``: workload name -> its (minimum, median) time (ms)."""
     unset = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPATH"] = str(tree)
@@ -40,7 +43,7 @@ def run_tree(tree: Path, repeat: int) -> dict[str, float]:
     for line in out.splitlines():
         m = ROW.match(line)
         if m and not line.startswith(("float32", "PyTorch", "workload", "reference")):
-            times[m["name"]] = float(m["min"])
+            times[m["name"]] = float(m["min"]), float(m["median"])
     return times
 
 
@@ -51,17 +54,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per workload and run")
     args = parser.parse_args()
-    best: dict[str, dict[str, float]] = {"a": {}, "b": {}}
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {"a": {}, "b": {}}
     for r in range(args.rounds):
         for key in ("a", "b"):
-            for name, ms in run_tree(getattr(args, key), args.repeat).items():
-                best[key][name] = min(ms, best[key].get(name, float("inf")))
+            for name, times in run_tree(getattr(args, key), args.repeat).items():
+                runs[key].setdefault(name, []).append(times)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"{'workload (forward + backward), min over rounds':<52}{'A ms':>9}{'B ms':>9}{'B/A':>7}")
-    for name, a in best["a"].items():
-        b = best["b"].get(name)
-        if b is not None:
-            print(f"{name:<52}{a:>9.2f}{b:>9.2f}{b / a:>7.3f}")
+    print(
+        f"{'workload (forward + backward)':<52}{'min A':>8}{'min B':>8}{'B/A':>7}"
+        f"{'median A':>10}{'median B':>10}{'B/A':>7}"
+    )
+    for name, a_runs in runs["a"].items():
+        b_runs = runs["b"].get(name)
+        if b_runs is None:
+            continue
+        (a_min, a_med), (b_min, b_med) = (
+            (min(t[0] for t in rs), statistics.median(t[1] for t in rs)) for rs in (a_runs, b_runs)
+        )
+        print(
+            f"{name:<52}{a_min:>8.2f}{b_min:>8.2f}{b_min / a_min:>7.3f}"
+            f"{a_med:>10.2f}{b_med:>10.2f}{b_med / a_med:>7.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -118,13 +118,14 @@ def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatc
     with workspace.threads(3, 0):
         workspace.parallel_ranges(lambda a, b: None, 6, 1)
     monkeypatch.setattr(workspace, "_workers", list(workspace._workers))  # a copy to clear
+    monkeypatch.setattr(workspace, "_workers_mask", frozenset({0}))  # placed in the parent
     names = ("_tasks", "_start_lock", "_lock", "_blas_lock")
     old = [getattr(workspace, name) for name in names]
     for name in names:
         monkeypatch.setattr(workspace, name, getattr(workspace, name))  # restored afterwards
     with workspace._lock, workspace._start_lock, workspace._blas_lock:  # held, as by a thread
         workspace._after_fork_in_child()  # lost in the fork
-    assert workspace._workers == []
+    assert workspace._workers == [] and workspace._workers_mask is None
     new = [getattr(workspace, name) for name in names]
     assert all(a is not b for a, b in zip(old, new))
     assert isinstance(new[0], queue.SimpleQueue) and new[0].empty()
@@ -195,6 +196,76 @@ def test_scratch_hands_each_thread_its_own_buffer_per_slot_again_and_again():
     assert not np.shares_memory(a, theirs[0])
     big = workspace.scratch("test", (workspace.MIN_BYTES,), np.uint8)  # from the pool instead
     assert not np.shares_memory(a, big)
+
+
+needs_two_cpus = pytest.mark.skipif(
+    workspace._getcpu is None or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity (Linux) and two CPUs to run on",
+)
+
+
+def _where_parts_run(count=2):
+    """Each part's (thread, CPU, mask) under parallel_ranges with ``count`` threads."""
+    seen = []
+
+    def part(a, b):
+        seen.append((threading.get_ident(), workspace._getcpu(), os.sched_getaffinity(0)))
+
+    with workspace.threads(count, 0):
+        workspace.parallel_ranges(part, count, 1)
+    return seen
+
+
+@needs_two_cpus
+def test_the_caller_keeps_its_cpu_the_workers_take_others_and_its_mask_comes_back():
+    before = os.sched_getaffinity(0)
+    seen = _where_parts_run(3)
+    mine = [s for s in seen if s[0] == threading.get_ident()]
+    theirs = [s for s in seen if s[0] != threading.get_ident()]
+    assert len(mine) == 1 and len(theirs) == 2
+    (_, cpu, mask), allowed = mine[0], before - {mine[0][1]}
+    assert mask == {cpu}  # pinned while its part ran
+    assert all(c != cpu and m == allowed for _, c, m in theirs)
+    assert os.sched_getaffinity(0) == before
+
+
+@needs_two_cpus
+def test_a_caller_with_a_mask_of_its_own_keeps_it_and_the_workers_stay_inside_it():
+    before = os.sched_getaffinity(0)
+    own = set(sorted(before)[:2])
+    os.sched_setaffinity(0, own)
+    try:
+        seen = _where_parts_run()
+        assert os.sched_getaffinity(0) == own
+        with pytest.raises(ArithmeticError):  # restored when a part fails too
+            with workspace.threads(2, 0):
+                workspace.parallel_ranges(lambda a, b: 1 / 0, 2, 1)
+        assert os.sched_getaffinity(0) == own
+    finally:
+        os.sched_setaffinity(0, before)
+    (me, cpu, _), (_, other, mask) = sorted(seen, key=lambda s: s[0] != threading.get_ident())
+    assert me == threading.get_ident() and mask == own - {cpu} == {other}
+
+
+def test_where_affinity_cannot_be_set_the_scheduler_places_the_threads(monkeypatch):
+    def refuse(*args):
+        raise PermissionError("not here")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse, raising=False)
+    monkeypatch.setattr(workspace, "_workers_mask", None)
+    monkeypatch.setattr(workspace, "_getcpu", workspace._getcpu or (lambda: 0))
+    with workspace.threads(2, 0):
+        out = np.zeros(6)
+        workspace.parallel_ranges(lambda a, b: out.__setitem__(slice(a, b), 1), 6, 1)
+    assert out.tolist() == [1] * 6 and workspace._getcpu is None  # and not asked again
+
+
+def test_the_default_thread_count_is_the_cpus_the_process_may_use(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert workspace._cpus_allowed() == 1
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 5)
+    assert workspace._cpus_allowed() == 5
 
 
 @pytest.mark.skipif(not workspace._blas_controllers(), reason="no way to set BLAS's threads")
