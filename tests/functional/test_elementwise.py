@@ -1,9 +1,27 @@
-"""Elementwise functions' values: leaky_relu, sigmoid, pow, cast."""
+"""Elementwise functions' values: relu, leaky_relu, sigmoid, pow, cast."""
 
 import numpy as np
+import pytest
 
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import tensor
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [5, 70_001])  # float32 arrays this big go by blocks
+def test_relu_is_numpys_maximum_with_zero_nan_and_signed_zero_included(dtype, size):
+    a = np.random.default_rng(0).standard_normal(size).astype(dtype)
+    a[::7], a[1::11], a[2::13], a[3::17] = np.nan, -np.inf, -0.0, np.inf
+    shape = (7, size // 7) if size % 7 == 0 else (size, 1)
+    x = tensor(a.reshape(shape), requires_grad=True)
+    y = F.relu(x)
+    expected = np.maximum(a, 0).reshape(shape)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), expected)
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(expected))
+    y.backward(np.ones_like(expected))
+    np.testing.assert_array_equal(x.grad.numpy().reshape(-1), (a > 0).astype(dtype))
+    np.testing.assert_array_equal(F.relu(x.T).numpy(), expected.T)  # not contiguous for 7 rows
 
 
 def test_leaky_relu_values_and_its_slope_at_zero():

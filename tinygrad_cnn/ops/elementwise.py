@@ -22,6 +22,25 @@ import numpy as np
 
 from tinygrad_cnn.ops.registry import Op, register_op
 
+# NumPy's float32 maximum against a scalar (a broadcast, stride 0) runs a slow loop: 0.22 ms on
+# LeNet's first activation (1.6 MB), against a block of zeros 0.13 ms (float64: the other way
+# round, 0.15 against 0.22). So float32 relu takes the maximum a block at a time.
+_BLOCK = 1 << 14
+_ZEROS = np.zeros(_BLOCK, np.float32)
+_ZEROS.flags.writeable = False
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    """``np.maximum(a, 0)``: the same numbers (NaN stays NaN), by blocks for float32."""
+    if a.dtype != np.float32 or a.size < 4 * _BLOCK or not a.flags.c_contiguous:
+        return np.maximum(a, 0)
+    out = np.empty(a.shape, a.dtype)
+    flat, flat_out = a.reshape(-1), out.reshape(-1)
+    for i in range(0, a.size, _BLOCK):
+        j = min(a.size, i + _BLOCK)
+        np.maximum(flat[i:j], _ZEROS[: j - i], out=flat_out[i:j])
+    return out
+
 
 @register_op(linear_in=(0, 1), higher_order=True)
 class Add(Op):
@@ -181,7 +200,7 @@ class Relu(Op):
     @staticmethod
     def forward(ctx, a):
         ctx.mask = a > 0
-        return np.maximum(a, 0)
+        return _relu(a)
 
     @staticmethod
     def vjp(ctx, g):
