@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_cnn.ops.geometry import Geometry, out_size, pad_nchw
+from tinygrad_cnn.ops.geometry import Geometry, out_size, pad_nchw, pad_rows, row_stride
 
 small = st.integers(1, 4)
 
@@ -85,3 +85,28 @@ def test_pad_nchw_fills_the_border_and_a_tail_after_the_array(padding, tail):
     # the tail: ``tail`` more elements of the buffer, after the last one, for views reading on
     beyond = as_strided(xp, shape=(xp.size + tail,), strides=(xp.itemsize,), writeable=False)
     np.testing.assert_array_equal(beyond[xp.size :], -7.0)
+
+
+@given(
+    h=st.integers(1, 6), w=st.integers(1, 6), k=small, d=small,
+    pads=st.tuples(*[st.integers(0, 5)] * 4), data=st.data(),
+)  # fmt: skip
+def test_rows_that_share_their_padding_read_flat_as_the_padded_image(h, w, k, d, pads, data):
+    # every window element of every output kept, read flat from rows S long (and past the
+    # plane's end into the next plane or the tail), is the element of the fully padded image
+    geo = Geometry.from_args(k, 1, pads, d)
+    ho, wo = geo.out_size(h, w)
+    if ho < 1 or wo < 1:
+        return
+    wo = data.draw(st.integers(1, wo))  # only the first windows, as conv2d's out_hw keeps
+    x = np.arange(1.0, 2 * 2 * h * w + 1).reshape(2, 2, h, w)  # no zero inside the image
+    full = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
+    width = row_stride(geo, w, wo)
+    assert width >= wo and width <= w + geo.pl + geo.pr
+    rows = pad_rows(x, geo, width, tail=(k - 1) * d)
+    assert rows.shape == (2, 2, h + geo.pt + geo.pb, width)
+    flat = as_strided(rows, shape=(rows.size + (k - 1) * d,), strides=(rows.itemsize,))
+    plane = rows.shape[2] * width
+    for n, c, i, j, p, q in np.ndindex(2, 2, ho, wo, k, k):
+        at = (n * 2 + c) * plane + (i + p * d) * width + j + q * d
+        assert flat[at] == full[n, c, i + p * d, j + q * d]

@@ -196,7 +196,7 @@ def _input_grad_path(monkeypatch, x_shape, w_shape, **kwargs):
         ("one thread", (2, 3, 6, 5), (13, 3, 3, 3), {"padding": 1}, "full"),  # by kernel rows
         ("one thread", (2, 3, 6, 5), (18, 3, 3, 3), {"padding": 1}, "transpose"),  # O = 2*C*kW
         ("conv2d by columns", (2, 3, 6, 5), (13, 3, 3, 3), {"padding": 1}, "transpose"),
-        ("one thread", (2, 3, 6, 2), (13, 3, 3, 3), {"padding": 1}, "transpose"),  # too narrow
+        ("one thread", (2, 3, 6, 1), (13, 3, 3, 3), {"padding": 1}, "transpose"),  # too narrow
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": 2}, "full"),  # padding = k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"padding": (1, 3)}, "transpose"),  # > k - 1
         ("one thread", (2, 3, 6, 5), (2, 3, 3, 3), {"stride": (1, 2)}, "transpose"),
@@ -410,11 +410,11 @@ def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
     "setting, w, width",
     [
         ("strided columns", 7, 7),
-        ("padded-width columns", 7, 9),
-        ("padded-width columns", 2, 4),
-        ("one thread", 7, 9),  # 2 columns of padding per row waste 2/7
-        ("one thread", 4, 6),  # 2/4: the most waste the padded width is used with
-        ("one thread", 3, 3),  # 2/3
+        ("padded-width columns", 7, 8),
+        ("padded-width columns", 1, 2),
+        ("one thread", 7, 8),  # 1 column of padding per row (shared by both sides) wastes 1/7
+        ("one thread", 2, 3),  # 1/2: the most waste the padded width is used with
+        ("one thread", 1, 1),  # 1/1
     ],
 )
 def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkeypatch):
@@ -423,7 +423,7 @@ def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkey
     rng = np.random.default_rng(2)
     x = tensor(rng.standard_normal((2, 3, 6, w)))
     k = tensor(rng.standard_normal((4, 3, 3, 3)))
-    with branch(setting):  # stride 1, padding 1: Wo = W, and W + 2 columns per padded row
+    with branch(setting):  # stride 1, padding 1: Wo = W, and W + 1 columns per padded row
         F.conv2d(x, k, padding=1)
     assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(w, width)}
 

@@ -6,8 +6,9 @@ ops share them with roles swapped:
 
 - ``conv2d``: per block of images, ``im2col`` copies the padded input's windows (a strided
   view) into columns (C*kH*kW, Ho*width) per image, and one GEMM per image and group writes the
-  output in NCHW. With stride 1 the columns run over the padded width Wp (``column_width``), so
-  the copy moves long runs. With fewer output than input channels, by kernel rows instead
+  output in NCHW. With stride 1 the columns run over the padded planes' rows (``column_width``:
+  W plus the wider padding, one row's right padding the next one's left), so the copy moves
+  long runs. With fewer output than input channels, by kernel rows instead
   (:mod:`~tinygrad_cnn.ops.conv_rows`), as the weight gradient with stride 1.
 - ``conv2d_weight``: per block, ``dY2 @ cols.T``, the blocks' products summed.
 - ``conv_transpose2d`` (conv2d's input gradient): with stride 1 and O <= 4C, conv2d itself on
@@ -36,7 +37,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.conv_rows import conv2d_rows, conv2d_weight_rows
-from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw
+from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, pad_rows, row_stride
 from tinygrad_cnn.ops.registry import Op, register_op
 
 # Tests force each path: MAX_WIDTH_WASTE -1 or inf (strided or padded-width columns);
@@ -57,22 +58,27 @@ PER_IMAGE_MAX_K = 32
 def column_width(geo: Geometry, w: int, wo: int) -> int:
     """Columns per output row in the GEMM layout.
 
-    Stride 1: the padded width Wp. Window offset (p, q) then reads one contiguous run of
-    Ho*Wp elements from each padded plane (fast copies), and the Wp - Wo extra columns per row
-    are discarded from the output. That costs (Wp - Wo) / Wo more GEMM work, so narrow images
-    with wide padding use Wo, from a strided view, as other strides do.
+    Stride 1: the row length S of the padded planes, W plus the wider of the left and right
+    padding (:func:`~tinygrad_cnn.ops.geometry.row_stride`; the rows share their padding).
+    Window offset (p, q) then reads one contiguous run of Ho*S elements from each padded plane
+    (fast copies), and the S - Wo extra columns per row are discarded from the output. That
+    costs (S - Wo) / Wo more GEMM work, so narrow images with wide padding use Wo, from a
+    strided view, as other strides do.
     """
-    wp = w + geo.pl + geo.pr
-    if geo.sh == geo.sw == 1 and (wp - wo) <= MAX_WIDTH_WASTE * wo:
-        return wp
-    return wo
+    return row_stride(geo, w, wo) if flat_rows(geo, w, wo) else wo
+
+
+def flat_rows(geo: Geometry, w: int, wo: int) -> bool:
+    """Whether stride 1 reads the padded planes' rows flat: while the S - Wo extra columns per
+    row waste at most ``MAX_WIDTH_WASTE`` of the GEMM's."""
+    return geo.sh == geo.sw == 1 and row_stride(geo, w, wo) - wo <= MAX_WIDTH_WASTE * wo
 
 
 # --8<-- [start:im2col]
 def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
     """x's windows as a zero-copy view, Ho, Wo and width (see :func:`column_width`; ``width``
-    forces one): (N, C, kH, kW, Ho*width) with the padded width, (N, C, kH, kW, Ho, Wo) with
-    Wo. ``out_hw`` keeps only the first Ho x Wo windows."""
+    forces one): (N, C, kH, kW, Ho*width) with rows of the padded planes' length, (N, C, kH,
+    kW, Ho, Wo) with Wo. ``out_hw`` keeps only the first Ho x Wo windows."""
     n, c, h, w = x.shape
     ho, wo = geo.out_size(h, w)
     if out_hw is not None:
@@ -81,8 +87,8 @@ def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
         ho, wo = out_hw
     width = column_width(geo, w, wo) if width is None else width
     it = x.dtype.itemsize
-    if width != wo:  # runs of Ho*Wp, reading up to (kW-1)*dW past a plane's end
-        xp = pad_nchw(x, geo, tail=(geo.kw - 1) * geo.dw)
+    if width != wo:  # runs of Ho*width, reading up to (kW-1)*dW past a plane's end
+        xp = pad_rows(x, geo, width, tail=(geo.kw - 1) * geo.dw)
         plane = xp.shape[2] * xp.shape[3]
         view = as_strided(  # (N, C, kH, kW, Ho*Wp), a view: nothing copied yet
             xp,
@@ -121,7 +127,7 @@ def by_kernel_rows(x_shape, o: int, geo: Geometry, groups: int, out_hw, weight=F
     (ho, wo), fits = out_hw, geo.out_size(*x_shape[2:])
     applies = groups == 1 and geo.sh == geo.sw == geo.dh == geo.dw == 1 and geo.kw > 1
     applies = applies and ho <= fits[0] and wo <= fits[1]
-    if not applies or column_width(geo, x_shape[3], wo) == wo or FORWARD_PATH == "columns":
+    if not applies or not flat_rows(geo, x_shape[3], wo) or FORWARD_PATH == "columns":
         return False
     return FORWARD_PATH == "rows" or weight or o * geo.kw < x_shape[1] * geo.kh
 

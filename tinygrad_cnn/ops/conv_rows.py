@@ -1,13 +1,14 @@
 """conv2d and its weight gradient by kernel rows: GEMMs with kW times more rows than the columns'.
 
-With stride and dilation 1 and one group, take x's padded planes flat (row length Wp) and a flat
-index j. Kernel row p of the window at j is the run ``xpad[c, j + p*Wp :]``, so the C*kH kernel
-rows of every window are a copy of x kH times over (C*kH, Ho*Wp) per image, not the kH*kW
-times of im2col's columns. Each kernel column q is then a shift of j by q:
+With stride and dilation 1 and one group, take x's padded planes flat, with rows S long
+(:func:`~tinygrad_cnn.ops.geometry.row_stride`: W plus the wider padding, shared between rows),
+and a flat index j. Kernel row p of the window at j is the run ``xpad[c, j + p*S :]``, so the
+C*kH kernel rows of every window are a copy of x kH times over (C*kH, Ho*S + kW - 1) per image,
+not the kH*kW times of im2col's columns. Each kernel column q is then a shift of j by q:
 
 - conv2d: ``T[o, q, j] = sum_{c, p} W[o, c, p, q] * rows[c, p, j]``, one GEMM with O*kW rows,
-  and ``y[o, i, j'] = sum_q T[o, q, i*Wp + j' + q]``, kW shifted slabs added. The shift never
-  crosses a row for the outputs kept (j' < Wo).
+  and ``y[o, i, j'] = sum_q T[o, q, i*S + j' + q]``, kW shifted slabs added. For the outputs
+  kept (j' < Wo) a shift past a row's end reads the next row's left padding: zeros.
 - the weight gradient: ``dW[o, c, p, q] = sum_j dY[o, j - q] * rows[c, p, j]``, one GEMM of
   dY shifted kW ways (O*kW rows) with the rows (C*kH columns), summed over the images.
 
@@ -22,18 +23,20 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
-from tinygrad_cnn.ops.geometry import Geometry, pad_nchw
+from tinygrad_cnn.ops.geometry import Geometry, pad_rows, row_stride
 
 
-def kernel_rows(x: np.ndarray, geo: Geometry, ho: int):
-    """x padded, as a zero-copy view (N, C, kH, Ho*Wp) of each window row's run, and Wp."""
-    xp = pad_nchw(x, geo)  # (N, C, Hp, Wp)
-    wp, it = xp.shape[3], xp.dtype.itemsize
+def kernel_rows(x: np.ndarray, geo: Geometry, out_hw):
+    """x padded with rows S long, as a zero-copy view (N, C, kH, Ho*S + kW - 1) of each window
+    row's run, and S. A run reads up to kW - 1 elements past its plane (the array has a tail)."""
+    (ho, wo), it = out_hw, x.dtype.itemsize
+    s = row_stride(geo, x.shape[3], wo)
+    xp = pad_rows(x, geo, s, tail=geo.kw - 1)  # (N, C, Hp, S)
     view = as_strided(
-        xp, shape=(*xp.shape[:2], geo.kh, ho * wp), strides=(*xp.strides[:2], wp * it, it),
-        writeable=False,
+        xp, shape=(*xp.shape[:2], geo.kh, ho * s + geo.kw - 1),
+        strides=(*xp.strides[:2], s * it, it), writeable=False,
     )  # fmt: skip
-    return view, wp
+    return view, s
 
 
 def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
@@ -42,12 +45,12 @@ def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) 
     n, c = x.shape[:2]
     o, kh, kw = w.shape[0], geo.kh, geo.kw
     ho, wo = out_hw
-    rows, wp = kernel_rows(x, geo, ho)
-    it, length = x.dtype.itemsize, ho * wp  # columns per image: Ho rows of the padded width
+    rows, s = kernel_rows(x, geo, (ho, wo))
+    it, length = x.dtype.itemsize, rows.shape[-1]  # columns per image: Ho rows of S, and kW - 1
     wr = np.ascontiguousarray(w.transpose(0, 3, 1, 2)).reshape(o * kw, c * kh)  # (O*kW, C*kH)
     dtype = np.result_type(x, w)
     y = np.empty((n, o, ho, wo), dtype)
-    span = length - (kw - 1)  # the positions every shift can reach (the rest is not output)
+    span = ho * s  # output positions, Wo of each S kept
 
     def block(_, i0, i1):
         b = i1 - i0
@@ -55,11 +58,11 @@ def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) 
         np.copyto(cols, rows[i0:i1])
         t = workspace.scratch("product", (b, o, kw, length), dtype)
         np.matmul(wr, cols.reshape(b, c * kh, length), out=t.reshape(b, o * kw, length))
-        total = workspace.scratch("sums", (b, o, length), dtype)
-        np.add(t[:, :, 0, :span], t[:, :, 1, 1 : 1 + span], out=total[..., :span])
+        total = workspace.scratch("sums", (b, o, span), dtype)
+        np.add(t[:, :, 0, :span], t[:, :, 1, 1 : 1 + span], out=total)
         for q in range(2, kw):
-            total[..., :span] += t[:, :, q, q : q + span]
-        y[i0:i1] = total.reshape(b, o, ho, wp)[..., :wo]
+            total += t[:, :, q, q : q + span]
+        y[i0:i1] = total.reshape(b, o, ho, s)[..., :wo]
         if bias is not None:
             y[i0:i1] += bias[:, None, None]
 
@@ -73,8 +76,8 @@ def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarr
     order."""
     n, c = x.shape[:2]
     o, (ho, wo), kh, kw = dy.shape[1], dy.shape[2:], geo.kh, geo.kw
-    rows, wp = kernel_rows(x, geo, ho)
-    length, it = ho * wp, x.dtype.itemsize
+    rows, s = kernel_rows(x, geo, (ho, wo))
+    length, it = rows.shape[-1], x.dtype.itemsize
     image_bytes = (c * kh + o * kw) * length * it
     parts = np.empty((workspace.block_count(n, image_bytes), o, kw, c, kh), np.result_type(x, dy))
 
@@ -82,10 +85,11 @@ def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarr
         b = i1 - i0
         cols = workspace.scratch("columns", (c, kh, b, length), x.dtype)
         np.copyto(cols, rows[i0:i1].transpose(1, 2, 0, 3))
-        shifted = workspace.scratch("product", (o, kw, b, ho, wp), dy.dtype)
+        shifted = workspace.scratch("product", (o, kw, b, length), dy.dtype)
         shifted.fill(0)
-        for q in range(kw):  # dY's (i, j') at flat i*Wp + j' + q
-            shifted[:, q, :, :, q : q + wo] = dy[i0:i1].transpose(1, 0, 2, 3)
+        for q in range(kw):  # dY's (i, j') at flat i*S + j' + q
+            rows_q = shifted[:, q, :, q : q + ho * s].reshape(o, b, ho, s)  # a view
+            rows_q[..., :wo] = dy[i0:i1].transpose(1, 0, 2, 3)
         np.matmul(
             shifted.reshape(o * kw, b * length),
             cols.reshape(c * kh, b * length).T,

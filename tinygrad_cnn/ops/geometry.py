@@ -161,6 +161,19 @@ def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> 
     return xp
 
 
+def row_stride(geo: Geometry, w: int, wo: int) -> int:
+    """The row length S of :func:`pad_rows`' layout for stride 1: W plus the wider of the left
+    and right padding (at least Wo). Read flat, a window row that runs past a row's end lands in
+    the next row's left padding, zeros, so one padding between rows serves both sides."""
+    return max(w + max(geo.pl, geo.pr), wo)
+
+
+def pad_rows(x: np.ndarray, geo: Geometry, width: int, tail: int) -> np.ndarray:
+    """x padded as :func:`pad_nchw` does, but with rows ``width`` long (see :func:`row_stride`):
+    ``geo.pl`` zeros before each row's W values, and ``width - pl - W`` after."""
+    return pad_nchw(x, geo._replace(pr=width - geo.pl - x.shape[3]), tail=tail)
+
+
 def crop(a: np.ndarray, geo: Geometry, h: int, w: int) -> np.ndarray:
     """The H x W interior of a padded (N, C, Hp, Wp) array, as a new contiguous array."""
     return a[:, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w].copy()
