@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ import pytest
 import tinygrad_cnn as tg
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn, optim, tensor
-from tinygrad_cnn.ops import workspace
+from tinygrad_cnn.ops import affinity, workspace
 
 
 def test_an_interrupt_right_after_a_worker_starts_does_not_hang_the_exit():
@@ -24,7 +25,7 @@ def test_an_interrupt_right_after_a_worker_starts_does_not_hang_the_exit():
     script = textwrap.dedent(
         """
         import threading
-        from tinygrad_cnn.ops import workspace
+        from tinygrad_cnn.ops import affinity, workspace
 
         start = threading.Thread.start
         def start_then_interrupt(self):
@@ -118,14 +119,14 @@ def test_the_fork_handler_forgets_the_workers_the_queue_and_the_locks(monkeypatc
     with workspace.threads(3, 0):
         workspace.parallel_ranges(lambda a, b: None, 6, 1)
     monkeypatch.setattr(workspace, "_workers", list(workspace._workers))  # a copy to clear
-    monkeypatch.setattr(workspace, "_workers_mask", frozenset({0}))  # placed in the parent
+    monkeypatch.setattr(affinity, "_workers_mask", frozenset({0}))  # placed in the parent
     names = ("_tasks", "_start_lock", "_lock", "_blas_lock")
     old = [getattr(workspace, name) for name in names]
     for name in names:
         monkeypatch.setattr(workspace, name, getattr(workspace, name))  # restored afterwards
     with workspace._lock, workspace._start_lock, workspace._blas_lock:  # held, as by a thread
         workspace._after_fork_in_child()  # lost in the fork
-    assert workspace._workers == [] and workspace._workers_mask is None
+    assert workspace._workers == [] and affinity._workers_mask is None
     new = [getattr(workspace, name) for name in names]
     assert all(a is not b for a, b in zip(old, new))
     assert isinstance(new[0], queue.SimpleQueue) and new[0].empty()
@@ -199,7 +200,7 @@ def test_scratch_hands_each_thread_its_own_buffer_per_slot_again_and_again():
 
 
 needs_two_cpus = pytest.mark.skipif(
-    workspace._getcpu is None or len(os.sched_getaffinity(0)) < 2,
+    affinity.getcpu is None or len(os.sched_getaffinity(0)) < 2,
     reason="needs CPU affinity (Linux) and two CPUs to run on",
 )
 
@@ -209,7 +210,7 @@ def _where_parts_run(count=2):
     seen = []
 
     def part(a, b):
-        seen.append((threading.get_ident(), workspace._getcpu(), os.sched_getaffinity(0)))
+        seen.append((threading.get_ident(), affinity.getcpu(), os.sched_getaffinity(0)))
 
     with workspace.threads(count, 0):
         workspace.parallel_ranges(part, count, 1)
@@ -252,20 +253,38 @@ def test_where_affinity_cannot_be_set_the_scheduler_places_the_threads(monkeypat
         raise PermissionError("not here")
 
     monkeypatch.setattr(os, "sched_setaffinity", refuse, raising=False)
-    monkeypatch.setattr(workspace, "_workers_mask", None)
-    monkeypatch.setattr(workspace, "_getcpu", workspace._getcpu or (lambda: 0))
+    monkeypatch.setattr(affinity, "_workers_mask", None)
+    monkeypatch.setattr(affinity, "getcpu", affinity.getcpu or (lambda: 0))
     with workspace.threads(2, 0):
         out = np.zeros(6)
         workspace.parallel_ranges(lambda a, b: out.__setitem__(slice(a, b), 1), 6, 1)
-    assert out.tolist() == [1] * 6 and workspace._getcpu is None  # and not asked again
+    assert out.tolist() == [1] * 6 and affinity.getcpu is None  # and not asked again
 
 
 def test_the_default_thread_count_is_the_cpus_the_process_may_use(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
-    assert workspace._cpus_allowed() == 1
+    assert affinity.cpus_allowed() == 1
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 5)
-    assert workspace._cpus_allowed() == 5
+    assert affinity.cpus_allowed() == 5
+
+
+def test_each_block_runs_once_and_a_thread_that_lags_takes_fewer(monkeypatch):
+    monkeypatch.setattr(workspace, "BLOCK_BYTES", 0)  # one image per block
+    ran, me, lagging = [], threading.get_ident(), threading.Event()
+
+    def block(k, i0, i1):
+        if threading.get_ident() == me:
+            assert lagging.wait(10)  # until the copy thread holds a block
+        else:
+            lagging.set()
+            time.sleep(0.2)  # its block lags: meanwhile the caller takes all the others
+        ran.append(((k, i0, i1), threading.get_ident()))
+
+    with workspace.threads(2, 0):
+        workspace.over_blocks(block, 12, 1)
+    assert sorted(b for b, _ in ran) == [(k, k, k + 1) for k in range(12)]
+    assert sum(t != me for _, t in ran) == 1
 
 
 @pytest.mark.skipif(not workspace._blas_controllers(), reason="no way to set BLAS's threads")
