@@ -287,6 +287,23 @@ def test_each_block_runs_once_and_a_thread_that_lags_takes_fewer(monkeypatch):
     assert sum(t != me for _, t in ran) == 1
 
 
+def test_a_block_that_raises_stops_the_other_threads_taking_blocks(monkeypatch):
+    monkeypatch.setattr(workspace, "BLOCK_BYTES", 0)  # one image per block
+    ran, me, started = [], threading.get_ident(), threading.Event()
+
+    def block(k, i0, i1):
+        ran.append(k)
+        if threading.get_ident() == me:
+            assert started.wait(10)  # the copy thread holds a block
+            raise KeyboardInterrupt  # as a Ctrl-C would
+        started.set()
+        time.sleep(0.2)  # meanwhile the caller's block raises
+
+    with workspace.threads(2, 0), pytest.raises(KeyboardInterrupt):
+        workspace.over_blocks(block, 12, 1)
+    assert len(ran) == 2  # the two blocks under way, none taken after
+
+
 @pytest.mark.skipif(not workspace._blas_controllers(), reason="no way to set BLAS's threads")
 def test_blocks_run_with_one_blas_thread_and_leave_the_count_as_it_was():
     libs = workspace._blas_controllers()
