@@ -49,14 +49,23 @@ OPS = ["add", "mul", "matmul", "tanh", "sum", "mul_scalar", "chain"]
 
 def count(tree: Path, op: str, n: int) -> int:
     """Instructions callgrind counts for the workload making ``op`` n times."""
+    return callgrind(tree, WORKLOAD, op, str(n))
+
+
+def callgrind(tree: Path, script: str, *args: str) -> int:
+    """Instructions callgrind counts for ``python -c script *args``, importing ``tree``'s
+    tinygrad_cnn, with one BLAS thread and one copy thread."""
     # one BLAS thread: idle worker threads spin for a time that depends on the machine's load
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     env["TINYGRAD_CNN_NUM_THREADS"] = "1"
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # a user's machine sets neither
+        env.pop(var, None)
     # address-space randomisation moves counts by about 0.5% between identical runs: turn it off
     cmd = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else []
     cmd += ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    cmd += [sys.executable, "-c", WORKLOAD, op, str(n)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    cmd += [sys.executable, "-c", script, *args]
+    # in the tree: ``python -c`` imports from its working directory first
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree)
     match = re.search(r"Collected : (\d+)", done.stderr)
     if match is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")

@@ -1,7 +1,10 @@
 """The bench command runs the benchmark code in benchmarks/, from the source checkout."""
 
 import runpy
+import subprocess
 import sys
+
+import pytest
 
 from tinygrad_cnn.cli import BENCH_FILE, main
 
@@ -37,3 +40,17 @@ def test_op_times_reports_the_ops_of_a_step_and_restores_them(capsys):
     rows = [line.split()[0] for line in out[2:]]
     assert len(rows) == 3 and rows[0] in {"conv2d.vjp", "conv2d.forward"}  # convolutions lead
     assert _op_methods() == before  # the timers are gone
+
+
+def test_conv_instructions_workload_runs_each_kernel_and_refuses_an_unknown_case(capsys):
+    script = runpy.run_path(str(BENCH_FILE.parent / "conv_instructions.py"))
+    case = repr(script["CONV_WORKLOADS"][4])  # the 8x8 one, small
+    for kernel in script["KERNELS"]:  # what valgrind would count, run plainly once
+        done = subprocess.run(
+            [sys.executable, "-c", script["WORKLOAD"], case, kernel, "1"],
+            capture_output=True, text=True, cwd=BENCH_FILE.parent.parent,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    with pytest.raises(SystemExit) as exit_:
+        script["main"](["--cases", "9"])
+    assert exit_.value.code == 2 and "--cases takes numbers 0 to 4" in capsys.readouterr().err
