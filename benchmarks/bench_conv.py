@@ -36,6 +36,7 @@ import tinygrad_cnn as tg
 from tinygrad_cnn import Tensor, models, optim, reference
 from tinygrad_cnn import functional as F
 from tinygrad_cnn.ops import conv
+from tinygrad_cnn.ops.affinity import cpus_allowed
 from tinygrad_cnn.ops.geometry import Geometry
 
 CONV_WORKLOADS = [  # (x shape, weight shape, stride, padding)
@@ -56,7 +57,7 @@ def numpy_threads() -> int:
     for var in ("TINYGRAD_CNN_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         if os.environ.get(var):
             return int(os.environ[var])
-    return os.cpu_count() or 1
+    return cpus_allowed()  # what the library's copy threads use
 
 
 def measure(

@@ -8,7 +8,7 @@ Run: python benchmarks/bench_models.py [--images 60000] [--resnet-steps 200] [--
 
 Each is a complete training step (forward, cross-entropy, backward, update), timed after one
 warm-up step. The frameworks alternate, ``--rounds`` times, and the table reports each one's best
-round in images per second. PyTorch gets the same number of threads as this machine has cores
+round in images per second. PyTorch gets as many threads as the CPUs this process may use
 (``--threads``), which is what NumPy's BLAS and the library's copy threads use.
 """
 
@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from tinygrad_cnn import Tensor, manual_seed, models, optim  # noqa: E402
 from tinygrad_cnn import functional as F  # noqa: E402
+from tinygrad_cnn.ops.affinity import cpus_allowed  # noqa: E402
 
 BATCH = 64
 
@@ -105,7 +106,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=60_000, help="LeNet-5 images (an MNIST epoch)")
     p.add_argument("--resnet-steps", type=int, default=200)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--threads", type=int, default=cpus_allowed())
     args = p.parse_args()
     try:
         import torch

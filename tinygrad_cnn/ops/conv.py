@@ -90,7 +90,7 @@ def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
     if width != wo:  # runs of Ho*width, reading up to (kW-1)*dW past a plane's end
         xp = pad_rows(x, geo, width, tail=(geo.kw - 1) * geo.dw)
         plane = xp.shape[2] * xp.shape[3]
-        view = as_strided(  # (N, C, kH, kW, Ho*Wp), a view: nothing copied yet
+        view = as_strided(  # (N, C, kH, kW, Ho*width), a view: nothing copied yet
             xp,
             shape=(n, c, geo.kh, geo.kw, ho * width),
             strides=(c * plane * it, plane * it, geo.dh * width * it, geo.dw * it, it),
