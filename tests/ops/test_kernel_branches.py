@@ -425,7 +425,7 @@ def test_each_setting_takes_the_column_layout_it_names(setting, w, width, monkey
     k = tensor(rng.standard_normal((4, 3, 3, 3)))
     with branch(setting):  # stride 1, padding 1: Wo = W, and W + 1 columns per padded row
         F.conv2d(x, k, padding=1)
-    assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(w, width)}
+    assert {(wo, wid) for _, _, (_, _, wo, wid, _) in log} == {(w, width)}
 
 
 def test_the_weight_gradient_takes_the_strided_layout_in_every_setting(monkeypatch):
@@ -438,7 +438,7 @@ def test_the_weight_gradient_takes_the_strided_layout_in_every_setting(monkeypat
         y = F.conv2d(x, k, padding=1)
         log.clear()  # the forward's padded width
         y.backward(np.ones(y.shape))
-    assert {(wo, wid) for _, _, (_, _, wo, wid) in log} == {(7, 7)}
+    assert {(wo, wid) for _, _, (_, _, wo, wid, _) in log} == {(7, 7)}
 
 
 @pytest.mark.parametrize(

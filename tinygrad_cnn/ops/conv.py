@@ -16,7 +16,8 @@ ops share them with roles swapped:
   ``col2im``, which adds each kernel offset's slab back (a loop over offsets, never pixels).
 
 Blocks hold about ``workspace.BLOCK_BYTES`` of columns, which stay in the core's cache between
-the copy that makes them and the GEMM that reads them. They are split across the copy threads,
+the copy that makes them and the GEMM that reads them; each block first pads its own images
+(``pad`` from :func:`windows`). They are split across the copy threads,
 BLAS on one thread in each (``workspace.parallel_blocks``); which block an image is in never
 depends on the thread count, so the results do not either. The forward keeps no columns: the
 weight gradient makes them again, a block at a time.
@@ -37,7 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.ops import workspace
 from tinygrad_cnn.ops.conv_rows import conv2d_rows, conv2d_weight_rows
-from tinygrad_cnn.ops.geometry import Geometry, crop, pad_nchw, pad_rows, row_stride
+from tinygrad_cnn.ops.geometry import Geometry, crop, pad_later, pad_rows, row_stride
 from tinygrad_cnn.ops.registry import Op, register_op
 
 # Tests force each path: MAX_WIDTH_WASTE -1 or inf (strided or padded-width columns);
@@ -76,9 +77,12 @@ def flat_rows(geo: Geometry, w: int, wo: int) -> bool:
 
 # --8<-- [start:im2col]
 def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
-    """x's windows as a zero-copy view, Ho, Wo and width (see :func:`column_width`; ``width``
-    forces one): (N, C, kH, kW, Ho*width) with rows of the padded planes' length, (N, C, kH,
-    kW, Ho, Wo) with Wo. ``out_hw`` keeps only the first Ho x Wo windows."""
+    """x's windows as a zero-copy view, Ho, Wo, width (see :func:`column_width`; ``width``
+    forces one) and ``pad``: (N, C, kH, kW, Ho*width) with rows of the padded planes' length,
+    (N, C, kH, kW, Ho, Wo) with Wo. ``out_hw`` keeps only the first Ho x Wo windows. The view
+    reads a padded copy of x whose images ``pad(n0, n1)`` fills
+    (:func:`~tinygrad_cnn.ops.geometry.pad_later`): a block loop pads its block's images
+    before it reads their windows."""
     n, c, h, w = x.shape
     ho, wo = geo.out_size(h, w)
     if out_hw is not None:
@@ -88,7 +92,7 @@ def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
     width = column_width(geo, w, wo) if width is None else width
     it = x.dtype.itemsize
     if width != wo:  # runs of Ho*width, reading up to (kW-1)*dW past a plane's end
-        xp = pad_rows(x, geo, width, tail=(geo.kw - 1) * geo.dw)
+        xp, pad = pad_rows(x, geo, width, tail=(geo.kw - 1) * geo.dw)
         plane = xp.shape[2] * xp.shape[3]
         view = as_strided(  # (N, C, kH, kW, Ho*width), a view: nothing copied yet
             xp,
@@ -97,7 +101,7 @@ def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
             writeable=False,
         )
     else:
-        xp = pad_nchw(x, geo)
+        xp, pad = pad_later(x, geo)
         s_n, s_c, s_h, s_w = xp.strides
         view = as_strided(  # (N, C, kH, kW, Ho, Wo), a view
             xp,
@@ -105,13 +109,14 @@ def windows(x: np.ndarray, geo: Geometry, out_hw=None, width=None):
             strides=(s_n, s_c, s_h * geo.dh, s_w * geo.dw, s_h * geo.sh, s_w * geo.sw),
             writeable=False,
         )
-    return view, ho, wo, width
+    return view, ho, wo, width, pad
 
 
 def im2col(x: np.ndarray, geo: Geometry, out_hw=None):
     """(N, C, H, W) -> columns (N, C*kH*kW, Ho*width), Ho, Wo, width: each window one column,
     per image. The kernels make them a block of images at a time, from :func:`windows`."""
-    view, ho, wo, width = windows(x, geo, out_hw)
+    view, ho, wo, width, pad = windows(x, geo, out_hw)
+    pad(0, len(x))
     n, k = len(x), math.prod(view.shape[1:4])
     return np.ascontiguousarray(view).reshape(n, k, ho * width), ho, wo, width
 
@@ -139,7 +144,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None
     ho, wo = out_hw if out_hw is not None else geo.out_size(*x.shape[2:])
     if by_kernel_rows(x.shape, w.shape[0], geo, groups, (ho, wo)):
         return conv2d_rows(x, w, geo, (ho, wo), bias)
-    view, ho, wo, width = windows(x, geo, out_hw)
+    view, ho, wo, width, pad = windows(x, geo, out_hw)
     n, o, g = len(x), w.shape[0], groups
     k, cols_per_image = math.prod(view.shape[1:4]), ho * width
     wg = w.reshape(g, o // g, k // g)
@@ -147,6 +152,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, geo: Geometry, groups: int, out_hw=None
 
     def block(_, i0, i1):
         b = i1 - i0
+        pad(i0, i1)
         cols = workspace.scratch("columns", view[i0:i1].shape, x.dtype)
         np.copyto(cols, view[i0:i1])  # the block's columns, (C*kH*kW, Ho*width) per image
         cols = cols.reshape(b, g, k // g, cols_per_image)
@@ -190,7 +196,7 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
     if not per_image and by_kernel_rows(x.shape, c, geo, g, (ho, wo), weight=True):
         if np.isfinite(x).all():  # its extra columns multiply pixels by zero gradients
             return conv2d_weight_rows(x, dy, geo)
-    view = windows(x, geo, (ho, wo), width=wo)[0]  # (N, C, kH, kW, Ho, Wo)
+    view, *_, pad = windows(x, geo, (ho, wo), width=wo)  # (N, C, kH, kW, Ho, Wo)
     image_bytes = k * ho * wo * x.dtype.itemsize
     parts = np.empty(
         (workspace.block_count(n, image_bytes), g, o // g, k // g), np.result_type(x, dy)
@@ -198,6 +204,7 @@ def conv2d_weight(x: np.ndarray, dy: np.ndarray, geo: Geometry, groups: int) -> 
 
     def block(j, i0, i1):
         b = i1 - i0
+        pad(i0, i1)
         if per_image:
             cols = workspace.scratch("columns", view[i0:i1].shape, x.dtype)
             np.copyto(cols, view[i0:i1])  # (b, C, kH, kW, Ho, Wo)

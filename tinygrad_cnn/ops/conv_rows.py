@@ -28,15 +28,17 @@ from tinygrad_cnn.ops.geometry import Geometry, pad_rows, row_stride
 
 def kernel_rows(x: np.ndarray, geo: Geometry, out_hw):
     """x padded with rows S long, as a zero-copy view (N, C, kH, Ho*S + kW - 1) of each window
-    row's run, and S. A run reads up to kW - 1 elements past its plane (the array has a tail)."""
+    row's run, S, and ``pad(n0, n1)``, which fills images n0..n1 of the padded copy the view
+    reads (a block loop calls it first). A run reads up to kW - 1 elements past its plane
+    (the array has a tail)."""
     (ho, wo), it = out_hw, x.dtype.itemsize
     s = row_stride(geo, x.shape[3], wo)
-    xp = pad_rows(x, geo, s, tail=geo.kw - 1)  # (N, C, Hp, S)
+    xp, pad = pad_rows(x, geo, s, tail=geo.kw - 1)  # (N, C, Hp, S)
     view = as_strided(
         xp, shape=(*xp.shape[:2], geo.kh, ho * s + geo.kw - 1),
         strides=(*xp.strides[:2], s * it, it), writeable=False,
     )  # fmt: skip
-    return view, s
+    return view, s, pad
 
 
 def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
@@ -45,7 +47,7 @@ def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) 
     n, c = x.shape[:2]
     o, kh, kw = w.shape[0], geo.kh, geo.kw
     ho, wo = out_hw
-    rows, s = kernel_rows(x, geo, (ho, wo))
+    rows, s, pad = kernel_rows(x, geo, (ho, wo))
     it, length = x.dtype.itemsize, rows.shape[-1]  # columns per image: Ho rows of S, and kW - 1
     wr = np.ascontiguousarray(w.transpose(0, 3, 1, 2)).reshape(o * kw, c * kh)  # (O*kW, C*kH)
     dtype = np.result_type(x, w)
@@ -54,6 +56,7 @@ def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) 
 
     def block(_, i0, i1):
         b = i1 - i0
+        pad(i0, i1)
         cols = workspace.scratch("columns", (b, c, kh, length), x.dtype)
         np.copyto(cols, rows[i0:i1])
         t = workspace.scratch("product", (b, o, kw, length), dtype)
@@ -76,19 +79,20 @@ def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarr
     order."""
     n, c = x.shape[:2]
     o, (ho, wo), kh, kw = dy.shape[1], dy.shape[2:], geo.kh, geo.kw
-    rows, s = kernel_rows(x, geo, (ho, wo))
-    length, it = rows.shape[-1], x.dtype.itemsize
+    rows, s, pad = kernel_rows(x, geo, (ho, wo))
+    length, it, span = rows.shape[-1], x.dtype.itemsize, ho * s
     image_bytes = (c * kh + o * kw) * length * it
     parts = np.empty((workspace.block_count(n, image_bytes), o, kw, c, kh), np.result_type(x, dy))
 
     def block(j, i0, i1):
         b = i1 - i0
+        pad(i0, i1)
         cols = workspace.scratch("columns", (c, kh, b, length), x.dtype)
         np.copyto(cols, rows[i0:i1].transpose(1, 2, 0, 3))
         shifted = workspace.scratch("product", (o, kw, b, length), dy.dtype)
         shifted.fill(0)
         for q in range(kw):  # dY's (i, j') at flat i*S + j' + q
-            rows_q = shifted[:, q, :, q : q + ho * s].reshape(o, b, ho, s)  # a view
+            rows_q = shifted[:, q, :, q : q + span].reshape(o, b, ho, s)  # a view
             rows_q[..., :wo] = dy[i0:i1].transpose(1, 0, 2, 3)
         np.matmul(
             shifted.reshape(o * kw, b * length),

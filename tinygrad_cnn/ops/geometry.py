@@ -142,23 +142,38 @@ def pad_nchw(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0) -> 
     ``tail`` extra elements after the array's end (in its flat buffer) let strided views read a
     little past the last plane; see ``tinygrad_cnn.ops.conv.im2col``.
     """
+    xp, copy = pad_later(x, geo, fill, tail)
+    workspace.parallel_ranges(copy, len(x), xp.nbytes)
+    return xp
+
+
+def pad_later(x: np.ndarray, geo: Geometry, fill: float = 0.0, tail: int = 0):
+    """:func:`pad_nchw`'s array before the images are copied in, and ``copy(n0, n1)``, which
+    pads images n0..n1: a block loop pads each block's images as it takes the block, on the
+    thread that reads them next, instead of the caller padding them all first.
+
+    The first ``tail`` elements of every image already hold ``fill``. A flat layout's last
+    rows read up to ``tail`` elements past an image's last plane, and the windows kept there
+    read only its neighbour's leading padding: ``fill``, whichever block has copied what.
+    """
     padded = geo.pt or geo.pb or geo.pl or geo.pr
     if not (padded or tail):
-        return np.ascontiguousarray(x)
+        return np.ascontiguousarray(x), lambda n0, n1: None
     n, c, h, w = x.shape
     shape = (n, c, h + geo.pt + geo.pb, w + geo.pl + geo.pr)
     size = math.prod(shape)
     flat = workspace.empty((size + tail,), x.dtype)
     xp = flat[:size].reshape(shape)
     flat[size:] = fill
+    if tail and n:
+        flat[:size].reshape(n, -1)[:, :tail] = fill
 
-    def copy(n0: int, n1: int) -> None:  # images n0..n1, split across threads when large
+    def copy(n0: int, n1: int) -> None:  # images n0..n1
         if padded:
             xp[n0:n1].fill(fill)
         xp[n0:n1, :, geo.pt : geo.pt + h, geo.pl : geo.pl + w] = x[n0:n1]
 
-    workspace.parallel_ranges(copy, n, xp.nbytes)
-    return xp
+    return xp, copy
 
 
 def row_stride(geo: Geometry, w: int, wo: int) -> int:
@@ -168,10 +183,11 @@ def row_stride(geo: Geometry, w: int, wo: int) -> int:
     return max(w + max(geo.pl, geo.pr), wo)
 
 
-def pad_rows(x: np.ndarray, geo: Geometry, width: int, tail: int) -> np.ndarray:
-    """x padded as :func:`pad_nchw` does, but with rows ``width`` long (see :func:`row_stride`):
-    ``geo.pl`` zeros before each row's W values, and ``width - pl - W`` after."""
-    return pad_nchw(x, geo._replace(pr=width - geo.pl - x.shape[3]), tail=tail)
+def pad_rows(x: np.ndarray, geo: Geometry, width: int, tail: int):
+    """x padded as :func:`pad_later` does, but with rows ``width`` long (see
+    :func:`row_stride`): ``geo.pl`` zeros before each row's W values, and ``width - pl - W``
+    after. The array, and the function that pads images n0..n1."""
+    return pad_later(x, geo._replace(pr=width - geo.pl - x.shape[3]), tail=tail)
 
 
 def crop(a: np.ndarray, geo: Geometry, h: int, w: int) -> np.ndarray:
