@@ -3,13 +3,15 @@
 Run: python benchmarks/ab.py --a DIR --b DIR [--rounds 5] [--repeat 15]
 
 On a shared machine identical runs differ by 20% or more, so one run of each tells little. This
-runs ``benchmarks/bench_conv.py`` of each tree in a fresh process, A then B, ``--rounds`` times,
-and reports for each workload the minimum over all rounds of each tree's per-run minimum, and
-B / A; then the median over rounds of each run's median, and B / A of those (the bench's ratio to
-torch is one of medians, and a change can move the median and not the minimum). Each tree
-imports its own ``tinygrad_cnn``. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in the child
-processes (a user's machine sets neither; with them NumPy's BLAS runs older kernels on some
-CPUs). Do not run it while tests run: the machine has two cores.
+runs ``benchmarks/bench_conv.py`` of each tree in a fresh process, ``--rounds`` times, A then B
+and B then A in turn, and reports for each workload the minimum over all rounds of each tree's
+per-run minimum, and B / A; then the median over rounds of each run's median, and B / A of
+those (the bench's ratio to torch is one of medians, and a change can move the median and not
+the minimum). Each tree imports its own ``tinygrad_cnn``. OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE are unset in the child processes (a user's machine sets neither; with them
+NumPy's BLAS runs older kernels on some CPUs). Do not run it while tests run: the machine has
+two cores. ``ab_calls.py`` alternates single calls of the two trees' kernels in one process,
+which resolves smaller differences.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {"a": {}, "b": {}}
     for r in range(args.rounds):
-        for key in ("a", "b"):
+        # A first in odd rounds, B first in even ones: the second of two back-to-back runs
+        # measured slower, even on workloads whose code did not change
+        for key in ("a", "b") if r % 2 == 0 else ("b", "a"):
             for name, times in run_tree(getattr(args, key), args.repeat).items():
                 runs[key].setdefault(name, []).append(times)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)

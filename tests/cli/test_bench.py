@@ -54,3 +54,25 @@ def test_conv_instructions_workload_runs_each_kernel_and_refuses_an_unknown_case
     with pytest.raises(SystemExit) as exit_:
         script["main"](["--cases", "9"])
     assert exit_.value.code == 2 and "--cases takes numbers 0 to 4" in capsys.readouterr().err
+
+
+def test_ab_calls_compares_two_trees_in_one_process_and_refuses_bad_arguments():
+    script, repo = BENCH_FILE.parent / "ab_calls.py", BENCH_FILE.parent.parent
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, cwd=repo
+        )
+
+    done = run("--a", str(repo), "--cases", "4", "--calls", "2", "--lenet")
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.splitlines()[2:]
+    assert [r.split(")")[-1].split()[0] for r in rows[:3]] == ["forward", "input", "weight"]
+    assert rows[3].startswith("LeNet training step") and len(rows) == 4
+    for args, message in [
+        (("--a", str(repo), "--cases", "9"), "--cases takes numbers 0 to 4"),
+        (("--a", str(repo), "--calls", "0"), "--calls must be at least 1"),
+        (("--a", str(script)), "no tinygrad_cnn package in"),
+    ]:
+        done = run(*args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
