@@ -69,27 +69,15 @@ def kernels(pkg, case) -> dict[str, Callable[[], object]]:
 
 
 def lenet(pkg) -> Callable[[], object]:
-    """bench_conv.py's LeNet step (batch 64), written with ``pkg``'s Tensor and functional."""
-    from bench_conv import lenet_params
+    """bench_conv.py's LeNet step (batch 64) with ``pkg``'s Tensor and functional."""
+    from bench_conv import lenet_params, lenet_step
 
-    F = importlib.import_module(f"{pkg.__name__}.functional")
+    functional = importlib.import_module(f"{pkg.__name__}.functional")
     rng = np.random.default_rng(0)
     params = {k: pkg.Tensor(v, requires_grad=True) for k, v in lenet_params(rng).items()}
     x = pkg.Tensor(rng.standard_normal((64, 1, 28, 28), dtype=np.float32))
     y = rng.integers(0, 10, 64)
-
-    def step():
-        p = params
-        h = F.max_pool2d(F.relu(F.conv2d(x, p["w1"], p["b1"], padding=2)), 2)
-        h = F.max_pool2d(F.relu(F.conv2d(h, p["w2"], p["b2"], padding=2)), 2)
-        loss = F.cross_entropy(h.flatten(1) @ p["w3"] + p["b3"], y)
-        for t in p.values():
-            t.grad = None
-        loss.backward()
-        for t in p.values():
-            t.data -= 0.05 * t.grad.data
-
-    return step
+    return lambda: lenet_step(params, x, y, functional=functional)
 
 
 def alternate(a: Callable, b: Callable, calls: int) -> tuple[list[float], list[float]]:

@@ -191,13 +191,15 @@ def lenet_params(rng):
     }
 
 
-def lenet_step(params: dict[str, Tensor], x: Tensor, y: np.ndarray, lr: float = 0.05) -> float:
+def lenet_step(
+    params: dict[str, Tensor], x: Tensor, y: np.ndarray, lr: float = 0.05, functional=F
+) -> float:
     """conv 1->8 k5 p2, relu, maxpool 2, conv 8->16 k5 p2, relu, maxpool 2, flatten,
-    linear 784->10, softmax cross-entropy, SGD."""
-    p = params
-    h = F.max_pool2d(F.relu(F.conv2d(x, p["w1"], p["b1"], padding=2)), 2)
-    h = F.max_pool2d(F.relu(F.conv2d(h, p["w2"], p["b2"], padding=2)), 2)
-    loss = F.cross_entropy(h.flatten(1) @ p["w3"] + p["b3"], y)
+    linear 784->10, softmax cross-entropy, SGD. ``functional``: another tree's, for ab_calls."""
+    p, f = params, functional
+    h = f.max_pool2d(f.relu(f.conv2d(x, p["w1"], p["b1"], padding=2)), 2)
+    h = f.max_pool2d(f.relu(f.conv2d(h, p["w2"], p["b2"], padding=2)), 2)
+    loss = f.cross_entropy(h.flatten(1) @ p["w3"] + p["b3"], y)
     for t in p.values():
         t.grad = None
     loss.backward()
