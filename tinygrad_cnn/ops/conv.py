@@ -17,8 +17,8 @@ ops share them with roles swapped:
 
 Blocks hold about ``workspace.BLOCK_BYTES`` of columns, which stay in the core's cache between
 the copy that makes them and the GEMM that reads them; each block first pads its own images
-(``pad`` from :func:`windows`). They are split across the copy threads,
-BLAS on one thread in each (``workspace.parallel_blocks``); which block an image is in never
+(``pad`` from :func:`windows`). The blocks are split across the copy threads, BLAS on one
+thread in each (``workspace.parallel_blocks``); which block an image is in never
 depends on the thread count, so the results do not either. The forward keeps no columns: the
 weight gradient makes them again, a block at a time.
 

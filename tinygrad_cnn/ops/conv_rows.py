@@ -96,8 +96,8 @@ def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarr
         # dY's (i, j') at flat i*S + j' + q for each q: one strided view, written in one call
         (s_o, s_q, s_b, _), it_d = shifted.strides, shifted.itemsize
         strides = (s_o, s_q + it_d, s_b, s * it_d, it_d)
-        windows = np.ndarray((o, kw, b, ho, wo), shifted.dtype, shifted, strides=strides)
-        windows[...] = dy[i0:i1].transpose(1, 0, 2, 3)[:, None]
+        shifts = np.ndarray((o, kw, b, ho, wo), shifted.dtype, shifted, strides=strides)
+        shifts[...] = dy[i0:i1].transpose(1, 0, 2, 3)[:, None]
         np.matmul(
             shifted.reshape(o * kw, b * length),
             cols.reshape(c * kh, b * length).T,
