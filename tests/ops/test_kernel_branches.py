@@ -225,6 +225,9 @@ def test_each_setting_takes_the_input_gradient_path_it_names(
         ("one thread", (2, 16, 10, 10), (8, 16, 5, 5), {"padding": 2}, True),  # O*kW < C*kH
         ("one thread", (2, 8, 10, 10), (16, 8, 5, 5), {"padding": 2}, False),  # more out than in
         ("one thread", (2, 6, 7, 7), (6, 6, 3, 3), {"padding": 1}, False),  # as many
+        # as many on a plane of Ho*S = 16*17 >= ROWS_MIN_COLUMNS, and on one of 15*16 below it
+        ("one thread", (1, 2, 16, 16), (2, 2, 3, 3), {"padding": 1, "min_columns": 272}, True),
+        ("one thread", (1, 2, 15, 15), (2, 2, 3, 3), {"padding": 1, "min_columns": 272}, False),
         ("one thread", (2, 6, 7, 7), (4, 6, 3, 1), {"padding": 1}, False),  # kernel width 1
         ("one thread", (2, 6, 7, 7), (4, 6, 3, 3), {"stride": (1, 2)}, False),
         ("one thread", (2, 6, 7, 7), (4, 6, 3, 3), {"dilation": (2, 1)}, False),
@@ -239,6 +242,8 @@ def test_each_setting_takes_the_forward_path_it_names(
 ):
     log = []
     _spy(monkeypatch, "conv2d_rows", log)
+    kwargs = dict(kwargs)  # the parametrized dict itself stays as it is
+    monkeypatch.setattr(conv, "ROWS_MIN_COLUMNS", kwargs.pop("min_columns", 512))
     rng = np.random.default_rng(0)
     with branch(setting):
         F.conv2d(
