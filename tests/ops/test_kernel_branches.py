@@ -34,6 +34,7 @@ DEFAULTS = {
     "FORWARD_PATH": "auto",
     "INPUT_GRAD_PATH": "auto",
     "WEIGHT_GRAD_PATH": "auto",
+    "GRADS_TOGETHER": True,
     "BLOCK_BYTES": 0,
     "poison": False,
 }
@@ -61,12 +62,14 @@ SETTINGS = {
         "BLOCK_BYTES": INF,
     },
     "uninitialised memory poisoned": {"poison": True},
+    "input and weight gradients in two sections": {"threads": 2, "GRADS_TOGETHER": False},
 }
 CONSTANTS = {  # the module each setting lives on
     "MAX_WIDTH_WASTE": conv,
     "FORWARD_PATH": conv,
     "INPUT_GRAD_PATH": conv,
     "WEIGHT_GRAD_PATH": conv,
+    "GRADS_TOGETHER": conv,
     "BLOCK_BYTES": workspace,
     "MIN_BLOCKS": workspace,
 }
@@ -101,7 +104,7 @@ def branch(setting):
         workspace.empty, workspace.scratch = saved_memory
 
 
-# A third of the profile's examples per branch (10 in ci, 166 in thorough): 13 settings x 6 ops,
+# A third of the profile's examples per branch (10 in ci, 166 in thorough): 14 settings x 6 ops,
 # on top of the plain property tests' full count for each op.
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("name", OPS)
@@ -145,6 +148,70 @@ def test_threaded_results_equal_single_threaded_ones_bit_for_bit(count, monkeypa
     assert max(splits) >= 2
     for a, b in zip(single, threaded):
         np.testing.assert_array_equal(a, b)
+
+
+# (x shape, weight shape, conv2d's arguments): both gradients by kernel rows, by columns, the
+# input gradient by transpose and col2im (stride 2), the weight gradient per image, groups
+GRAD_CASES = [
+    ((5, 8, 9, 7), (4, 8, 5, 5), {"padding": 2}),
+    ((5, 3, 9, 7), (6, 3, 3, 3), {"padding": 1}),
+    ((5, 4, 9, 8), (6, 4, 3, 3), {"stride": 2, "padding": 1}),
+    ((4, 2, 8, 8), (3, 2, 3, 3), {"padding": (1, 0), "dilation": (1, 2)}),
+    ((4, 6, 8, 7), (4, 3, 3, 2), {"padding": 1, "groups": 2}),
+]
+
+
+def _grads(x, w, geo, groups, g):
+    return conv.conv2d_grads(g, x, w, geo, groups, (True, True))
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", GRAD_CASES)
+@pytest.mark.parametrize("block_bytes", [0, 1 << 20])
+def test_both_gradients_in_one_section_equal_them_apart_bit_for_bit(
+    x_shape, w_shape, kwargs, block_bytes, monkeypatch
+):
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    groups = kwargs.get("groups", 1)
+    geo = Geometry.from_args(w_shape[2:], kwargs.get("stride", 1), kwargs.get("padding", 0),
+                             kwargs.get("dilation", 1))  # fmt: skip
+    g = rng.standard_normal((x_shape[0], w_shape[0], *geo.out_size(*x_shape[2:])))
+    monkeypatch.setattr(workspace, "BLOCK_BYTES", block_bytes)
+    sections = []
+    original = workspace.over_blocks
+
+    def counting(*args, **kwargs):
+        sections.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(workspace, "over_blocks", counting)
+    results = []
+    for together in (True, False):
+        monkeypatch.setattr(conv, "GRADS_TOGETHER", together)
+        with workspace.threads(2, 0):
+            results.append(_grads(x, w, geo, groups, g))
+        results.append(len(sections))
+        sections.clear()
+    (gx, gw), one, (want_gx, want_gw), two = results
+    assert (one, two) == (1, 2)
+    np.testing.assert_array_equal(gx, want_gx)
+    np.testing.assert_array_equal(gw, want_gw)
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_nan_in_the_weight_gradient_is_reported_in_one_section_too(together, monkeypatch):
+    # an Inf pixel times a zero gradient: a real NaN, which the quiet first run hides and the
+    # second reports as the caller's errstate says
+    x = np.ones((3, 2, 6, 6))
+    x[1, 0, 2, 2] = np.inf
+    w, g = np.ones((2, 2, 3, 3)), np.zeros((3, 2, 6, 6))
+    geo = Geometry.from_args(3, 1, 1)
+    monkeypatch.setattr(conv, "GRADS_TOGETHER", together)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        _grads(x, w, geo, 1, g)
+    with np.errstate(invalid="ignore"):
+        gx, gw = _grads(x, w, geo, 1, g)
+    assert np.isnan(gw[:, 0]).all() and not gw[:, 1].any() and not gx.any()
 
 
 def test_the_threads_setting_checks_its_arguments_and_restores_itself():
@@ -241,7 +308,7 @@ def test_each_setting_takes_the_forward_path_it_names(
     setting, x_shape, w_shape, kwargs, rows, monkeypatch
 ):
     log = []
-    _spy(monkeypatch, "conv2d_rows", log)
+    _spy(monkeypatch, "conv2d_rows_blocks", log)
     kwargs = dict(kwargs)  # the parametrized dict itself stays as it is
     monkeypatch.setattr(conv, "ROWS_MIN_COLUMNS", kwargs.pop("min_columns", 512))
     rng = np.random.default_rng(0)
@@ -252,7 +319,7 @@ def test_each_setting_takes_the_forward_path_it_names(
     assert len(log) == rows
 
 
-KERNEL_ROWS = ["conv2d_rows", "conv2d_weight_rows"]
+KERNEL_ROWS = ["conv2d_rows_blocks", "conv2d_weight_rows_blocks"]
 
 
 @st.composite
@@ -324,7 +391,7 @@ def test_the_weight_gradient_by_kernel_rows_equals_the_columns(
     geo = Geometry.from_args(w_shape[2:], 1, padding)
     dy = rng.standard_normal((x_shape[0], w_shape[0], *(dy_hw or geo.out_size(*x_shape[2:]))))
     results, log = [], []
-    _spy(monkeypatch, "conv2d_weight_rows", log)
+    _spy(monkeypatch, "conv2d_weight_rows_blocks", log)
     for setting in ("conv2d by kernel rows", "weight gradient one GEMM per block, whole batch"):
         with branch(setting):
             results.append(conv.conv2d_weight(x, dy, geo, 1))
@@ -396,7 +463,7 @@ def test_the_full_correlation_computes_exactly_the_input_gradient_windows(
 ):
     # padding dY by more would only compute windows the out_hw crop then throws away
     log = []
-    _spy(monkeypatch, "conv2d", log)
+    _spy(monkeypatch, "conv2d_blocks", log)
     rng = np.random.default_rng(1)
     x = tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=not transposed)
     w = tensor(rng.standard_normal((3, 3, 3, 3)))

@@ -44,6 +44,11 @@ def kernel_rows(x: np.ndarray, geo: Geometry, out_hw):
 def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
     """conv2d (stride and dilation 1, one group): the first ``out_hw`` windows, plus ``bias``,
     by kernel rows (see the module's docstring)."""
+    return workspace.run(conv2d_rows_blocks(x, w, geo, out_hw, bias))[0]
+
+
+def conv2d_rows_blocks(x, w, geo: Geometry, out_hw, bias=None) -> workspace.Blocks:
+    """:func:`conv2d_rows` as blocks for :func:`~tinygrad_cnn.ops.workspace.run`."""
     n, c = x.shape[:2]
     o, kh, kw = w.shape[0], geo.kh, geo.kw
     ho, wo = out_hw
@@ -71,20 +76,28 @@ def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) 
         if bias is not None:
             y[i0:i1] += bias[:, None, None]
 
-    workspace.over_blocks(block, n, (c * kh + o * kw) * length * it)
-    return y
+    return workspace.Blocks(n, (c * kh + o * kw) * length * it, block, lambda: y)
 
 
 def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarray:
     """conv2d's weight gradient (stride and dilation 1, one group; x finite, since the rows'
     extra columns meet zero gradients): (O, C, kH, kW), the blocks' products summed in a fixed
     order."""
+    return workspace.run(conv2d_weight_rows_blocks(x, dy, geo))[0]
+
+
+def conv2d_weight_rows_blocks(x, dy, geo: Geometry) -> workspace.Blocks:
+    """:func:`conv2d_weight_rows` as blocks for :func:`~tinygrad_cnn.ops.workspace.run`."""
     n, c = x.shape[:2]
     o, (ho, wo), kh, kw = dy.shape[1], dy.shape[2:], geo.kh, geo.kw
     rows, s, pad = kernel_rows(x, geo, (ho, wo))
     length, it = rows.shape[-1], x.dtype.itemsize
     image_bytes = (c * kh + o * kw) * length * it
-    parts = np.empty((workspace.block_count(n, image_bytes), o, kw, c, kh), np.result_type(x, dy))
+    dtype, parts = np.result_type(x, dy), None
+
+    def start(count: int) -> None:
+        nonlocal parts
+        parts = np.empty((count, o, kw, c, kh), dtype)
 
     def block(j, i0, i1):
         b = i1 - i0
@@ -104,5 +117,7 @@ def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarr
             out=parts[j].reshape(o * kw, c * kh),
         )
 
-    workspace.over_blocks_quietly(block, n, image_bytes, parts)
-    return np.ascontiguousarray(parts.sum(axis=0).transpose(0, 2, 3, 1))
+    def finish() -> np.ndarray:
+        return np.ascontiguousarray(parts.sum(axis=0).transpose(0, 2, 3, 1))
+
+    return workspace.Blocks(n, image_bytes, block, finish, start, quiet=lambda: parts)

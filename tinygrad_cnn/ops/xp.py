@@ -85,6 +85,12 @@ class ArrayOps:
         return conv.conv2d_weight(x, dy, geometry, groups)
 
     @staticmethod
+    def conv2d_grads(g, x, w, geometry: Geometry, groups: int, need) -> tuple:
+        """conv2d's input and weight gradients where ``need`` says, in one pass over the
+        images' blocks when both are needed."""
+        return conv.conv2d_grads(g, x, w, geometry, groups, need)
+
+    @staticmethod
     def normalize(a, axes, eps: float, mean=None, inv_std=None) -> np.ndarray:
         """``(a - mean) / sqrt(var + eps)``; ``mean`` and ``inv_std``: the forward's, if given."""
         return norm.normalize(a, axes, eps, mean, inv_std)
@@ -226,6 +232,13 @@ class TensorOps:
     @staticmethod
     def conv2d_weight(x, dy, geometry: Geometry, groups: int) -> Tensor:
         return apply(Conv2dWeight, (x, dy), {"geometry": geometry, "groups": groups})
+
+    @staticmethod
+    def conv2d_grads(g, x, w, geometry: Geometry, groups: int, need) -> tuple:
+        """The conv_transpose2d and conv2d_weight ops, where ``need`` says."""
+        gx = TensorOps.conv_transpose2d(g, w, geometry, groups, x.shape[2:]) if need[0] else None
+        gw = TensorOps.conv2d_weight(x, g, geometry, groups) if need[1] else None
+        return gx, gw
 
     @staticmethod
     def normalize(a, axes, eps: float, mean=None, inv_std=None) -> Tensor:
