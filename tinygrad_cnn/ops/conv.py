@@ -22,11 +22,14 @@ thread in each (``workspace.parallel_blocks``); which block an image is in never
 depends on the thread count, so the results do not either. The forward keeps no columns: the
 weight gradient makes them again, a block at a time.
 
+Each kernel is also written as :class:`~tinygrad_cnn.ops.workspace.Blocks` (``*_blocks``), so
+that :func:`conv2d_grads` runs conv2d's input and weight gradients in one parallel section.
+
 conv_transpose2d's input gradient is conv2d's forward; both weight gradients are
 :func:`conv2d_weight` (also an op), whose own gradients are conv2d and conv_transpose2d again.
-Each VJP is written once with ``ctx.xp.conv2d``, ``ctx.xp.conv_transpose2d`` and
-``ctx.xp.conv2d_weight`` (:mod:`tinygrad_cnn.ops.xp`): these kernels on the first-order path,
-the ops of those names under ``create_graph``.
+Each VJP is written once with ``ctx.xp.conv2d``, ``ctx.xp.conv_transpose2d``,
+``ctx.xp.conv2d_weight`` and ``ctx.xp.conv2d_grads`` (:mod:`tinygrad_cnn.ops.xp`): these
+kernels on the first-order path, the ops of those names under ``create_graph``.
 """
 
 from __future__ import annotations
@@ -316,7 +319,8 @@ def conv2d_grads(g, x, w, geo: Geometry, groups: int, need) -> tuple:
     elsewhere). Both: in one parallel section (``GRADS_TOGETHER``), block k of the weight
     gradient and then of the input gradient on the same images, blocks sized as the weight
     gradient's alone (so it is the same bit for bit): 0.94-0.96 of the two sections' time on
-    the 14x14, 8x8 and 16x16 bench and ResNet convolutions (calls alternating in one process)."""
+    the 14x14 and 8x8 bench convolutions and ResNet's 16x16 one, 0.99 on its 8x8 one with 64
+    channels (calls alternating in one process)."""
     if need[0] and need[1] and GRADS_TOGETHER:
         gw, gx = workspace.run(
             conv2d_weight_blocks(x, g, geo, groups),
