@@ -41,14 +41,10 @@ def kernel_rows(x: np.ndarray, geo: Geometry, out_hw):
     return view, s, pad
 
 
-def conv2d_rows(x: np.ndarray, w: np.ndarray, geo: Geometry, out_hw, bias=None) -> np.ndarray:
-    """conv2d (stride and dilation 1, one group): the first ``out_hw`` windows, plus ``bias``,
-    by kernel rows (see the module's docstring)."""
-    return workspace.run(conv2d_rows_blocks(x, w, geo, out_hw, bias))[0]
-
-
 def conv2d_rows_blocks(x, w, geo: Geometry, out_hw, bias=None) -> workspace.Blocks:
-    """:func:`conv2d_rows` as blocks for :func:`~tinygrad_cnn.ops.workspace.run`."""
+    """conv2d (stride and dilation 1, one group): the first ``out_hw`` windows, plus ``bias``,
+    by kernel rows (see the module's docstring), as blocks for
+    :func:`~tinygrad_cnn.ops.workspace.run`."""
     n, c = x.shape[:2]
     o, kh, kw = w.shape[0], geo.kh, geo.kw
     ho, wo = out_hw
@@ -79,15 +75,10 @@ def conv2d_rows_blocks(x, w, geo: Geometry, out_hw, bias=None) -> workspace.Bloc
     return workspace.Blocks(n, (c * kh + o * kw) * length * it, block, lambda: y)
 
 
-def conv2d_weight_rows(x: np.ndarray, dy: np.ndarray, geo: Geometry) -> np.ndarray:
+def conv2d_weight_rows_blocks(x, dy, geo: Geometry) -> workspace.Blocks:
     """conv2d's weight gradient (stride and dilation 1, one group; x finite, since the rows'
     extra columns meet zero gradients): (O, C, kH, kW), the blocks' products summed in a fixed
-    order."""
-    return workspace.run(conv2d_weight_rows_blocks(x, dy, geo))[0]
-
-
-def conv2d_weight_rows_blocks(x, dy, geo: Geometry) -> workspace.Blocks:
-    """:func:`conv2d_weight_rows` as blocks for :func:`~tinygrad_cnn.ops.workspace.run`."""
+    order; as blocks for :func:`~tinygrad_cnn.ops.workspace.run`."""
     n, c = x.shape[:2]
     o, (ho, wo), kh, kw = dy.shape[1], dy.shape[2:], geo.kh, geo.kw
     rows, s, pad = kernel_rows(x, geo, (ho, wo))
